@@ -1,0 +1,135 @@
+package policy
+
+import (
+	"fmt"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/vm"
+)
+
+// MaxExprNodes bounds the size of an expression's syntax tree.
+const MaxExprNodes = 2000
+
+// MaxExprMemory bounds the memory an expression may allocate when it runs
+// (expr-lang's memory budget, counted in allocated items).
+const MaxExprMemory = 200000
+
+// Env is what every expression sees: `cluster`, `resource` and `workspace`.
+type Env struct {
+	// Cluster holds the facts of the cluster the expression runs for.
+	Cluster ClusterFacts `expr:"cluster"`
+	// Resource is the object the expression runs for, as a map (nil for placement).
+	Resource map[string]any `expr:"resource"`
+	// Workspace is the workspace the expression runs for.
+	Workspace WorkspaceFacts `expr:"workspace"`
+}
+
+// ClusterFacts are a cluster's facts: declared in its Cluster object, observed on the live cluster.
+type ClusterFacts struct {
+	Name              string            `expr:"name" json:"name"`
+	Labels            map[string]string `expr:"labels" json:"labels,omitempty"`
+	Type              string            `expr:"type" json:"type,omitempty"`
+	Region            string            `expr:"region" json:"region,omitempty"`
+	Priority          int               `expr:"priority" json:"priority"`
+	LogicalCluster    string            `expr:"logicalCluster" json:"logicalCluster,omitempty"`
+	Healthy           bool              `expr:"healthy" json:"healthy"`
+	KubernetesVersion string            `expr:"kubernetesVersion" json:"kubernetesVersion,omitempty"`
+	Capacity          CapacityFacts     `expr:"capacity" json:"capacity"`
+	Nodes             int               `expr:"nodes" json:"nodes"`
+}
+
+// CapacityFacts are numbers, so that `cluster.capacity.cpu > 4` compares cores.
+type CapacityFacts struct {
+	// CPU in cores.
+	CPU float64 `expr:"cpu" json:"cpu"`
+	// Memory in bytes.
+	Memory float64 `expr:"memory" json:"memory"`
+	// Pods is the number of pods.
+	Pods float64 `expr:"pods" json:"pods"`
+}
+
+// WorkspaceFacts describe the workspace an expression runs for.
+type WorkspaceFacts struct {
+	Name           string `expr:"name" json:"name"`
+	LogicalCluster string `expr:"logicalCluster" json:"logicalCluster"`
+}
+
+// Program is a compiled expression, safe to run from many goroutines.
+type Program struct {
+	// Source is the expression text.
+	Source string
+	// Pos is where the expression is written.
+	Pos Pos
+	// Object and Field name where it is written, for errors.
+	Object, Field string
+	prog          *vm.Program
+}
+
+// Bool runs a boolean program. A nil program is true.
+func (p *Program) Bool(env *Env) (bool, error) {
+	if p == nil {
+		return true, nil
+	}
+	out, err := p.Run(env)
+	if err != nil {
+		return false, err
+	}
+	b, ok := out.(bool)
+	if !ok {
+		return false, p.errorf("evaluates to %T, not a boolean", out)
+	}
+	return b, nil
+}
+
+// Run runs the program and returns its value.
+func (p *Program) Run(env *Env) (any, error) {
+	m := vm.VM{MemoryBudget: MaxExprMemory}
+	out, err := m.Run(p.prog, env)
+	if err != nil {
+		return nil, p.errorf("%v", err)
+	}
+	return out, nil
+}
+
+func (p *Program) errorf(format string, args ...any) error {
+	return &Error{Pos: p.Pos, Object: p.Object, Field: p.Field, Message: fmt.Sprintf("expression %q: ", p.Source) + fmt.Sprintf(format, args...)}
+}
+
+// exprScope says which variables an expression may use.
+type exprScope int
+
+const (
+	scopeCluster  exprScope = iota // cluster and workspace
+	scopeResource                  // cluster, workspace and resource
+)
+
+// forbidResource rejects `resource` where no object exists yet.
+type forbidResource struct{ found bool }
+
+func (f *forbidResource) Visit(n *ast.Node) {
+	if id, ok := (*n).(*ast.IdentifierNode); ok && id.Value == "resource" {
+		f.found = true
+	}
+}
+
+// compileExpr compiles src for the given scope; the error text is expr's
+// message with its caret snippet.
+func compileExpr(src string, boolean bool, scope exprScope) (*vm.Program, error) {
+	opts := []expr.Option{expr.Env(Env{}), expr.MaxNodes(MaxExprNodes)}
+	if boolean {
+		opts = append(opts, expr.AsBool())
+	}
+	fr := &forbidResource{}
+	if scope == scopeCluster {
+		opts = append(opts, expr.Patch(fr))
+	}
+	prog, err := expr.Compile(src, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if fr.found {
+		return nil, fmt.Errorf("`resource` is not available here: placement and policy conditionals choose clusters, before any object is read; only `cluster` and `workspace` are")
+	}
+	return prog, nil
+}

@@ -1,0 +1,281 @@
+package policy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// MaxFileSize bounds the size of one YAML file read by the loader.
+const MaxFileSize = 8 << 20
+
+// Load reads every .yaml and .yml file under root (multi-document files
+// allowed), decodes the tmc.kcp.io documents strictly, applies defaults,
+// validates references and compiles expressions. Documents of other API
+// groups are left for the workspaces' sources. Hidden directories (.git)
+// are skipped.
+//
+// On failure the error is an ErrorList holding every problem found, sorted
+// by file and line; the returned Policies is then nil.
+func Load(ctx context.Context, root string) (*Policies, error) {
+	files, errs := listFiles(root)
+	l := &loader{root: root, errs: errs}
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		l.loadFile(f)
+	}
+	return l.finish()
+}
+
+// LoadFiles is Load for in-memory files (name → content), for tests and fuzzing.
+func LoadFiles(files map[string][]byte) (*Policies, error) {
+	l := &loader{}
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		l.loadData(n, files[n])
+	}
+	return l.finish()
+}
+
+type loader struct {
+	root string
+	errs ErrorList
+	p    Policies
+	docs int
+}
+
+// listFiles walks root and returns the YAML files in lexical order, as paths
+// relative to root. A symlink that leaves root is an error.
+func listFiles(root string) ([]string, ErrorList) {
+	var files []string
+	var errs ErrorList
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return nil, ErrorList{{Pos: Pos{File: root}, Message: fmt.Sprintf("cannot read policy directory: %v", unwrapPathError(err))}}
+	}
+	err = filepath.WalkDir(realRoot, func(p string, d fs.DirEntry, err error) error {
+		rel, _ := filepath.Rel(realRoot, p)
+		rel = filepath.ToSlash(rel)
+		if err != nil {
+			errs = append(errs, &Error{Pos: Pos{File: rel}, Message: unwrapPathError(err).Error()})
+			return nil
+		}
+		if d.IsDir() {
+			if p != realRoot && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		ext := strings.ToLower(filepath.Ext(p))
+		if ext != ".yaml" && ext != ".yml" {
+			return nil
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			target, err := filepath.EvalSymlinks(p)
+			if err != nil {
+				errs = append(errs, &Error{Pos: Pos{File: rel}, Message: fmt.Sprintf("broken symlink: %v", unwrapPathError(err))})
+				return nil
+			}
+			if !within(realRoot, target) {
+				errs = append(errs, &Error{Pos: Pos{File: rel}, Message: fmt.Sprintf("symlink points outside the policy directory (to %s)", target)})
+				return nil
+			}
+			if st, err := os.Stat(target); err != nil || st.IsDir() {
+				return nil
+			}
+		}
+		files = append(files, rel)
+		return nil
+	})
+	if err != nil {
+		errs = append(errs, &Error{Pos: Pos{File: root}, Message: err.Error()})
+	}
+	return files, errs
+}
+
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// within reports whether p is root or below it; both must be clean absolute or both relative.
+func within(root, p string) bool {
+	rel, err := filepath.Rel(root, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../") && !filepath.IsAbs(rel)
+}
+
+func (l *loader) loadFile(rel string) {
+	real, _ := filepath.EvalSymlinks(l.root)
+	f, err := os.Open(filepath.Join(real, filepath.FromSlash(rel)))
+	if err != nil {
+		l.errs = append(l.errs, &Error{Pos: Pos{File: rel}, Message: unwrapPathError(err).Error()})
+		return
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		l.errs = append(l.errs, &Error{Pos: Pos{File: rel}, Message: err.Error()})
+		return
+	}
+	if len(data) > MaxFileSize {
+		l.errs = append(l.errs, &Error{Pos: Pos{File: rel}, Message: fmt.Sprintf("file is larger than %d MiB", MaxFileSize>>20)})
+		return
+	}
+	l.loadData(rel, data)
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func (l *loader) loadData(file string, data []byte) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			e := &Error{Pos: Pos{File: file}, Message: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+			if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+				e.Line, _ = strconv.Atoi(m[1])
+				e.Message = "invalid YAML: " + m[2]
+			}
+			l.errs = append(l.errs, e)
+			return
+		}
+		if len(doc.Content) == 0 {
+			continue
+		}
+		l.loadDoc(file, doc.Content[0])
+	}
+}
+
+// header reads apiVersion and kind of a document without decoding the rest.
+func header(n *yaml.Node) (apiVersion, kind *yaml.Node) {
+	if n.Kind != yaml.MappingNode {
+		return nil, nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		switch k, v := n.Content[i].Value, n.Content[i+1]; k {
+		case "apiVersion":
+			apiVersion = v
+		case "kind":
+			kind = v
+		}
+	}
+	return apiVersion, kind
+}
+
+func (l *loader) loadDoc(file string, n *yaml.Node) {
+	av, kind := header(n)
+	if av == nil || (av.Value != Group && !strings.HasPrefix(av.Value, Group+"/")) {
+		return // not ours: a manifest for a workspace source, a kustomization, a report...
+	}
+	pos := Pos{File: file, Line: n.Line, Column: n.Column}
+	if av.Value != APIVersion {
+		l.errs = append(l.errs, &Error{Pos: Pos{File: file, Line: av.Line, Column: av.Column}, Field: "apiVersion",
+			Message: fmt.Sprintf("unsupported apiVersion %q: this tmc reads %s", av.Value, APIVersion)})
+		return
+	}
+	if kind == nil {
+		l.errs = append(l.errs, &Error{Pos: pos, Field: "kind", Message: `required field "kind" is missing`})
+		return
+	}
+	l.docs++
+	var target any
+	switch kind.Value {
+	case KindCluster:
+		target = &Cluster{}
+	case KindVirtualWorkspace:
+		target = &VirtualWorkspace{}
+	case KindProjectionPolicy:
+		target = &ProjectionPolicy{}
+	case KindAggregationPolicy:
+		target = &AggregationPolicy{}
+	case KindConfig:
+		target = &Config{}
+	default:
+		known := map[string]int{}
+		for i, k := range Kinds {
+			known[k] = i
+		}
+		l.errs = append(l.errs, &Error{Pos: Pos{File: file, Line: kind.Line, Column: kind.Column}, Field: "kind",
+			Message: fmt.Sprintf("unknown kind %q: must be one of %s%s", kind.Value, strings.Join(Kinds, ", "), suggest(kind.Value, known))})
+		return
+	}
+	name := ""
+	if md := lookup(n, "metadata"); md != nil {
+		if nm := lookup(md, "name"); nm != nil {
+			name = nm.Value
+		}
+	}
+	d := &decoder{file: file, pos: positions{}, errs: &l.errs, obj: kind.Value + "/" + name}
+	if name == "" {
+		d.obj = kind.Value
+	}
+	d.decode(n, reflect.ValueOf(target).Elem(), "", nil)
+	o := Origin{Pos: pos, Object: d.obj, pos: d.pos}
+	switch t := target.(type) {
+	case *Cluster:
+		t.Origin = o
+		l.p.Clusters = append(l.p.Clusters, t)
+	case *VirtualWorkspace:
+		t.Origin = o
+		l.p.Workspaces = append(l.p.Workspaces, t)
+	case *ProjectionPolicy:
+		t.Origin = o
+		l.p.ProjectionPolicies = append(l.p.ProjectionPolicies, t)
+	case *AggregationPolicy:
+		t.Origin = o
+		l.p.AggregationPolicies = append(l.p.AggregationPolicies, t)
+	case *Config:
+		t.Origin = o
+		l.p.Configs = append(l.p.Configs, t)
+	}
+}
+
+func lookup(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func (l *loader) finish() (*Policies, error) {
+	p := &l.p
+	p.Root = l.root
+	v := &validator{p: p, errs: &l.errs}
+	v.validate()
+	if len(l.errs) > 0 {
+		l.errs.Sort()
+		return nil, l.errs
+	}
+	p.sort()
+	return p, nil
+}

@@ -1,0 +1,311 @@
+package policy
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/kcp-dev/tmc/internal/fieldpath"
+)
+
+// validator checks what needs more than one field: names, duplicates,
+// references, mode-specific fields, selectors, paths, expressions and
+// templates. It also applies defaults and compiles programs.
+type validator struct {
+	p    *Policies
+	errs *ErrorList
+}
+
+func (v *validator) add(e *Error) { *v.errs = append(*v.errs, e) }
+
+func (v *validator) validate() {
+	seen := map[string]Origin{}
+	v.p.Config = DefaultConfig()
+	for _, c := range v.p.Clusters {
+		v.meta(c.Origin, c.Metadata, seen, KindCluster)
+		c.setDefaults()
+		v.cluster(c)
+	}
+	for _, x := range v.p.ProjectionPolicies {
+		v.meta(x.Origin, x.Metadata, seen, KindProjectionPolicy)
+		x.setDefaults()
+		v.projection(x)
+	}
+	for _, x := range v.p.AggregationPolicies {
+		v.meta(x.Origin, x.Metadata, seen, KindAggregationPolicy)
+		x.setDefaults()
+		v.aggregation(x)
+	}
+	for _, w := range v.p.Workspaces {
+		v.meta(w.Origin, w.Metadata, seen, KindVirtualWorkspace)
+		w.setDefaults()
+		v.workspace(w)
+	}
+	for i, c := range v.p.Configs {
+		v.meta(c.Origin, c.Metadata, seen, KindConfig)
+		if i > 0 {
+			v.add(c.Origin.Errorf("", "a policy tree holds at most one Config; another is at %s", v.p.Configs[0].Origin.Pos))
+		}
+	}
+	if len(v.p.Configs) > 0 {
+		v.p.Config = v.p.Configs[0].Spec
+		v.p.Config.setDefaults()
+		v.relPath(v.p.Configs[0].Origin, "spec.reports.path", v.p.Config.Reports.Path, false)
+	}
+}
+
+func (v *validator) meta(o Origin, m ObjectMeta, seen map[string]Origin, kind string) {
+	if m.Name != "" {
+		for _, msg := range validation.IsDNS1123Subdomain(m.Name) {
+			v.add(o.Errorf("metadata.name", "invalid name %q: %s", m.Name, msg))
+		}
+		key := kind + "/" + m.Name
+		if first, dup := seen[key]; dup {
+			v.add(o.Errorf("metadata.name", "duplicate %s %q: already defined at %s", kind, m.Name, first.Pos))
+		} else {
+			seen[key] = o
+		}
+	}
+	for k, val := range m.Labels {
+		f := "metadata.labels['" + k + "']"
+		for _, msg := range validation.IsQualifiedName(k) {
+			v.add(o.Errorf(f, "invalid label key %q: %s", k, msg))
+		}
+		for _, msg := range validation.IsValidLabelValue(val) {
+			v.add(o.Errorf(f, "invalid label value %q: %s", val, msg))
+		}
+	}
+}
+
+func (v *validator) cluster(c *Cluster) {
+	if r := c.Spec.Kubeconfig.SecretRef; r != nil && c.Spec.Kubeconfig.Path != "" {
+		v.add(c.Origin.Errorf("spec.kubeconfig", "set either path or secretRef, not both"))
+	}
+	if lc := c.Spec.LogicalCluster; lc != "" {
+		v.logicalCluster(c.Origin, "spec.logicalCluster", lc)
+	}
+}
+
+func (v *validator) logicalCluster(o Origin, field, lc string) {
+	for _, part := range strings.Split(lc, ":") {
+		if len(validation.IsDNS1123Label(part)) > 0 {
+			v.add(o.Errorf(field, "invalid logical cluster %q: use lowercase names joined by ':', such as root:production", lc))
+			return
+		}
+	}
+}
+
+func (v *validator) clusterRef(o Origin, field, name string) {
+	if v.p.Cluster(name) == nil {
+		v.add(o.Errorf(field, "Cluster %q does not exist%s", name, v.suggestName(name, v.clusterNames())))
+	}
+}
+
+func (v *validator) clusterNames() map[string]int {
+	m := map[string]int{}
+	for i, c := range v.p.Clusters {
+		m[c.Metadata.Name] = i
+	}
+	return m
+}
+
+func (v *validator) suggestName(name string, known map[string]int) string {
+	return suggest(name, known)
+}
+
+func (v *validator) workspace(w *VirtualWorkspace) {
+	o, s := w.Origin, &w.Spec
+	v.logicalCluster(o, "spec.logicalCluster", s.LogicalCluster)
+	for i, c := range s.Placement.Clusters {
+		v.clusterRef(o, fmt.Sprintf("spec.placement.clusters[%d]", i), c)
+	}
+	v.labelSelector(o, "spec.placement.clusterSelector", s.Placement.ClusterSelector)
+	s.Placement.Program = v.expr(o, "spec.placement.conditional", s.Placement.Conditional, scopeCluster)
+	if len(s.Sources) == 0 {
+		v.add(o.Errorf("spec.sources", "a workspace needs at least one source"))
+	}
+	for i, src := range s.Sources {
+		f := fmt.Sprintf("spec.sources[%d]", i)
+		switch {
+		case src.Path != "" && src.Cluster != "":
+			v.add(o.Errorf(f, "set either path or cluster, not both"))
+		case src.Path == "" && src.Cluster == "":
+			v.add(o.Errorf(f, "set path (a directory in the repo) or cluster (a source cluster)"))
+		case src.Path != "":
+			v.relPath(o, f+".path", src.Path, true)
+			if len(src.ResourceSelectors) > 0 {
+				v.add(o.Errorf(f+".resourceSelectors", "resourceSelectors choose live objects of a source cluster; with path every object in it is used"))
+			}
+		default:
+			v.clusterRef(o, f+".cluster", src.Cluster)
+			if len(src.ResourceSelectors) == 0 {
+				v.add(o.Errorf(f+".resourceSelectors", "a cluster source needs at least one resource selector"))
+			}
+		}
+		v.resourceSelectors(o, f+".resourceSelectors", src.ResourceSelectors)
+	}
+	for i, n := range s.ProjectionPolicies {
+		if v.p.ProjectionPolicy(n) == nil {
+			v.add(o.Errorf(fmt.Sprintf("spec.projectionPolicies[%d]", i), "ProjectionPolicy %q does not exist%s", n, suggest(n, names(v.p.ProjectionPolicies, func(x *ProjectionPolicy) string { return x.Metadata.Name }))))
+		}
+	}
+	for i, n := range s.AggregationPolicies {
+		if v.p.AggregationPolicy(n) == nil {
+			v.add(o.Errorf(fmt.Sprintf("spec.aggregationPolicies[%d]", i), "AggregationPolicy %q does not exist%s", n, suggest(n, names(v.p.AggregationPolicies, func(x *AggregationPolicy) string { return x.Metadata.Name }))))
+		}
+	}
+}
+
+func names[T any](s []T, name func(T) string) map[string]int {
+	m := map[string]int{}
+	for i, x := range s {
+		m[name(x)] = i
+	}
+	return m
+}
+
+// relPath checks that a repo path stays inside the repo and, when mustExist, exists.
+func (v *validator) relPath(o Origin, field, p string, mustExist bool) {
+	clean := path.Clean(filepath.ToSlash(p))
+	switch {
+	case filepath.IsAbs(p) || strings.HasPrefix(p, "/"):
+		v.add(o.Errorf(field, "path %q is absolute: paths are relative to the repo root", p))
+		return
+	case clean == ".." || strings.HasPrefix(clean, "../"):
+		v.add(o.Errorf(field, "path %q leaves the repo", p))
+		return
+	}
+	if !mustExist || v.p.Root == "" {
+		return
+	}
+	root, err := filepath.EvalSymlinks(v.p.Root)
+	if err != nil {
+		return
+	}
+	full := filepath.Join(root, filepath.FromSlash(clean))
+	real, err := filepath.EvalSymlinks(full)
+	if err != nil {
+		if os.IsNotExist(err) {
+			v.add(o.Errorf(field, "path %q does not exist in the repo", p))
+		} else {
+			v.add(o.Errorf(field, "path %q: %v", p, unwrapPathError(err)))
+		}
+		return
+	}
+	if !within(root, real) {
+		v.add(o.Errorf(field, "path %q leaves the repo through a symlink (to %s)", p, real))
+	}
+}
+
+func (v *validator) labelSelector(o Origin, field string, s *LabelSelector) {
+	if s == nil {
+		return
+	}
+	if _, err := s.Selector(); err != nil {
+		v.add(o.Errorf(field, "invalid label selector: %v", err))
+	}
+}
+
+// Selector converts the selector for matching. Validation has checked it.
+func (s *LabelSelector) Selector() (labels.Selector, error) {
+	ls := &metav1.LabelSelector{MatchLabels: s.MatchLabels}
+	for _, r := range s.MatchExpressions {
+		ls.MatchExpressions = append(ls.MatchExpressions, metav1.LabelSelectorRequirement{
+			Key: r.Key, Operator: metav1.LabelSelectorOperator(r.Operator), Values: r.Values})
+	}
+	return metav1.LabelSelectorAsSelector(ls)
+}
+
+func (v *validator) resourceSelectors(o Origin, field string, sels []ResourceSelector) {
+	for i, s := range sels {
+		v.labelSelector(o, fmt.Sprintf("%s[%d].labelSelector", field, i), s.LabelSelector)
+	}
+}
+
+func (v *validator) projection(x *ProjectionPolicy) {
+	o, s := x.Origin, &x.Spec
+	switch s.Mode {
+	case "Selective":
+		if len(s.TargetClusters) == 0 {
+			v.add(o.Errorf("spec.targetClusters", "mode Selective needs targetClusters"))
+		}
+	case "Conditional":
+		if s.Conditional == "" {
+			v.add(o.Errorf("spec.conditional", "mode Conditional needs a conditional expression"))
+		}
+	}
+	if s.Mode != "Selective" && len(s.TargetClusters) > 0 {
+		v.add(o.Errorf("spec.targetClusters", "targetClusters is only used with mode Selective (mode is %s)", s.Mode))
+	}
+	if s.Mode != "Conditional" && s.Conditional != "" {
+		v.add(o.Errorf("spec.conditional", "conditional is only used with mode Conditional (mode is %s); guard a transformation with its own conditional", s.Mode))
+	}
+	for i, c := range s.TargetClusters {
+		v.clusterRef(o, fmt.Sprintf("spec.targetClusters[%d]", i), c)
+	}
+	s.Program = v.expr(o, "spec.conditional", s.Conditional, scopeCluster)
+	v.resourceSelectors(o, "spec.resourceSelectors", s.ResourceSelectors)
+	v.transformations(o, "spec.transformations", s.Transformations)
+}
+
+func (v *validator) transformations(o Origin, field string, ts []Transformation) {
+	for i := range ts {
+		t := &ts[i]
+		f := fmt.Sprintf("%s[%d]", field, i)
+		t.Path, _ = fieldpath.Parse(t.JSONPath) // checked while decoding
+		switch t.Type {
+		case "Set", "Replace":
+			if t.Value == nil {
+				v.add(o.Errorf(f+".value", "transformation %s needs a value", t.Type))
+			}
+		case "Delete":
+			if t.Value != nil {
+				v.add(o.Errorf(f+".value", "transformation Delete takes no value"))
+			}
+		case "Template":
+			if t.Value == nil || t.Value.Node.Tag != "!!str" {
+				v.add(o.Errorf(f+".value", "transformation Template needs a string value holding the template, such as '{{.OriginalName}}-{{.TargetCluster}}'"))
+				break
+			}
+			tmpl, err := parseTemplate("template", t.Value.Node.Value)
+			if err != nil {
+				v.add(o.Errorf(f+".value", "invalid template: %s", strings.TrimPrefix(err.Error(), "template: ")))
+			}
+			t.Template = tmpl
+		}
+		t.Program = v.expr(o, f+".conditional", t.Conditional, scopeResource)
+	}
+}
+
+func (v *validator) aggregation(x *AggregationPolicy) {
+	o, s := x.Origin, &x.Spec
+	for i := range s.LabelSelectors {
+		v.labelSelector(o, fmt.Sprintf("spec.labelSelectors[%d]", i), &s.LabelSelectors[i])
+	}
+	v.transformations(o, "spec.transformations", s.Transformations)
+	for i, t := range s.Transformations {
+		if t.Type == "Template" {
+			v.add(o.Errorf(fmt.Sprintf("spec.transformations[%d].type", i), "Template transformations rename objects and are not used in aggregation"))
+		}
+	}
+	s.HealthProgram = v.expr(o, "spec.healthExpression", s.HealthExpression, scopeResource)
+}
+
+// expr compiles an expression field; a compile error names the field and shows expr's caret snippet.
+func (v *validator) expr(o Origin, field, src string, scope exprScope) *Program {
+	if src == "" {
+		return nil
+	}
+	prog, err := compileExpr(src, true, scope)
+	if err != nil {
+		v.add(o.Errorf(field, "invalid expression: %v", err))
+		return nil
+	}
+	return &Program{Source: src, Pos: o.At(field), Object: o.Object, Field: field, prog: prog}
+}
