@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -85,7 +86,12 @@ func (v validateView) show(dir string, p *policy.Policies, errs policy.ErrorList
 		return nil
 	}
 	for _, k := range policy.Kinds {
-		fmt.Fprintf(v.w, "%-18s %d\n", k, res.Counts[k])
+		names := p.Names(k)
+		list := strings.Join(names, ", ")
+		if len(names) > 8 {
+			list = strings.Join(names[:8], ", ") + fmt.Sprintf(", … (%d more)", len(names)-8)
+		}
+		fmt.Fprintf(v.w, "%-18s %3d  %s\n", k, res.Counts[k], list)
 	}
 	fmt.Fprintf(v.w, "%s: valid\n", dir)
 	return nil

@@ -172,7 +172,7 @@ func (l *loader) loadData(file string, data []byte) {
 }
 
 // header reads apiVersion and kind of a document without decoding the rest.
-func header(n *yaml.Node) (apiVersion, kind *yaml.Node) {
+func docHeader(n *yaml.Node) (apiVersion, kind *yaml.Node) {
 	if n.Kind != yaml.MappingNode {
 		return nil, nil
 	}
@@ -188,7 +188,7 @@ func header(n *yaml.Node) (apiVersion, kind *yaml.Node) {
 }
 
 func (l *loader) loadDoc(file string, n *yaml.Node) {
-	av, kind := header(n)
+	av, kind := docHeader(n)
 	if av == nil || (av.Value != Group && !strings.HasPrefix(av.Value, Group+"/")) {
 		return // not ours: a manifest for a workspace source, a kustomization, a report...
 	}

@@ -130,3 +130,31 @@ func Duration(s string) time.Duration {
 	d, _ := time.ParseDuration(s)
 	return d
 }
+
+// Names returns the names of the objects of a kind, in order.
+func (p *Policies) Names(kind string) []string {
+	var out []string
+	switch kind {
+	case KindCluster:
+		for _, x := range p.Clusters {
+			out = append(out, x.Metadata.Name)
+		}
+	case KindVirtualWorkspace:
+		for _, x := range p.Workspaces {
+			out = append(out, x.Metadata.Name)
+		}
+	case KindProjectionPolicy:
+		for _, x := range p.ProjectionPolicies {
+			out = append(out, x.Metadata.Name)
+		}
+	case KindAggregationPolicy:
+		for _, x := range p.AggregationPolicies {
+			out = append(out, x.Metadata.Name)
+		}
+	case KindConfig:
+		for _, x := range p.Configs {
+			out = append(out, x.Metadata.Name)
+		}
+	}
+	return out
+}
