@@ -2,6 +2,8 @@ package policy
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -63,7 +65,42 @@ type Program struct {
 	Pos Pos
 	// Object and Field name where it is written, for errors.
 	Object, Field string
-	prog          *vm.Program
+	// UsesResource is true when the expression reads `resource`.
+	UsesResource bool
+	prog         *vm.Program
+	reads        []read
+}
+
+// read is one fact an expression reads, such as cluster.capacity.cpu, compiled on its own.
+type read struct {
+	path string
+	prog *vm.Program
+}
+
+// Fact is a value an expression read, for explanations.
+type Fact struct {
+	// Path is what was read, e.g. cluster.capacity.cpu.
+	Path string `json:"path"`
+	// Value is what it held.
+	Value any `json:"value"`
+}
+
+// Facts returns the values of everything the expression reads, in the order
+// they first appear in it.
+func (p *Program) Facts(env *Env) []Fact {
+	if p == nil {
+		return nil
+	}
+	out := make([]Fact, 0, len(p.reads))
+	for _, r := range p.reads {
+		m := vm.VM{MemoryBudget: MaxExprMemory}
+		v, err := m.Run(r.prog, env)
+		if err != nil {
+			v = "<" + err.Error() + ">"
+		}
+		out = append(out, Fact{Path: r.path, Value: v})
+	}
+	return out
 }
 
 // Bool runs a boolean program. A nil program is true.
@@ -104,32 +141,89 @@ const (
 	scopeResource                  // cluster, workspace and resource
 )
 
-// forbidResource rejects `resource` where no object exists yet.
-type forbidResource struct{ found bool }
-
-func (f *forbidResource) Visit(n *ast.Node) {
-	if id, ok := (*n).(*ast.IdentifierNode); ok && id.Value == "resource" {
-		f.found = true
+// pathOf returns "cluster.capacity.cpu" for a member chain rooted at one of
+// the Env's variables, or "".
+func pathOf(n ast.Node) string {
+	switch x := n.(type) {
+	case *ast.IdentifierNode:
+		if x.Value == "cluster" || x.Value == "workspace" || x.Value == "resource" {
+			return x.Value
+		}
+	case *ast.MemberNode:
+		if prop, ok := x.Property.(*ast.StringNode); ok {
+			if base := pathOf(x.Node); base != "" {
+				return base + "." + prop.Value
+			}
+		}
 	}
+	return ""
+}
+
+type readCollector struct{ paths []string }
+
+func (c *readCollector) Visit(n *ast.Node) {
+	if p := pathOf(*n); p != "" && !slices.Contains(c.paths, p) {
+		c.paths = append(c.paths, p)
+	}
+}
+
+// longest drops every path that is a prefix of another (cluster.capacity of cluster.capacity.cpu).
+func (c *readCollector) longest() []string {
+	var out []string
+	for _, p := range c.paths {
+		prefix := false
+		for _, q := range c.paths {
+			if strings.HasPrefix(q, p+".") {
+				prefix = true
+				break
+			}
+		}
+		if !prefix {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // compileExpr compiles src for the given scope; the error text is expr's
 // message with its caret snippet.
-func compileExpr(src string, boolean bool, scope exprScope) (*vm.Program, error) {
+func compileExpr(src string, boolean bool, scope exprScope) (*Program, error) {
 	opts := []expr.Option{expr.Env(Env{}), expr.MaxNodes(MaxExprNodes)}
 	if boolean {
 		opts = append(opts, expr.AsBool())
-	}
-	fr := &forbidResource{}
-	if scope == scopeCluster {
-		opts = append(opts, expr.Patch(fr))
 	}
 	prog, err := expr.Compile(src, opts...)
 	if err != nil {
 		return nil, err
 	}
-	if fr.found {
+	rc := &readCollector{}
+	root := prog.Node()
+	ast.Walk(&root, rc)
+	p := &Program{Source: src, prog: prog}
+	for _, path := range rc.longest() {
+		if strings.HasPrefix(path, "resource") {
+			p.UsesResource = true
+		}
+		rp, err := expr.Compile(path, expr.Env(Env{}))
+		if err != nil {
+			continue // a path expr accepts inside the whole may not stand alone (e.g. a method)
+		}
+		p.reads = append(p.reads, read{path: path, prog: rp})
+	}
+	if rc.usesRoot("resource") {
+		p.UsesResource = true
+	}
+	if scope == scopeCluster && p.UsesResource {
 		return nil, fmt.Errorf("`resource` is not available here: placement and policy conditionals choose clusters, before any object is read; only `cluster` and `workspace` are")
 	}
-	return prog, nil
+	return p, nil
+}
+
+func (c *readCollector) usesRoot(name string) bool {
+	for _, p := range c.paths {
+		if p == name || strings.HasPrefix(p, name+".") {
+			return true
+		}
+	}
+	return false
 }

@@ -2,12 +2,35 @@ package policy
 
 import (
 	"fmt"
+	"reflect"
+	"regexp"
 	"strings"
 	"text/template"
+	"text/template/parse"
 )
+
+// TemplateData is what a Template transformation sees.
+type TemplateData struct {
+	// OriginalName is the object's name as written in git.
+	OriginalName string
+	// Namespace is the object's namespace ("" for cluster-scoped objects).
+	Namespace string
+	// Kind is the object's kind.
+	Kind string
+	// TargetCluster is the name of the cluster the object is rendered for.
+	TargetCluster string
+	// Cluster holds the target cluster's facts.
+	Cluster ClusterFacts
+	// Workspace is the workspace being rendered.
+	Workspace WorkspaceFacts
+}
+
+// hugeWidth matches a printf width or precision of five digits or more.
+var hugeWidth = regexp.MustCompile(`%[-+# 0]*\d{5,}|\.\d{5,}`)
 
 // TemplateFuncs is the fixed function set of Template transformations: pure
 // string helpers, nothing that reads the environment, files or the network.
+// printf is replaced by a version that refuses huge widths.
 var TemplateFuncs = template.FuncMap{
 	"lower":      strings.ToLower,
 	"upper":      strings.ToUpper,
@@ -28,11 +51,94 @@ var TemplateFuncs = template.FuncMap{
 		return v
 	},
 	"quote": func(s string) string { return fmt.Sprintf("%q", s) },
+	"printf": func(format string, args ...any) (string, error) {
+		if hugeWidth.MatchString(format) {
+			return "", fmt.Errorf("printf width or precision too large in %q", format)
+		}
+		return fmt.Sprintf(format, args...), nil
+	},
 }
 
-// parseTemplate parses a Template transformation's text.
+// parseTemplate parses a Template transformation's text and checks that it
+// cannot loop without bound: `range` may only walk a map or list of the
+// template data (such as .Cluster.Labels), and templates may not define or
+// call other templates.
 func parseTemplate(name, text string) (*template.Template, error) {
-	return template.New(name).Option("missingkey=error").Funcs(TemplateFuncs).Parse(text)
+	t, err := template.New(name).Option("missingkey=error").Funcs(TemplateFuncs).Parse(text)
+	if err != nil {
+		return nil, err
+	}
+	if len(t.Templates()) > 1 {
+		return nil, fmt.Errorf("define and block are not allowed in transformation templates")
+	}
+	if err := checkTemplate(t.Tree.Root); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+var templateDataType = reflect.TypeFor[TemplateData]()
+
+func checkTemplate(n parse.Node) error {
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n == nil {
+			return nil
+		}
+		for _, c := range n.Nodes {
+			if err := checkTemplate(c); err != nil {
+				return err
+			}
+		}
+	case *parse.TemplateNode:
+		return fmt.Errorf("{{template %q}} is not allowed in transformation templates", n.Name)
+	case *parse.RangeNode:
+		if err := checkRange(n.Pipe); err != nil {
+			return err
+		}
+		if err := checkTemplate(n.List); err != nil {
+			return err
+		}
+		return checkTemplate(n.ElseList)
+	case *parse.IfNode:
+		if err := checkTemplate(n.List); err != nil {
+			return err
+		}
+		return checkTemplate(n.ElseList)
+	case *parse.WithNode:
+		if err := checkTemplate(n.List); err != nil {
+			return err
+		}
+		return checkTemplate(n.ElseList)
+	}
+	return nil
+}
+
+// checkRange allows `range` only over a field of TemplateData that is a map or a slice.
+func checkRange(p *parse.PipeNode) error {
+	msg := fmt.Errorf("range %s: range may only walk a map or list of the template data, such as .Cluster.Labels", p)
+	if len(p.Cmds) != 1 || len(p.Cmds[0].Args) != 1 {
+		return msg
+	}
+	f, ok := p.Cmds[0].Args[0].(*parse.FieldNode)
+	if !ok {
+		return msg
+	}
+	t := templateDataType
+	for _, id := range f.Ident {
+		if t.Kind() != reflect.Struct {
+			return msg
+		}
+		sf, ok := t.FieldByName(id)
+		if !ok {
+			return fmt.Errorf("range %s: the template data has no field %s", p, id)
+		}
+		t = sf.Type
+	}
+	if t.Kind() != reflect.Map && t.Kind() != reflect.Slice {
+		return msg
+	}
+	return nil
 }
 
 func sprintf(format string, args ...any) string {

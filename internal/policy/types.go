@@ -179,7 +179,7 @@ type LabelSelectorRequirement struct {
 
 // ResourceSelector chooses objects by kind, labels, fields and name.
 type ResourceSelector struct {
-	// Group is the API group; empty for the core group. "*" matches any group.
+	// Group is the API group, e.g. apps; empty (or "*") matches any group, "core" the core group only.
 	Group string `json:"group,omitempty"`
 	// Version is the API version; empty matches any version.
 	Version string `json:"version,omitempty"`

@@ -307,5 +307,6 @@ func (v *validator) expr(o Origin, field, src string, scope exprScope) *Program 
 		v.add(o.Errorf(field, "invalid expression: %v", err))
 		return nil
 	}
-	return &Program{Source: src, Pos: o.At(field), Object: o.Object, Field: field, prog: prog}
+	prog.Pos, prog.Object, prog.Field = o.At(field), o.Object, field
+	return prog
 }

@@ -1,0 +1,208 @@
+package render
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	yaml3 "go.yaml.in/yaml/v3"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/kcp-dev/tmc/internal/object"
+	"github.com/kcp-dev/tmc/internal/policy"
+)
+
+// Limits on what one transformation may produce.
+const (
+	// MaxTemplateOutput bounds the text one Template transformation renders.
+	MaxTemplateOutput = 64 << 10
+	// MaxValueNodes bounds the size of a transformation's value once its YAML aliases are expanded.
+	MaxValueNodes = 10000
+)
+
+// object renders one source object for one cluster, applying the
+// transformations of the acting policies in order.
+func (r *renderer) object(cluster string, src *Source, acting []*policy.ProjectionPolicy) (*Object, *policy.Error) {
+	node := src.Node.Copy()
+	o := &Object{SourceID: src.ID, Source: src.Pos}
+	facts := r.facts[cluster].facts
+	for _, pp := range acting {
+		for i := range pp.Spec.Transformations {
+			t := &pp.Spec.Transformations[i]
+			a, err := r.transform(node.YNode(), cluster, facts, src, t)
+			if err != nil {
+				return nil, pp.Origin.Errorf(fmt.Sprintf("spec.transformations[%d]", i), "%s on cluster %s: %v", src.ID, cluster, err)
+			}
+			a.Policy, a.Index = pp.Metadata.Name, i
+			o.Transformations = append(o.Transformations, a)
+		}
+	}
+	o.Node = node
+	o.ID = object.FromAPIVersion(node.GetApiVersion(), node.GetKind(), node.GetNamespace(), node.GetName())
+	if o.ID.Name == "" || o.ID.Kind == "" || o.ID.Version == "" {
+		return nil, &policy.Error{Pos: src.Pos, Message: fmt.Sprintf("%s on cluster %s: transformations left the object without apiVersion, kind or metadata.name", src.ID, cluster)}
+	}
+	return o, nil
+}
+
+// transform applies one transformation to an object node.
+func (r *renderer) transform(n *yaml3.Node, cluster string, facts policy.ClusterFacts, src *Source, t *policy.Transformation) (Applied, error) {
+	a := Applied{Type: t.Type, Path: t.JSONPath}
+	if t.Program != nil {
+		env := &policy.Env{Cluster: facts, Workspace: r.ws}
+		if t.Program.UsesResource {
+			m, err := src.data()
+			if err != nil {
+				return a, err
+			}
+			env.Resource = m
+		}
+		ok, err := t.Program.Bool(env)
+		if err != nil {
+			return a, errors.New(strings.TrimPrefix(err.Error(), t.Program.Pos.String()+": "))
+		}
+		a.Conditional, a.Facts = t.Program.Source, t.Program.Facts(env)
+		if !ok {
+			a.Effect = "skipped"
+			return a, nil
+		}
+	}
+	var eff Effect
+	var err error
+	switch t.Type {
+	case "Set", "Replace":
+		if t.Type == "Replace" && getPath(n, t.Path) == nil {
+			a.Effect = string(EffectNoop)
+			return a, nil
+		}
+		v, verr := r.value(t)
+		if verr != nil {
+			return a, verr
+		}
+		a.Value = short(v)
+		eff, err = setPath(n, t.Path, copyNode(v))
+	case "Delete":
+		eff = deletePath(n, t.Path)
+	case "Template":
+		text, terr := r.template(t, cluster, facts, src)
+		if terr != nil {
+			return a, terr
+		}
+		a.Value = text
+		eff, err = setPath(n, t.Path, scalarString(text))
+	}
+	a.Effect = string(eff)
+	return a, err
+}
+
+// value returns a transformation's value with aliases expanded, once per
+// transformation; values that expand past MaxValueNodes are refused.
+func (r *renderer) value(t *policy.Transformation) (*yaml3.Node, error) {
+	if v, ok := r.values[t]; ok {
+		return v, nil
+	}
+	budget := MaxValueNodes
+	if !countNodes(t.Value.Node, &budget) {
+		return nil, fmt.Errorf("value expands to more than %d YAML nodes", MaxValueNodes)
+	}
+	v := copyNode(t.Value.Node)
+	r.values[t] = v
+	return v, nil
+}
+
+func countNodes(n *yaml3.Node, budget *int) bool {
+	if n == nil {
+		return true
+	}
+	if *budget--; *budget < 0 {
+		return false
+	}
+	if n.Kind == yaml3.AliasNode {
+		return countNodes(n.Alias, budget)
+	}
+	for _, c := range n.Content {
+		if !countNodes(c, budget) {
+			return false
+		}
+	}
+	return true
+}
+
+// short renders a value node as one line of YAML for explanations.
+func short(n *yaml3.Node) string {
+	if n.Kind == yaml3.ScalarNode {
+		if n.Tag == "!!str" {
+			return fmt.Sprintf("%q", n.Value)
+		}
+		return n.Value
+	}
+	s, err := yaml.NewRNode(n).MustString(), error(nil)
+	if err != nil {
+		return "?"
+	}
+	s = strings.TrimSpace(s)
+	if len(s) > 80 {
+		s = s[:77] + "..."
+	}
+	return strings.ReplaceAll(s, "\n", " ")
+}
+
+// limitedWriter fails once more than max bytes are written, which stops a template.
+type limitedWriter struct {
+	b   strings.Builder
+	max int
+}
+
+var errTooLong = fmt.Errorf("template output is longer than %d KiB", MaxTemplateOutput>>10)
+
+func (w *limitedWriter) Write(p []byte) (int, error) {
+	if w.b.Len()+len(p) > w.max {
+		return 0, errTooLong
+	}
+	return w.b.Write(p)
+}
+
+func (r *renderer) template(t *policy.Transformation, cluster string, facts policy.ClusterFacts, src *Source) (string, error) {
+	data := policy.TemplateData{
+		OriginalName:  src.ID.Name,
+		Namespace:     src.ID.Namespace,
+		Kind:          src.ID.Kind,
+		TargetCluster: cluster,
+		Cluster:       facts,
+		Workspace:     r.ws,
+	}
+	w := &limitedWriter{max: MaxTemplateOutput}
+	if err := t.Template.Execute(w, data); err != nil {
+		if errors.Is(err, errTooLong) {
+			return "", errTooLong
+		}
+		return "", fmt.Errorf("template: %v", strings.TrimPrefix(err.Error(), "template: "))
+	}
+	return w.b.String(), nil
+}
+
+// data returns the source object as plain data for `resource` in expressions.
+func (s *Source) data() (map[string]any, error) {
+	if s.asMap != nil {
+		return s.asMap, nil
+	}
+	var m map[string]any
+	if err := s.Node.YNode().Decode(&m); err != nil {
+		return nil, err
+	}
+	s.asMap = m
+	return m, nil
+}
+
+func filepathEval(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return "", err
+	}
+	return filepath.EvalSymlinks(abs)
+}

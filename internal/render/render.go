@@ -1,0 +1,247 @@
+package render
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	yaml3 "go.yaml.in/yaml/v3"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/kcp-dev/tmc/internal/object"
+	"github.com/kcp-dev/tmc/internal/policy"
+)
+
+// Options narrow and feed a render.
+type Options struct {
+	// Workspace renders only the named workspace; empty renders all.
+	Workspace string
+	// Cluster renders only for the named cluster; empty renders for all.
+	Cluster string
+	// Facts gives cluster facts; nil uses what the Cluster objects declare.
+	Facts Facts
+}
+
+// Result is what every target cluster of every workspace must hold.
+type Result struct {
+	// Workspaces in order of logical cluster and name.
+	Workspaces []*Workspace `json:"workspaces"`
+}
+
+// Workspace is the render of one workspace.
+type Workspace struct {
+	// Name of the workspace.
+	Name string `json:"name"`
+	// LogicalCluster of the workspace.
+	LogicalCluster string `json:"logicalCluster"`
+	// Placement holds a decision for every cluster, selected or not, in name order.
+	Placement []Decision `json:"placement"`
+	// Clusters are the target clusters with their objects, in name order.
+	Clusters []*Cluster `json:"clusters"`
+	// Policy is the VirtualWorkspace itself.
+	Policy *policy.VirtualWorkspace `json:"-"`
+}
+
+// Cluster is what one target cluster must hold for one workspace.
+type Cluster struct {
+	// Name of the cluster.
+	Name string `json:"name"`
+	// Policies says, for each projection policy of the workspace, whether it acts on this cluster.
+	Policies []PolicyDecision `json:"policies,omitempty"`
+	// Objects in apply order (Namespaces and CRDs first).
+	Objects []*Object `json:"objects"`
+}
+
+// PolicyDecision says whether a projection policy acts on a cluster, and why.
+type PolicyDecision struct {
+	Policy  string `json:"policy"`
+	Applies bool   `json:"applies"`
+	Reason  string `json:"reason"`
+}
+
+// Object is one rendered object for one cluster.
+type Object struct {
+	// ID identifies the object as rendered (a Template may have renamed it).
+	ID object.ID `json:"id"`
+	// SourceID identifies the object as written in git.
+	SourceID object.ID `json:"sourceId"`
+	// Source is where the object is written.
+	Source policy.Pos `json:"source"`
+	// Node is the rendered object.
+	Node *yaml.RNode `json:"-"`
+	// Transformations lists what fired, in order.
+	Transformations []Applied `json:"transformations,omitempty"`
+}
+
+// Applied is one transformation that acted (or was skipped by its conditional) on an object.
+type Applied struct {
+	// Policy is the ProjectionPolicy's name.
+	Policy string `json:"policy"`
+	// Index is the transformation's position in the policy.
+	Index int `json:"index"`
+	// Type and Path are the transformation's.
+	Type string `json:"type"`
+	Path string `json:"path"`
+	// Value is the value set, as YAML text (for Template, the rendered text).
+	Value string `json:"value,omitempty"`
+	// Effect is what happened: set, created, deleted, no-op, or skipped when the conditional was false.
+	Effect string `json:"effect"`
+	// Conditional and Facts explain a guarded transformation.
+	Conditional string        `json:"conditional,omitempty"`
+	Facts       []policy.Fact `json:"facts,omitempty"`
+}
+
+type clusterFacts struct {
+	facts policy.ClusterFacts
+	err   string
+}
+
+// renderer holds the state of one Render call.
+type renderer struct {
+	p      *policy.Policies
+	root   string
+	opts   Options
+	facts  map[string]clusterFacts
+	ws     policy.WorkspaceFacts
+	mem    filesys.FileSystem
+	values map[*policy.Transformation]*yaml3.Node
+}
+
+// Render computes, for every workspace and target cluster, the objects the
+// cluster must hold. It writes nothing. On error the partial result comes
+// back with an ErrorList naming files, lines and transformation indexes.
+func Render(ctx context.Context, p *policy.Policies, opts Options) (*Result, error) {
+	if opts.Facts == nil {
+		opts.Facts = Declared{}
+	}
+	if opts.Workspace != "" && p.Workspace(opts.Workspace) == nil {
+		return nil, fmt.Errorf("workspace %q does not exist", opts.Workspace)
+	}
+	if opts.Cluster != "" && p.Cluster(opts.Cluster) == nil {
+		return nil, fmt.Errorf("cluster %q does not exist", opts.Cluster)
+	}
+	r := &renderer{p: p, root: p.Root, opts: opts, facts: map[string]clusterFacts{}, values: map[*policy.Transformation]*yaml3.Node{}}
+	if r.root != "" {
+		if abs, err := filepathEval(r.root); err == nil {
+			r.root = abs
+		}
+	}
+	for _, c := range p.Clusters {
+		f, err := opts.Facts.Facts(ctx, c)
+		cf := clusterFacts{facts: f}
+		if err != nil {
+			cf.facts = DeclaredFacts(c)
+			cf.facts.Healthy = false
+			cf.err = err.Error()
+		}
+		r.facts[c.Metadata.Name] = cf
+	}
+	res := &Result{}
+	var errs policy.ErrorList
+	for _, w := range p.Workspaces {
+		if opts.Workspace != "" && w.Metadata.Name != opts.Workspace {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		ws, err := r.workspace(w)
+		if ws != nil {
+			res.Workspaces = append(res.Workspaces, ws)
+		}
+		var list policy.ErrorList
+		switch {
+		case errors.As(err, &list):
+			errs = append(errs, list...)
+		case err != nil:
+			errs = append(errs, &policy.Error{Pos: w.Origin.Pos, Object: w.Origin.Object, Message: err.Error()})
+		}
+	}
+	errs.Sort()
+	return res, errs.Err()
+}
+
+func (r *renderer) workspace(w *policy.VirtualWorkspace) (*Workspace, error) {
+	r.ws = policy.WorkspaceFacts{Name: w.Metadata.Name, LogicalCluster: w.Spec.LogicalCluster}
+	out := &Workspace{Name: w.Metadata.Name, LogicalCluster: w.Spec.LogicalCluster, Policy: w}
+	decisions, err := r.place(w)
+	if err != nil {
+		return out, err
+	}
+	out.Placement = decisions
+	sources, errs := r.readSources(w)
+	if len(errs) > 0 {
+		return out, errs
+	}
+	sort.SliceStable(sources, func(i, j int) bool { return object.Less(sources[i].ID, sources[j].ID) })
+	var pps []*policy.ProjectionPolicy
+	for _, n := range w.Spec.ProjectionPolicies {
+		pps = append(pps, r.p.ProjectionPolicy(n))
+	}
+	for _, d := range decisions {
+		if !d.Selected || (r.opts.Cluster != "" && d.Cluster != r.opts.Cluster) {
+			continue
+		}
+		c, cerrs := r.cluster(d.Cluster, pps, sources)
+		errs = append(errs, cerrs...)
+		out.Clusters = append(out.Clusters, c)
+	}
+	return out, errs.Err()
+}
+
+// cluster renders every source object for one target cluster.
+func (r *renderer) cluster(name string, pps []*policy.ProjectionPolicy, sources []*Source) (*Cluster, policy.ErrorList) {
+	c := &Cluster{Name: name}
+	applies := make([]bool, len(pps))
+	for i, pp := range pps {
+		ok, why, err := r.policyApplies(pp, name)
+		if err != nil {
+			return c, policy.ErrorList{asError(err)}
+		}
+		applies[i] = ok
+		c.Policies = append(c.Policies, PolicyDecision{Policy: pp.Metadata.Name, Applies: ok, Reason: why})
+	}
+	var errs policy.ErrorList
+	seen := map[object.ID]*Object{}
+	for _, src := range sources {
+		// An object matched by no policy goes everywhere unchanged; a matched
+		// object goes where at least one matching policy acts.
+		matched, placed := false, false
+		var acting []*policy.ProjectionPolicy
+		for i, pp := range pps {
+			if matchesAny(pp.Spec.ResourceSelectors, src) {
+				matched = true
+				if applies[i] {
+					placed = true
+					acting = append(acting, pp)
+				}
+			}
+		}
+		if matched && !placed {
+			continue
+		}
+		o, err := r.object(name, src, acting)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if prev, dup := seen[o.ID]; dup {
+			errs = append(errs, &policy.Error{Pos: o.Source, Message: fmt.Sprintf("%s renders to %s on cluster %s, as does %s from %s", o.SourceID, o.ID, name, prev.SourceID, prev.Source)})
+			continue
+		}
+		seen[o.ID] = o
+		c.Objects = append(c.Objects, o)
+	}
+	sort.SliceStable(c.Objects, func(i, j int) bool { return object.Less(c.Objects[i].ID, c.Objects[j].ID) })
+	return c, errs
+}
+
+func asError(err error) *policy.Error {
+	var pe *policy.Error
+	if errors.As(err, &pe) {
+		return pe
+	}
+	return &policy.Error{Message: err.Error()}
+}

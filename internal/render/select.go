@@ -1,0 +1,78 @@
+package render
+
+import (
+	"path"
+
+	yaml3 "go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/kcp-dev/tmc/internal/policy"
+)
+
+// Matches reports whether an object matches a resource selector. An empty
+// group, version or kind matches any; group "core" matches the core group only.
+func Matches(s *policy.ResourceSelector, src *Source) bool {
+	id := src.ID
+	switch s.Group {
+	case "", "*":
+	case "core":
+		if id.Group != "" {
+			return false
+		}
+	default:
+		if s.Group != id.Group {
+			return false
+		}
+	}
+	if s.Version != "" && s.Version != id.Version {
+		return false
+	}
+	if s.Kind != "" && s.Kind != id.Kind {
+		return false
+	}
+	if s.NamePattern != "" {
+		if ok, _ := path.Match(s.NamePattern, id.Name); !ok {
+			return false
+		}
+	}
+	if s.LabelSelector != nil {
+		sel, err := s.LabelSelector.Selector()
+		if err != nil || !sel.Matches(labels.Set(src.Node.GetLabels())) {
+			return false
+		}
+	}
+	if s.FieldSelector != "" {
+		reqs, err := policy.ParseFieldSelector(s.FieldSelector)
+		if err != nil || !matchFields(reqs, src.Node.YNode()) {
+			return false
+		}
+	}
+	return true
+}
+
+// matchFields reports whether every requirement holds; a missing field reads as "".
+func matchFields(reqs []policy.FieldRequirement, n *yaml3.Node) bool {
+	for _, r := range reqs {
+		v := ""
+		if f := getPath(n, r.Path); f != nil && f.Kind == yaml3.ScalarNode {
+			v = f.Value
+		}
+		if (v == r.Value) == r.NotEqual {
+			return false
+		}
+	}
+	return true
+}
+
+// matchesAny reports whether an object matches any selector; no selectors match every object.
+func matchesAny(sels []policy.ResourceSelector, src *Source) bool {
+	if len(sels) == 0 {
+		return true
+	}
+	for i := range sels {
+		if Matches(&sels[i], src) {
+			return true
+		}
+	}
+	return false
+}

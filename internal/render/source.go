@@ -1,0 +1,347 @@
+package render
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	yaml3 "go.yaml.in/yaml/v3"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+	sigyaml "sigs.k8s.io/yaml"
+
+	"github.com/kcp-dev/tmc/internal/object"
+	"github.com/kcp-dev/tmc/internal/policy"
+)
+
+// MaxSourceFileSize bounds one manifest file.
+const MaxSourceFileSize = 8 << 20
+
+// Source is one object read from a workspace source, as written.
+type Source struct {
+	// ID identifies the object as written.
+	ID object.ID
+	// Pos is where it is written (file and line of its document); for
+	// kustomizations the kustomization directory.
+	Pos policy.Pos
+	// Node is the object. Render never changes it; it copies it per cluster.
+	Node *yaml.RNode
+	// asMap is the object as plain data, made once when an expression reads `resource`.
+	asMap map[string]any
+}
+
+var kustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
+
+// isKustomization reports whether dir holds a kustomization file.
+func isKustomization(dir string) bool {
+	for _, k := range kustomizationFiles {
+		if st, err := os.Stat(filepath.Join(dir, k)); err == nil && !st.IsDir() {
+			return true
+		}
+	}
+	return false
+}
+
+// readSources reads the objects of every path source of a workspace.
+// Errors name the workspace field and the manifest file and line.
+func (r *renderer) readSources(w *policy.VirtualWorkspace) ([]*Source, policy.ErrorList) {
+	var out []*Source
+	var errs policy.ErrorList
+	seen := map[object.ID]policy.Pos{}
+	for i, src := range w.Spec.Sources {
+		if src.Path == "" {
+			continue // live cluster sources are read by internal/plan
+		}
+		field := fmt.Sprintf("spec.sources[%d].path", i)
+		objs, err := r.readPath(src.Path)
+		if err != nil {
+			if list, ok := err.(policy.ErrorList); ok {
+				errs = append(errs, list...)
+			} else {
+				errs = append(errs, w.Origin.Errorf(field, "%v", err))
+			}
+			continue
+		}
+		for _, o := range objs {
+			if first, dup := seen[o.ID]; dup {
+				errs = append(errs, &policy.Error{Pos: o.Pos, Message: fmt.Sprintf("%s is also defined at %s", o.ID, first)})
+				continue
+			}
+			seen[o.ID] = o.Pos
+			out = append(out, o)
+		}
+	}
+	return out, errs
+}
+
+// readPath reads one source path: a kustomization directory, a directory of
+// manifests (recursively), or one manifest file. Paths may not leave the repo.
+func (r *renderer) readPath(rel string) ([]*Source, error) {
+	full, err := r.inRepo(rel)
+	if err != nil {
+		return nil, err
+	}
+	st, err := os.Stat(full)
+	if err != nil {
+		return nil, fmt.Errorf("path %q: %v", rel, unwrap(err))
+	}
+	if st.IsDir() && isKustomization(full) {
+		return r.kustomize(rel)
+	}
+	var files []string
+	if !st.IsDir() {
+		files = []string{full}
+	} else {
+		err = filepath.WalkDir(full, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && p != full && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			ext := strings.ToLower(filepath.Ext(p))
+			if d.IsDir() || (ext != ".yaml" && ext != ".yml" && ext != ".json") {
+				return nil
+			}
+			if d.Type()&fs.ModeSymlink != 0 {
+				if _, err := r.inRepo(r.rel(p)); err != nil {
+					return err
+				}
+			}
+			files = append(files, p)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	var out []*Source
+	var errs policy.ErrorList
+	for _, f := range files {
+		objs, ferrs := r.readManifests(f)
+		out = append(out, objs...)
+		errs = append(errs, ferrs...)
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return out, nil
+}
+
+// inRepo resolves a repo-relative path, refusing absolute paths, `..` and
+// symlinks that leave the repo.
+func (r *renderer) inRepo(rel string) (string, error) {
+	clean := path.Clean(filepath.ToSlash(rel))
+	if filepath.IsAbs(rel) || strings.HasPrefix(rel, "/") {
+		return "", fmt.Errorf("path %q is absolute: paths are relative to the repo root", rel)
+	}
+	if clean == ".." || strings.HasPrefix(clean, "../") {
+		return "", fmt.Errorf("path %q leaves the repo", rel)
+	}
+	full := filepath.Join(r.root, filepath.FromSlash(clean))
+	real, err := filepath.EvalSymlinks(full)
+	if err != nil {
+		return "", fmt.Errorf("path %q: %v", rel, unwrap(err))
+	}
+	if !within(r.root, real) {
+		return "", fmt.Errorf("path %q leaves the repo through a symlink (to %s)", rel, real)
+	}
+	return real, nil
+}
+
+func (r *renderer) rel(p string) string {
+	rel, err := filepath.Rel(r.root, p)
+	if err != nil {
+		return p
+	}
+	return filepath.ToSlash(rel)
+}
+
+func within(root, p string) bool {
+	rel, err := filepath.Rel(root, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../") && !filepath.IsAbs(rel)
+}
+
+func unwrap(err error) error {
+	if pe, ok := err.(*fs.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+// readManifests reads the Kubernetes objects of one file. tmc policy
+// documents and empty documents are skipped; List kinds are not expanded.
+func (r *renderer) readManifests(file string) ([]*Source, policy.ErrorList) {
+	rel := r.rel(file)
+	errAt := func(line int, format string, args ...any) policy.ErrorList {
+		return policy.ErrorList{{Pos: policy.Pos{File: rel, Line: line}, Message: fmt.Sprintf(format, args...)}}
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, errAt(0, "%v", unwrap(err))
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxSourceFileSize+1))
+	if err != nil {
+		return nil, errAt(0, "%v", err)
+	}
+	if len(data) > MaxSourceFileSize {
+		return nil, errAt(0, "file is larger than %d MiB", MaxSourceFileSize>>20)
+	}
+	if strings.HasSuffix(strings.ToLower(file), ".json") {
+		if data, err = sigyaml.JSONToYAML(data); err != nil {
+			return nil, errAt(0, "invalid JSON: %v", err)
+		}
+	}
+	var out []*Source
+	var errs policy.ErrorList
+	dec := yaml3.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc yaml3.Node
+		err := dec.Decode(&doc)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, errAt(0, "invalid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+		}
+		if len(doc.Content) == 0 {
+			continue
+		}
+		n := doc.Content[0]
+		if n.Kind == yaml3.ScalarNode && n.Tag == "!!null" {
+			continue
+		}
+		o, msg := newSource(n, policy.Pos{File: rel, Line: n.Line})
+		if msg != "" {
+			errs = append(errs, errAt(n.Line, "%s", msg)...)
+			continue
+		}
+		if o != nil {
+			out = append(out, o)
+		}
+	}
+	return out, errs
+}
+
+// newSource checks that a document is a Kubernetes object; it returns nil
+// for tmc's own policy documents.
+func newSource(n *yaml3.Node, pos policy.Pos) (*Source, string) {
+	if n.Kind != yaml3.MappingNode {
+		return nil, "a manifest must be a mapping with apiVersion, kind and metadata.name"
+	}
+	rn := yaml.NewRNode(n)
+	if err := rn.DeAnchor(); err != nil {
+		return nil, fmt.Sprintf("cannot expand YAML anchors: %v", err)
+	}
+	av, kind := rn.GetApiVersion(), rn.GetKind()
+	if strings.HasPrefix(av, policy.Group+"/") {
+		return nil, ""
+	}
+	if av == "" || kind == "" {
+		return nil, "a manifest needs apiVersion and kind"
+	}
+	if rn.GetName() == "" {
+		if kind == "Kustomization" {
+			return nil, ""
+		}
+		return nil, fmt.Sprintf("%s has no metadata.name", kind)
+	}
+	id := object.FromAPIVersion(av, kind, rn.GetNamespace(), rn.GetName())
+	return &Source{ID: id, Pos: pos, Node: rn}, ""
+}
+
+// kustomize builds a kustomization on an in-memory copy of the repo, so that
+// nothing outside the repo can be read; remote bases are refused.
+func (r *renderer) kustomize(rel string) ([]*Source, error) {
+	fsys, err := r.memFS()
+	if err != nil {
+		return nil, err
+	}
+	opts := krusty.MakeDefaultOptions()
+	opts.PluginConfig = types.DisabledPluginConfig()
+	m, err := krusty.MakeKustomizer(opts).Run(fsys, "/"+path.Clean(rel))
+	if err != nil {
+		return nil, fmt.Errorf("kustomize build %s: %v", rel, err)
+	}
+	var out []*Source
+	for _, rn := range m.ToRNodeSlice() {
+		id := object.FromAPIVersion(rn.GetApiVersion(), rn.GetKind(), rn.GetNamespace(), rn.GetName())
+		out = append(out, &Source{ID: id, Pos: policy.Pos{File: path.Join(rel, "kustomization.yaml")}, Node: rn})
+	}
+	return out, nil
+}
+
+// memFS copies the repo's regular files (not .git) into memory once, and
+// refuses kustomizations that name remote resources.
+func (r *renderer) memFS() (filesys.FileSystem, error) {
+	if r.mem != nil {
+		return r.mem, nil
+	}
+	mem := filesys.MakeFsInMemory()
+	var total int64
+	err := filepath.WalkDir(r.root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if p != r.root && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return nil // symlinks are not followed into the copy
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if total += info.Size(); total > 256<<20 {
+			return fmt.Errorf("repo is larger than 256 MiB; kustomize builds need an in-memory copy")
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel := r.rel(p)
+		if base := path.Base(rel); base == "kustomization.yaml" || base == "kustomization.yml" || base == "Kustomization" {
+			if err := refuseRemote(rel, data); err != nil {
+				return err
+			}
+		}
+		return mem.WriteFile("/"+rel, data)
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.mem = mem
+	return mem, nil
+}
+
+// refuseRemote rejects a kustomization whose resources, bases or components are URLs.
+func refuseRemote(rel string, data []byte) error {
+	var k struct {
+		Resources  []string `json:"resources"`
+		Bases      []string `json:"bases"`
+		Components []string `json:"components"`
+	}
+	if err := sigyaml.Unmarshal(data, &k); err != nil {
+		return fmt.Errorf("%s: invalid kustomization: %v", rel, err)
+	}
+	for _, list := range [][]string{k.Resources, k.Bases, k.Components} {
+		for _, res := range list {
+			if strings.Contains(res, "://") || strings.HasPrefix(res, "github.com/") || strings.HasPrefix(res, "git@") || strings.Contains(res, "?ref=") {
+				return fmt.Errorf("%s: remote resource %q is not allowed: sources must be in the repo", rel, res)
+			}
+		}
+	}
+	return nil
+}
