@@ -52,6 +52,7 @@ bench: ## Run the benchmarks and print their figures
 fuzz: ## Run each fuzz target for 30s
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/fieldpath
 	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 30s ./internal/policy
+	$(GO) test -run '^$$' -fuzz FuzzTransform -fuzztime 30s ./internal/render
 
 clean: ## Remove bin/ (including the envtest binaries)
 	rm -rf $(BIN)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxLength bounds the length of a path; longer paths are rejected.
@@ -58,6 +59,9 @@ func Parse(s string) (Path, error) {
 	}
 	if len(s) > MaxLength {
 		return Path{}, &Error{MaxLength, fmt.Sprintf("path is longer than %d bytes", MaxLength)}
+	}
+	if !utf8.ValidString(s) {
+		return Path{}, &Error{0, "path is not valid UTF-8"}
 	}
 	p := &parser{in: s}
 	return p.parse()

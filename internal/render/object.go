@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 
 	yaml3 "go.yaml.in/yaml/v3"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -25,7 +26,7 @@ const (
 // object renders one source object for one cluster, applying the
 // transformations of the acting policies in order.
 func (r *renderer) object(cluster string, src *Source, acting []*policy.ProjectionPolicy) (*Object, *policy.Error) {
-	node := src.Node.Copy()
+	node := yaml.NewRNode(cloneNode(src.Node.YNode()))
 	o := &Object{SourceID: src.ID, Source: src.Pos}
 	facts := r.facts[cluster].facts
 	for _, pp := range acting {
@@ -61,7 +62,11 @@ func (r *renderer) transform(n *yaml3.Node, cluster string, facts policy.Cluster
 		}
 		ok, err := t.Program.Bool(env)
 		if err != nil {
-			return a, errors.New(strings.TrimPrefix(err.Error(), t.Program.Pos.String()+": "))
+			var pe *policy.Error
+			if errors.As(err, &pe) {
+				return a, errors.New(pe.Message)
+			}
+			return a, err
 		}
 		a.Conditional, a.Facts = t.Program.Source, t.Program.Facts(env)
 		if !ok {
@@ -179,6 +184,9 @@ func (r *renderer) template(t *policy.Transformation, cluster string, facts poli
 			return "", errTooLong
 		}
 		return "", fmt.Errorf("template: %v", strings.TrimPrefix(err.Error(), "template: "))
+	}
+	if !utf8.ValidString(w.b.String()) {
+		return "", fmt.Errorf("template output is not valid UTF-8")
 	}
 	return w.b.String(), nil
 }

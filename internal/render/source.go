@@ -106,14 +106,19 @@ func (r *renderer) readPath(rel string) ([]*Source, error) {
 			if d.IsDir() && p != full && strings.HasPrefix(d.Name(), ".") {
 				return filepath.SkipDir
 			}
+			if d.Type()&fs.ModeSymlink != 0 {
+				// Symlinks are checked even when not followed (directories are not).
+				target, err := r.inRepo(r.rel(p))
+				if err != nil {
+					return err
+				}
+				if st, err := os.Stat(target); err != nil || st.IsDir() {
+					return nil
+				}
+			}
 			ext := strings.ToLower(filepath.Ext(p))
 			if d.IsDir() || (ext != ".yaml" && ext != ".yml" && ext != ".json") {
 				return nil
-			}
-			if d.Type()&fs.ModeSymlink != 0 {
-				if _, err := r.inRepo(r.rel(p)); err != nil {
-					return err
-				}
 			}
 			files = append(files, p)
 			return nil
@@ -238,8 +243,10 @@ func newSource(n *yaml3.Node, pos policy.Pos) (*Source, string) {
 		return nil, "a manifest must be a mapping with apiVersion, kind and metadata.name"
 	}
 	rn := yaml.NewRNode(n)
-	if err := rn.DeAnchor(); err != nil {
-		return nil, fmt.Sprintf("cannot expand YAML anchors: %v", err)
+	if hasAnchors(n) {
+		if err := rn.DeAnchor(); err != nil {
+			return nil, fmt.Sprintf("cannot expand YAML anchors: %v", err)
+		}
 	}
 	av, kind := rn.GetApiVersion(), rn.GetKind()
 	if strings.HasPrefix(av, policy.Group+"/") {
@@ -344,4 +351,17 @@ func refuseRemote(rel string, data []byte) error {
 		}
 	}
 	return nil
+}
+
+// hasAnchors reports whether a document uses YAML anchors, aliases or merge keys.
+func hasAnchors(n *yaml3.Node) bool {
+	if n.Anchor != "" || n.Kind == yaml3.AliasNode || (n.Kind == yaml3.ScalarNode && n.Tag == "!!merge") {
+		return true
+	}
+	for _, c := range n.Content {
+		if hasAnchors(c) {
+			return true
+		}
+	}
+	return false
 }

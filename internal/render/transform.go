@@ -210,7 +210,7 @@ func copyNode(n *yaml3.Node) *yaml3.Node {
 	if n.Kind == yaml3.AliasNode {
 		return copyNode(n.Alias)
 	}
-	c := &yaml3.Node{Kind: n.Kind, Style: n.Style &^ (yaml3.TaggedStyle), Tag: n.Tag, Value: n.Value}
+	c := &yaml3.Node{Kind: n.Kind, Style: n.Style &^ (yaml3.TaggedStyle | yaml3.FlowStyle), Tag: n.Tag, Value: n.Value}
 	if n.Kind == yaml3.DocumentNode && len(n.Content) == 1 {
 		return copyNode(n.Content[0])
 	}
@@ -231,4 +231,16 @@ func scalarString(s string) *yaml3.Node {
 		n.Style = yaml3.LiteralStyle
 	}
 	return n
+}
+
+// cloneNode deep-copies an alias-free object node, keeping styles and comments.
+func cloneNode(n *yaml3.Node) *yaml3.Node {
+	c := *n
+	if len(n.Content) > 0 {
+		c.Content = make([]*yaml3.Node, len(n.Content))
+		for i, x := range n.Content {
+			c.Content[i] = cloneNode(x)
+		}
+	}
+	return &c
 }
