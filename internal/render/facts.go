@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 
-	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kcp-dev/tmc/internal/policy"
@@ -19,45 +18,8 @@ type Facts interface {
 	Facts(ctx context.Context, c *policy.Cluster) (policy.ClusterFacts, error)
 }
 
-// DeclaredFacts returns the facts a Cluster object declares. Clusters are
-// assumed healthy: render alone cannot tell otherwise.
-func DeclaredFacts(c *policy.Cluster) policy.ClusterFacts {
-	f := policy.ClusterFacts{
-		Name:           c.Metadata.Name,
-		Labels:         c.Metadata.Labels,
-		Type:           c.Spec.Type,
-		Region:         c.Spec.Region,
-		Priority:       c.Spec.Priority,
-		LogicalCluster: c.Spec.LogicalCluster,
-		Healthy:        true,
-	}
-	if f.Labels == nil {
-		f.Labels = map[string]string{}
-	}
-	overlayCapacity(&f, c)
-	return f
-}
-
-// overlayCapacity sets the capacity the Cluster declares over observed values.
-func overlayCapacity(f *policy.ClusterFacts, c *policy.Cluster) {
-	if q, ok := quantity(c.Spec.Capacity.CPU); ok {
-		f.Capacity.CPU = q.AsApproximateFloat64()
-	}
-	if q, ok := quantity(c.Spec.Capacity.Memory); ok {
-		f.Capacity.Memory = q.AsApproximateFloat64()
-	}
-	if q, ok := quantity(c.Spec.Capacity.Pods); ok {
-		f.Capacity.Pods = q.AsApproximateFloat64()
-	}
-}
-
-func quantity(s string) (resource.Quantity, bool) {
-	if s == "" {
-		return resource.Quantity{}, false
-	}
-	q, err := resource.ParseQuantity(s)
-	return q, err == nil
-}
+// DeclaredFacts returns the facts a Cluster object declares; see policy.Cluster.DeclaredFacts.
+func DeclaredFacts(c *policy.Cluster) policy.ClusterFacts { return c.DeclaredFacts() }
 
 // Declared is a Facts that uses only what the Cluster objects declare.
 type Declared struct{}
@@ -114,6 +76,6 @@ func (ff FileFacts) Facts(_ context.Context, c *policy.Cluster) (policy.ClusterF
 	f.KubernetesVersion = o.KubernetesVersion
 	f.Nodes = o.Nodes
 	f.Capacity = o.Capacity
-	overlayCapacity(&f, c)
+	c.OverlayCapacity(&f)
 	return f, nil
 }

@@ -23,6 +23,8 @@ type Decision struct {
 	Facts policy.ClusterFacts `json:"facts"`
 	// FactsError is set when the facts could not be observed.
 	FactsError string `json:"factsError,omitempty"`
+	// Unhealthy is true when the cluster would be a target but is left out for being unhealthy.
+	Unhealthy bool `json:"unhealthy,omitempty"`
 }
 
 // place decides the target clusters of a workspace: clusters ∪ clusters
@@ -78,7 +80,7 @@ func (r *renderer) place(w *policy.VirtualWorkspace) ([]Decision, error) {
 			if pl.IncludeUnhealthy {
 				d.Reasons = append(d.Reasons, "cluster is unhealthy; kept by placement.includeUnhealthy")
 			} else {
-				d.Selected = false
+				d.Selected, d.Unhealthy = false, true
 				d.Reasons = append(d.Reasons, "cluster is unhealthy and placement.includeUnhealthy is false")
 			}
 		}

@@ -40,6 +40,9 @@ type Workspace struct {
 	Placement []Decision `json:"placement"`
 	// Clusters are the target clusters with their objects, in name order.
 	Clusters []*Cluster `json:"clusters"`
+	// Held are the clusters left out only for being unhealthy, with what they
+	// would hold, so that a plan can list what it cannot apply there.
+	Held []*Cluster `json:"held,omitempty"`
 	// Policy is the VirtualWorkspace itself.
 	Policy *policy.VirtualWorkspace `json:"-"`
 }
@@ -181,12 +184,16 @@ func (r *renderer) workspace(w *policy.VirtualWorkspace) (*Workspace, error) {
 		pps = append(pps, r.p.ProjectionPolicy(n))
 	}
 	for _, d := range decisions {
-		if !d.Selected || (r.opts.Cluster != "" && d.Cluster != r.opts.Cluster) {
+		if !(d.Selected || d.Unhealthy) || (r.opts.Cluster != "" && d.Cluster != r.opts.Cluster) {
 			continue
 		}
 		c, cerrs := r.cluster(d.Cluster, pps, sources)
 		errs = append(errs, cerrs...)
-		out.Clusters = append(out.Clusters, c)
+		if d.Selected {
+			out.Clusters = append(out.Clusters, c)
+		} else {
+			out.Held = append(out.Held, c)
+		}
 	}
 	return out, errs.Err()
 }

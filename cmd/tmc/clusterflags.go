@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/kcp-dev/tmc/internal/cluster"
+	"github.com/kcp-dev/tmc/internal/plan"
+	"github.com/kcp-dev/tmc/internal/policy"
+	"github.com/kcp-dev/tmc/internal/render"
+)
+
+// clusterFlags are the flags of every command that talks to clusters.
+type clusterFlags struct {
+	kubeconfig         string
+	qps                float32
+	burst              int
+	timeout            time.Duration
+	allowExec          bool
+	insecure           bool
+	workspace, cluster string
+	perCluster         int
+}
+
+func (f *clusterFlags) add(cmd *cobra.Command) {
+	d := cluster.DefaultOptions()
+	cmd.Flags().StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG, then ~/.kube/config); each Cluster uses the context its kubeconfig names")
+	cmd.Flags().Float32Var(&f.qps, "qps", d.QPS, "client-side requests per second per cluster")
+	cmd.Flags().IntVar(&f.burst, "burst", d.Burst, "client-side request burst per cluster")
+	cmd.Flags().DurationVar(&f.timeout, "request-timeout", d.Timeout, "timeout of one API request")
+	cmd.Flags().BoolVar(&f.allowExec, "allow-exec-plugins", false, "allow kubeconfig users that run credential plugins")
+	cmd.Flags().BoolVar(&f.insecure, "insecure-skip-tls-verify", false, "allow kubeconfig clusters that skip TLS verification")
+	cmd.Flags().StringVar(&f.workspace, "workspace", "", "only this workspace")
+	cmd.Flags().StringVar(&f.cluster, "cluster", "", "only this cluster")
+	cmd.Flags().IntVar(&f.perCluster, "per-cluster-concurrency", 16, "requests in flight to one cluster")
+}
+
+func (f *clusterFlags) options() cluster.Options {
+	return cluster.Options{Kubeconfig: f.kubeconfig, QPS: f.qps, Burst: f.burst, Timeout: f.timeout, AllowExecPlugins: f.allowExec, InsecureSkipTLSVerify: f.insecure}
+}
+
+// session is a loaded tree, its clusters and its render with live facts.
+type session struct {
+	policies *policy.Policies
+	clusters *cluster.Set
+	rendered *render.Result
+}
+
+// open loads DIR, connects to its clusters and renders with their live facts.
+func (f *clusterFlags) open(ctx context.Context, cmd *cobra.Command, dir string) (*session, error) {
+	p, err := loadPolicies(cmd, dir)
+	if err != nil {
+		return nil, err
+	}
+	set := cluster.Connect(ctx, p, f.options())
+	progress(cmd, "reading facts of %d clusters...", len(p.Clusters))
+	r, err := render.Render(ctx, p, render.Options{Workspace: f.workspace, Cluster: f.cluster, Facts: set})
+	if err != nil {
+		if list, ok := err.(policy.ErrorList); ok {
+			printErrors(cmd.ErrOrStderr(), list)
+			return nil, &exitCodeError{code: exitError, silent: true}
+		}
+		return nil, err
+	}
+	return &session{policies: p, clusters: set, rendered: r}, nil
+}
+
+func (s *session) planOptions(f *clusterFlags) plan.Options {
+	o := plan.DefaultOptions()
+	o.Clusters = s.policies.Config.MaxWorkers
+	o.PerCluster = f.perCluster
+	o.Workspace, o.Cluster = f.workspace, f.cluster
+	o.Revision = gitRevision(s.policies.Root)
+	return o
+}
+
+// progress writes a progress line to stderr.
+func progress(cmd *cobra.Command, format string, args ...any) {
+	fmt.Fprintf(cmd.ErrOrStderr(), format+"\n", args...)
+}
+
+// colorful reports whether w is a terminal and NO_COLOR is not set.
+func colorful(w io.Writer) bool {
+	if os.Getenv("NO_COLOR") != "" {
+		return false
+	}
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

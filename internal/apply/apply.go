@@ -1,0 +1,304 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kcp-dev/tmc/internal/cluster"
+	"github.com/kcp-dev/tmc/internal/inventory"
+	"github.com/kcp-dev/tmc/internal/object"
+	"github.com/kcp-dev/tmc/internal/plan"
+)
+
+// Options tune an apply.
+type Options struct {
+	// ForceConflicts takes ownership of fields other field managers own.
+	ForceConflicts bool
+	// Force deletes and recreates objects whose immutable fields changed.
+	Force bool
+	// Wait waits for the applied objects to be ready (kstatus) within Timeout.
+	Wait bool
+	// Timeout bounds Wait.
+	Timeout time.Duration
+	// Clusters bounds the clusters applied at once; PerCluster the requests in flight to one.
+	Clusters, PerCluster int
+	// Progress, when set, is told about each cluster as it finishes.
+	Progress func(ClusterResult)
+}
+
+// DefaultOptions applies 4 clusters at once with 16 requests in flight each.
+func DefaultOptions() Options {
+	return Options{Clusters: 4, PerCluster: 16, Timeout: 5 * time.Minute}
+}
+
+// Result is what an apply did, per cluster.
+type Result struct {
+	Clusters []ClusterResult `json:"clusters"`
+}
+
+// ClusterResult is what an apply did on one cluster.
+type ClusterResult struct {
+	Name      string `json:"name"`
+	Created   int    `json:"created"`
+	Updated   int    `json:"updated"`
+	Deleted   int    `json:"deleted"`
+	Unchanged int    `json:"unchanged"`
+	// Errors are per object, object first: "Deployment/web/api: apply failed: ...".
+	Errors []string `json:"errors,omitempty"`
+	// Error is why the cluster was not applied at all.
+	Error string `json:"error,omitempty"`
+}
+
+// Failed reports whether the cluster had any error.
+func (c ClusterResult) Failed() bool { return c.Error != "" || len(c.Errors) > 0 }
+
+// Failed reports whether any cluster failed.
+func (r *Result) Failed() bool {
+	for _, c := range r.Clusters {
+		if c.Failed() {
+			return true
+		}
+	}
+	return false
+}
+
+// Apply converges every cluster of the plan. Changes must carry their
+// desired Object (as plan.Build leaves them, or as AttachObjects sets them
+// for a saved plan).
+func Apply(ctx context.Context, pl *plan.Plan, set *cluster.Set, opts Options) (*Result, error) {
+	if opts.Clusters <= 0 {
+		opts.Clusters = 1
+	}
+	if opts.PerCluster <= 0 {
+		opts.PerCluster = 1
+	}
+	byCluster := map[string][]*plan.Change{}
+	for _, ch := range pl.Changes {
+		byCluster[ch.Cluster] = append(byCluster[ch.Cluster], ch)
+	}
+	res := &Result{Clusters: make([]ClusterResult, len(pl.Clusters))}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(opts.Clusters)
+	for i, st := range pl.Clusters {
+		g.Go(func() error {
+			cr := applyCluster(gctx, set, st, byCluster[st.Name], opts)
+			res.Clusters[i] = cr
+			if opts.Progress != nil {
+				opts.Progress(cr)
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	return res, err
+}
+
+func applyCluster(ctx context.Context, set *cluster.Set, st plan.ClusterState, changes []*plan.Change, opts Options) ClusterResult {
+	cr := ClusterResult{Name: st.Name}
+	if !st.Reachable {
+		cr.Error = "unreachable when planned: " + st.Error
+		return cr
+	}
+	c, err := set.Get(st.Name)
+	if err != nil {
+		cr.Error = err.Error()
+		return cr
+	}
+	a := &applier{c: c, opts: opts, cr: &cr}
+	// Stage 1: CRDs and Namespaces; stage 2: everything else; then deletions, last first.
+	var first, rest, deletes []*plan.Change
+	for _, ch := range changes {
+		switch ch.Action {
+		case plan.Create, plan.Update:
+			if ch.Kind == "CustomResourceDefinition" || ch.Kind == "Namespace" {
+				first = append(first, ch)
+			} else {
+				rest = append(rest, ch)
+			}
+		case plan.Delete:
+			deletes = append(deletes, ch)
+		case plan.Unchanged:
+			cr.Unchanged++
+		}
+	}
+	done := map[plan.Key]bool{}
+	a.each(ctx, first, a.apply, done)
+	if err := a.waitCRDs(ctx, first); err != nil {
+		cr.Errors = append(cr.Errors, err.Error())
+	}
+	a.each(ctx, rest, a.apply, done)
+	sort.SliceStable(deletes, func(i, j int) bool { return object.Less(deletes[j].ID(), deletes[i].ID()) })
+	a.each(ctx, deletes, a.delete, done)
+	if err := a.writeInventories(ctx, changes, done); err != nil {
+		cr.Errors = append(cr.Errors, err.Error())
+	}
+	if opts.Wait && !cr.Failed() {
+		if err := a.wait(ctx, append(first, rest...)); err != nil {
+			cr.Errors = append(cr.Errors, err.Error())
+		}
+	}
+	sort.Strings(cr.Errors)
+	return cr
+}
+
+type applier struct {
+	c    *cluster.Client
+	opts Options
+	mu   sync.Mutex
+	cr   *ClusterResult
+}
+
+// each runs fn on every change with bounded concurrency and records successes in done.
+func (a *applier) each(ctx context.Context, changes []*plan.Change, fn func(context.Context, *plan.Change) error, done map[plan.Key]bool) {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(a.opts.PerCluster)
+	for _, ch := range changes {
+		g.Go(func() error {
+			err := fn(gctx, ch)
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			if err != nil {
+				a.cr.Errors = append(a.cr.Errors, err.Error())
+				return nil
+			}
+			done[ch.Key()] = true
+			switch ch.Action {
+			case plan.Create:
+				a.cr.Created++
+			case plan.Update:
+				a.cr.Updated++
+			case plan.Delete:
+				a.cr.Deleted++
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+}
+
+func (a *applier) apply(ctx context.Context, ch *plan.Change) error {
+	id := ch.ID()
+	if ch.Object == nil {
+		return fmt.Errorf("%s: the plan holds no object to apply", id)
+	}
+	if ch.Conflict != "" && !a.opts.ForceConflicts {
+		return fmt.Errorf("%s: conflict: %s (rerun with --force-conflicts to take ownership)", id, ch.Conflict)
+	}
+	secrets := plan.SecretValues(ch.Object)
+	obj := ch.Object.DeepCopy()
+	err := a.patch(ctx, obj)
+	if err != nil && isImmutable(err) {
+		if !a.opts.Force {
+			return fmt.Errorf("%s: apply failed: %s (rerun with --force to delete and recreate it)", id, plan.MaskText(err.Error(), secrets))
+		}
+		if derr := a.c.Client.Delete(ctx, obj, client.PropagationPolicy(metav1.DeletePropagationBackground)); derr != nil && !apierrors.IsNotFound(derr) {
+			return fmt.Errorf("%s: recreate: delete failed: %s", id, plan.MaskText(derr.Error(), secrets))
+		}
+		obj = ch.Object.DeepCopy()
+		err = a.patch(ctx, obj)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: apply failed: %s", id, plan.MaskText(err.Error(), secrets))
+	}
+	return nil
+}
+
+func (a *applier) patch(ctx context.Context, obj *unstructured.Unstructured) error {
+	opts := []client.PatchOption{client.FieldOwner(plan.FieldManager)}
+	if a.opts.ForceConflicts {
+		opts = append(opts, client.ForceOwnership)
+	}
+	return a.c.Client.Patch(ctx, obj, client.Apply, opts...)
+}
+
+func isImmutable(err error) bool {
+	return apierrors.IsInvalid(err) && strings.Contains(err.Error(), "immutable")
+}
+
+func (a *applier) delete(ctx context.Context, ch *plan.Change) error {
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion(ch.APIVersion)
+	u.SetKind(ch.Kind)
+	u.SetNamespace(ch.Namespace)
+	u.SetName(ch.Name)
+	err := a.c.Client.Delete(ctx, u, client.PropagationPolicy(metav1.DeletePropagationBackground))
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("%s: prune failed: %w", ch.ID(), err)
+	}
+	return nil
+}
+
+// writeInventories records, per workspace, the previous inventory plus what
+// was applied, minus what was deleted. An unchanged inventory is not written.
+func (a *applier) writeInventories(ctx context.Context, changes []*plan.Change, done map[plan.Key]bool) error {
+	type wsKey struct{ lc, ws string }
+	byWS := map[wsKey][]*plan.Change{}
+	var order []wsKey
+	for _, ch := range changes {
+		k := wsKey{ch.LogicalCluster, ch.Workspace}
+		if _, ok := byWS[k]; !ok {
+			order = append(order, k)
+		}
+		byWS[k] = append(byWS[k], ch)
+	}
+	var errs []error
+	for _, k := range order {
+		prev, err := inventory.Read(ctx, a.c.Client, k.lc, k.ws)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		set := map[object.ID]bool{}
+		if prev != nil {
+			for _, id := range prev.Objects {
+				set[id] = true
+			}
+		}
+		for _, ch := range byWS[k] {
+			switch {
+			case ch.Action == plan.Unchanged, (ch.Action == plan.Create || ch.Action == plan.Update) && done[ch.Key()]:
+				set[ch.ID()] = true
+			case ch.Action == plan.Delete && done[ch.Key()]:
+				delete(set, ch.ID())
+			}
+		}
+		next := &inventory.Inventory{LogicalCluster: k.lc, Workspace: k.ws}
+		for id := range set {
+			next.Objects = append(next.Objects, id)
+		}
+		if prev != nil && sameIDs(prev.Objects, next.Objects) || prev == nil && len(next.Objects) == 0 {
+			continue
+		}
+		if err := inventory.Write(ctx, a.c.Client, next); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func sameIDs(a, b []object.ID) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	m := map[object.ID]bool{}
+	for _, id := range a {
+		m[id] = true
+	}
+	for _, id := range b {
+		if !m[id] {
+			return false
+		}
+	}
+	return true
+}

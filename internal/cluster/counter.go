@@ -1,0 +1,118 @@
+package cluster
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+)
+
+// Counter counts API requests by verb: get, list, watch, create, update,
+// patch, delete, and dry-run for requests with dryRun=All (which change nothing).
+type Counter struct {
+	mu     sync.Mutex
+	counts map[string]int64
+}
+
+// Wrap returns a RoundTripper that counts every request it sends.
+func (c *Counter) Wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripper(func(req *http.Request) (*http.Response, error) {
+		c.add(verb(req))
+		return rt.RoundTrip(req)
+	})
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func (c *Counter) add(v string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.counts == nil {
+		c.counts = map[string]int64{}
+	}
+	c.counts[v]++
+}
+
+// Snapshot returns the counts so far.
+func (c *Counter) Snapshot() map[string]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]int64, len(c.counts))
+	for k, v := range c.counts {
+		out[k] = v
+	}
+	return out
+}
+
+// Writes returns the number of requests that change something.
+func (c *Counter) Writes() int64 {
+	var n int64
+	for v, k := range c.Snapshot() {
+		switch v {
+		case "create", "update", "patch", "delete":
+			n += k
+		}
+	}
+	return n
+}
+
+// Total returns the number of requests.
+func (c *Counter) Total() int64 {
+	var n int64
+	for _, k := range c.Snapshot() {
+		n += k
+	}
+	return n
+}
+
+// verb names a request the way Kubernetes audit logs do.
+func verb(r *http.Request) string {
+	q := r.URL.Query()
+	if q.Get("dryRun") != "" {
+		return "dry-run"
+	}
+	switch r.Method {
+	case http.MethodGet:
+		if q.Get("watch") == "true" || q.Get("watch") == "1" {
+			return "watch"
+		}
+		if isCollection(r.URL.Path) {
+			return "list"
+		}
+		return "get"
+	case http.MethodPost:
+		return "create"
+	case http.MethodPut:
+		return "update"
+	case http.MethodPatch:
+		return "patch"
+	case http.MethodDelete:
+		return "delete"
+	}
+	return strings.ToLower(r.Method)
+}
+
+// isCollection tells /api/v1/namespaces/x/configmaps (a list) from
+// /api/v1/namespaces/x/configmaps/y (a get); discovery paths count as list.
+func isCollection(path string) bool {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	var rest []string
+	switch {
+	case parts[0] == "api" && len(parts) >= 2:
+		rest = parts[2:] // /api/v1/...
+	case parts[0] == "apis" && len(parts) >= 3:
+		rest = parts[3:] // /apis/group/version/...
+	case parts[0] == "api" || parts[0] == "apis":
+		return true // discovery
+	default:
+		return false
+	}
+	if len(rest) >= 2 && rest[0] == "namespaces" {
+		if len(rest) == 2 {
+			return false // GET namespaces/x is the Namespace
+		}
+		rest = rest[2:]
+	}
+	return len(rest) <= 1
+}

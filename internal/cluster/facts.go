@@ -1,0 +1,89 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kcp-dev/tmc/internal/policy"
+)
+
+type healthResult struct {
+	healthy bool
+	err     error
+	at      time.Time
+}
+
+// Health probes /readyz within the cluster's healthCheckTimeout.
+func (c *Client) Health(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, c.Policy.HealthCheckTimeout())
+	defer cancel()
+	body, err := c.Clientset.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+	if err != nil {
+		return fmt.Errorf("cluster %s: /readyz: %w", c.Name, err)
+	}
+	if string(body) != "ok" {
+		return fmt.Errorf("cluster %s: /readyz answered %q", c.Name, body)
+	}
+	return nil
+}
+
+// Observe reads the cluster's server version, Node count and summed allocatable cpu, memory and pods.
+func (c *Client) Observe(ctx context.Context) (policy.ClusterFacts, error) {
+	var f policy.ClusterFacts
+	v, err := c.Clientset.Discovery().ServerVersion()
+	if err != nil {
+		return f, fmt.Errorf("cluster %s: server version: %w", c.Name, err)
+	}
+	f.KubernetesVersion = v.GitVersion
+	nodes, err := c.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{ResourceVersion: "0"})
+	if err != nil {
+		return f, fmt.Errorf("cluster %s: list Nodes: %w", c.Name, err)
+	}
+	f.Nodes = len(nodes.Items)
+	for _, n := range nodes.Items {
+		a := n.Status.Allocatable
+		f.Capacity.CPU += a.Cpu().AsApproximateFloat64()
+		f.Capacity.Memory += a.Memory().AsApproximateFloat64()
+		f.Capacity.Pods += a.Pods().AsApproximateFloat64()
+	}
+	return f, nil
+}
+
+// Facts returns a cluster's facts: what it declares over what is observed,
+// healthy when /readyz answers. It implements render.Facts. A cluster that
+// cannot be reached gets its declared facts, healthy false, and the error.
+func (s *Set) Facts(ctx context.Context, pc *policy.Cluster) (policy.ClusterFacts, error) {
+	f := pc.DeclaredFacts()
+	c, err := s.Get(pc.Metadata.Name)
+	if err == nil {
+		err = c.Health(ctx)
+	}
+	var obs policy.ClusterFacts
+	if err == nil {
+		obs, err = c.Observe(ctx)
+	}
+	s.mu.Lock()
+	s.health[pc.Metadata.Name] = healthResult{healthy: err == nil, err: err, at: time.Now()}
+	s.mu.Unlock()
+	if err != nil {
+		f.Healthy = false
+		return f, err
+	}
+	f.KubernetesVersion, f.Nodes, f.Capacity = obs.KubernetesVersion, obs.Nodes, obs.Capacity
+	pc.OverlayCapacity(&f)
+	return f, nil
+}
+
+// Reachable returns the error of the last Facts call for a cluster, nil when it answered.
+func (s *Set) Reachable(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if h, ok := s.health[name]; ok {
+		return h.err
+	}
+	_, err := s.Get(name)
+	return err
+}

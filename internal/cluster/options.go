@@ -1,0 +1,31 @@
+package cluster
+
+import (
+	"context"
+	"time"
+)
+
+// Options say how clusters are reached.
+type Options struct {
+	// Kubeconfig is the --kubeconfig path; empty means $KUBECONFIG, then ~/.kube/config.
+	// A Cluster's own kubeconfig.path wins over it.
+	Kubeconfig string
+	// QPS and Burst are client-go's client-side rate limits per cluster.
+	QPS   float32
+	Burst int
+	// Timeout bounds each API request.
+	Timeout time.Duration
+	// AllowExecPlugins allows kubeconfig users that run exec or auth-provider plugins.
+	AllowExecPlugins bool
+	// InsecureSkipTLSVerify allows kubeconfig clusters that skip TLS verification.
+	InsecureSkipTLSVerify bool
+	// SecretKubeconfig reads a kubeconfig from a Secret (Cluster kubeconfig.secretRef);
+	// nil makes secretRef an error. tmc sync sets it when it runs in a cluster.
+	SecretKubeconfig func(ctx context.Context, namespace, name, key string) ([]byte, error)
+}
+
+// DefaultOptions are sized for throughput: client-go's own defaults (5 QPS,
+// burst 10) would make a plan of 1,000 objects take minutes.
+func DefaultOptions() Options {
+	return Options{QPS: 200, Burst: 400, Timeout: 30 * time.Second}
+}

@@ -1,0 +1,156 @@
+// Package inventory records, per workspace and cluster, which objects tmc
+// applied there. It lives in the cluster itself, as a ConfigMap in
+// tmc-system, and is the only thing prune trusts: an object tmc did not
+// record is never deleted.
+//
+//	inv, err := inventory.Read(ctx, c, "root:production", "web-app") // nil, nil when none
+//	inv.Objects // []object.ID
+package inventory
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kcp-dev/tmc/internal/object"
+)
+
+// Namespace holds every inventory.
+const Namespace = "tmc-system"
+
+// Labels and annotations tmc sets.
+const (
+	LabelManagedBy      = "app.kubernetes.io/managed-by"
+	ManagedBy           = "tmc"
+	LabelWorkspace      = "tmc.kcp.io/workspace"
+	LabelInventory      = "tmc.kcp.io/inventory"
+	AnnotLogicalCluster = "tmc.kcp.io/logical-cluster"
+	AnnotWorkspace      = "tmc.kcp.io/workspace"
+	dataKey             = "objects"
+)
+
+// Inventory is what tmc applied for one workspace on one cluster.
+type Inventory struct {
+	// LogicalCluster and Workspace name the workspace.
+	LogicalCluster, Workspace string
+	// Objects are the objects applied, sorted.
+	Objects []object.ID
+	// ResourceVersion is the ConfigMap's, "" when it does not exist yet.
+	ResourceVersion string
+}
+
+// Name is the ConfigMap name of a workspace's inventory: the workspace name
+// and a short hash of the logical cluster, so that equal names in different
+// logical clusters do not collide.
+func Name(logicalCluster, workspace string) string {
+	h := sha256.Sum256([]byte(logicalCluster))
+	n := "inventory-" + workspace
+	if len(n) > 240 {
+		n = n[:240]
+	}
+	return n + "-" + hex.EncodeToString(h[:])[:8]
+}
+
+// Read returns the inventory of a workspace, or nil when there is none.
+func Read(ctx context.Context, c client.Client, logicalCluster, workspace string) (*Inventory, error) {
+	cm := &corev1.ConfigMap{}
+	err := c.Get(ctx, client.ObjectKey{Namespace: Namespace, Name: Name(logicalCluster, workspace)}, cm)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read inventory of %s/%s: %w", logicalCluster, workspace, err)
+	}
+	return decode(cm)
+}
+
+func decode(cm *corev1.ConfigMap) (*Inventory, error) {
+	inv := &Inventory{LogicalCluster: cm.Annotations[AnnotLogicalCluster], Workspace: cm.Annotations[AnnotWorkspace], ResourceVersion: cm.ResourceVersion}
+	if raw := cm.Data[dataKey]; raw != "" {
+		if err := json.Unmarshal([]byte(raw), &inv.Objects); err != nil {
+			return nil, fmt.Errorf("inventory %s/%s is corrupt: %w", cm.Namespace, cm.Name, err)
+		}
+	}
+	return inv, nil
+}
+
+// List returns every inventory on a cluster (one per workspace tmc applied there).
+func List(ctx context.Context, c client.Client) ([]*Inventory, error) {
+	var list corev1.ConfigMapList
+	if err := c.List(ctx, &list, client.InNamespace(Namespace), client.HasLabels{LabelInventory}); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("list inventories: %w", err)
+	}
+	var out []*Inventory
+	for i := range list.Items {
+		inv, err := decode(&list.Items[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, inv)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].LogicalCluster+"/"+out[i].Workspace < out[j].LogicalCluster+"/"+out[j].Workspace
+	})
+	return out, nil
+}
+
+// Write stores the inventory with server-side apply, creating tmc-system if needed.
+// An empty inventory deletes the ConfigMap.
+func Write(ctx context.Context, c client.Client, inv *Inventory) error {
+	name := Name(inv.LogicalCluster, inv.Workspace)
+	if len(inv.Objects) == 0 {
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: Namespace, Name: name}}
+		if err := c.Delete(ctx, cm); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete inventory of %s/%s: %w", inv.LogicalCluster, inv.Workspace, err)
+		}
+		return nil
+	}
+	ns := &corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}, ObjectMeta: metav1.ObjectMeta{Name: Namespace, Labels: map[string]string{LabelManagedBy: ManagedBy}}}
+	if err := c.Patch(ctx, ns, client.Apply, client.FieldOwner("tmc"), client.ForceOwnership); err != nil {
+		return fmt.Errorf("create namespace %s: %w", Namespace, err)
+	}
+	objs := append([]object.ID(nil), inv.Objects...)
+	sort.Slice(objs, func(i, j int) bool { return object.Less(objs[i], objs[j]) })
+	raw, err := json.Marshal(objs)
+	if err != nil {
+		return err
+	}
+	cm := &corev1.ConfigMap{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace:   Namespace,
+			Name:        name,
+			Labels:      map[string]string{LabelManagedBy: ManagedBy, LabelInventory: "true", LabelWorkspace: labelValue(inv.Workspace)},
+			Annotations: map[string]string{AnnotLogicalCluster: inv.LogicalCluster, AnnotWorkspace: inv.Workspace},
+		},
+		Data: map[string]string{dataKey: string(raw)},
+	}
+	if err := c.Patch(ctx, cm, client.Apply, client.FieldOwner("tmc"), client.ForceOwnership); err != nil {
+		return fmt.Errorf("write inventory of %s/%s: %w", inv.LogicalCluster, inv.Workspace, err)
+	}
+	inv.ResourceVersion = cm.ResourceVersion
+	return nil
+}
+
+// labelValue trims a name to the 63 characters a label value may hold.
+func labelValue(s string) string {
+	if len(s) > 63 {
+		s = strings.TrimRight(s[:63], "-.")
+	}
+	return s
+}
+
+// LabelValue is labelValue for other packages that set the workspace label.
+func LabelValue(s string) string { return labelValue(s) }

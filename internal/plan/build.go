@@ -1,0 +1,408 @@
+package plan
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/fluxcd/pkg/ssa/normalize"
+	"golang.org/x/sync/errgroup"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kcp-dev/tmc/internal/cluster"
+	"github.com/kcp-dev/tmc/internal/inventory"
+	"github.com/kcp-dev/tmc/internal/object"
+	"github.com/kcp-dev/tmc/internal/policy"
+	"github.com/kcp-dev/tmc/internal/render"
+)
+
+// FieldManager is the server-side-apply field manager of tmc.
+const FieldManager = "tmc"
+
+// Options tune a plan.
+type Options struct {
+	// Clusters bounds the clusters planned at once (Config maxWorkers).
+	Clusters int
+	// PerCluster bounds the requests in flight to one cluster.
+	PerCluster int
+	// ForceConflicts plans as if tmc takes ownership of fields other managers own.
+	ForceConflicts bool
+	// ValidateCreates dry-runs objects that do not exist yet, so the plan
+	// shows the server's defaults and catches invalid objects. tmc apply
+	// turns it off: the apply itself validates them.
+	ValidateCreates bool
+	// Workspace and Cluster narrow the plan, as they narrowed the render.
+	Workspace, Cluster string
+	// Revision is recorded in the plan.
+	Revision string
+}
+
+// DefaultOptions plans 4 clusters at once with 16 requests in flight each.
+func DefaultOptions() Options {
+	return Options{Clusters: 4, PerCluster: 16, ValidateCreates: true}
+}
+
+// Build computes the plan of a rendered tree against the live clusters. It
+// writes nothing. A cluster that cannot be reached is recorded as such, its
+// objects as skip, and nothing is planned for deletion on it.
+func Build(ctx context.Context, p *policy.Policies, r *render.Result, set *cluster.Set, opts Options) (*Plan, error) {
+	if opts.Clusters <= 0 {
+		opts.Clusters = 1
+	}
+	if opts.PerCluster <= 0 {
+		opts.PerCluster = 1
+	}
+	var names []string
+	for _, c := range p.Clusters {
+		if opts.Cluster == "" || c.Metadata.Name == opts.Cluster {
+			names = append(names, c.Metadata.Name)
+		}
+	}
+	results := make([][]*Change, len(names))
+	states := make([]ClusterState, len(names))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(opts.Clusters)
+	for i, name := range names {
+		g.Go(func() error {
+			results[i], states[i] = planCluster(gctx, p, r, set, name, opts)
+			return gctx.Err()
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	pl := &Plan{FormatVersion: FormatVersion, Revision: opts.Revision, Clusters: states, Changes: []*Change{}}
+	for _, cs := range results {
+		pl.Changes = append(pl.Changes, cs...)
+	}
+	sort.SliceStable(pl.Changes, func(i, j int) bool {
+		a, b := pl.Changes[i], pl.Changes[j]
+		if a.LogicalCluster+"/"+a.Workspace != b.LogicalCluster+"/"+b.Workspace {
+			return a.LogicalCluster+"/"+a.Workspace < b.LogicalCluster+"/"+b.Workspace
+		}
+		if a.Cluster != b.Cluster {
+			return a.Cluster < b.Cluster
+		}
+		return object.Less(a.ID(), b.ID())
+	})
+	pl.summarize()
+	return pl, nil
+}
+
+// work is one object to plan on one cluster.
+type work struct {
+	ws      *render.Workspace
+	desired *unstructured.Unstructured // nil for a prune candidate or a broken object
+	id      object.ID
+	reason  string // why a prune candidate is pruned
+	err     string // why a desired object cannot be planned
+}
+
+func planCluster(ctx context.Context, p *policy.Policies, r *render.Result, set *cluster.Set, name string, opts Options) ([]*Change, ClusterState) {
+	st := ClusterState{Name: name, Reachable: true}
+	c, err := set.Get(name)
+	if err == nil {
+		err = set.Reachable(name)
+	}
+	if err != nil {
+		st.Reachable, st.Error = false, err.Error()
+		return unreachable(r, name, err), st
+	}
+	invs, err := inventory.List(ctx, c.Client)
+	if err != nil {
+		st.Reachable, st.Error = false, err.Error()
+		return unreachable(r, name, err), st
+	}
+	byWS := map[string]*inventory.Inventory{}
+	st.Inventories = map[string]string{}
+	for _, inv := range invs {
+		key := inv.LogicalCluster + "/" + inv.Workspace
+		byWS[key] = inv
+		st.Inventories[key] = inv.ResourceVersion
+	}
+	var todo []work
+	creating := map[object.ID]bool{}
+	for _, ws := range r.Workspaces {
+		key := ws.LogicalCluster + "/" + ws.Name
+		desired := map[object.ID]bool{}
+		for _, rc := range ws.Clusters {
+			if rc.Name != name {
+				continue
+			}
+			for _, o := range rc.Objects {
+				u, err := toUnstructured(o, ws)
+				if err != nil {
+					todo = append(todo, work{ws: ws, id: o.ID, err: err.Error()})
+					continue
+				}
+				desired[o.ID] = true
+				creating[o.ID] = true
+				todo = append(todo, work{ws: ws, desired: u, id: o.ID})
+			}
+		}
+		inv := byWS[key]
+		delete(byWS, key)
+		if inv == nil {
+			continue
+		}
+		reason := "no longer in git"
+		if !selected(ws, name) {
+			reason = "cluster left the workspace's placement"
+		}
+		if !*ws.Policy.Spec.Prune {
+			continue // prune: false keeps what was applied
+		}
+		for _, id := range inv.Objects {
+			if !desired[id] {
+				todo = append(todo, work{ws: ws, id: id, reason: reason})
+			}
+		}
+	}
+	// Inventories of workspaces git no longer holds: prune everything they recorded.
+	if opts.Workspace == "" {
+		for _, inv := range byWS {
+			gone := &render.Workspace{Name: inv.Workspace, LogicalCluster: inv.LogicalCluster}
+			for _, id := range inv.Objects {
+				todo = append(todo, work{ws: gone, id: id, reason: "workspace no longer in git"})
+			}
+		}
+	}
+	changes := make([]*Change, len(todo))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(opts.PerCluster)
+	for i, w := range todo {
+		g.Go(func() error {
+			changes[i] = planObject(gctx, c, name, w, creating, opts)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	out := changes[:0]
+	for _, ch := range changes {
+		if ch != nil {
+			out = append(out, ch)
+		}
+	}
+	return out, st
+}
+
+func selected(ws *render.Workspace, cluster string) bool {
+	for _, d := range ws.Placement {
+		if d.Cluster == cluster {
+			return d.Selected
+		}
+	}
+	return false
+}
+
+// unreachable lists the objects that would go to an unreachable cluster as skip.
+func unreachable(r *render.Result, name string, err error) []*Change {
+	var out []*Change
+	for _, ws := range r.Workspaces {
+		for _, rc := range append(append([]*render.Cluster(nil), ws.Clusters...), ws.Held...) {
+			if rc.Name != name {
+				continue
+			}
+			for _, o := range rc.Objects {
+				ch := newChange(ws, name, o.ID, Skip)
+				ch.Reason = "cluster unreachable; nothing is applied or pruned there: " + err.Error()
+				out = append(out, ch)
+			}
+		}
+	}
+	return out
+}
+
+func newChange(ws *render.Workspace, cluster string, id object.ID, a Action) *Change {
+	return &Change{Workspace: ws.Name, LogicalCluster: ws.LogicalCluster, Cluster: cluster, Action: a,
+		APIVersion: id.APIVersion(), Kind: id.Kind, Namespace: id.Namespace, Name: id.Name}
+}
+
+// toUnstructured converts a rendered object and adds tmc's labels.
+func toUnstructured(o *render.Object, ws *render.Workspace) (*unstructured.Unstructured, error) {
+	raw, err := o.Node.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", o.ID, err)
+	}
+	u := &unstructured.Unstructured{}
+	if err := json.Unmarshal(raw, &u.Object); err != nil {
+		return nil, fmt.Errorf("%s: %w", o.ID, err)
+	}
+	l := u.GetLabels()
+	if l == nil {
+		l = map[string]string{}
+	}
+	l[inventory.LabelManagedBy] = inventory.ManagedBy
+	l[inventory.LabelWorkspace] = inventory.LabelValue(ws.Name)
+	u.SetLabels(l)
+	return u, nil
+}
+
+// planObject plans one object: a GET, and a server-side-apply dry-run for desired objects.
+func planObject(ctx context.Context, c *cluster.Client, name string, w work, creating map[object.ID]bool, opts Options) *Change {
+	ch := newChange(w.ws, name, w.id, Unchanged)
+	if w.err != "" {
+		ch.Action, ch.Error = Skip, w.err
+		return ch
+	}
+	live := &unstructured.Unstructured{}
+	live.SetAPIVersion(w.id.APIVersion())
+	live.SetKind(w.id.Kind)
+	err := c.Client.Get(ctx, client.ObjectKey{Namespace: w.id.Namespace, Name: w.id.Name}, live)
+	switch {
+	case apierrors.IsNotFound(err):
+		live = nil
+	case meta.IsNoMatchError(err) && w.desired != nil && crdCreated(w.id, creating):
+		live = nil // its CRD is created by this plan
+	case meta.IsNoMatchError(err) && w.desired == nil:
+		return nil // the kind is gone, and so is the object
+	case err != nil:
+		ch.Action, ch.Error = Skip, fmt.Sprintf("%s: get: %v", w.id.On(name), err)
+		return ch
+	}
+	if live != nil {
+		ch.ResourceVersion = live.GetResourceVersion()
+	}
+	if w.desired == nil { // prune candidate
+		if live == nil {
+			return nil
+		}
+		ch.Action, ch.Reason = Delete, w.reason
+		ch.Diff = unifiedDiff(w.id.String(), live, nil)
+		return ch
+	}
+	secrets := SecretValues(w.desired)
+	ch.Object, ch.Digest = w.desired, digest(w.desired)
+	if live == nil && (!opts.ValidateCreates || crdCreated(w.id, creating) && meta.IsNoMatchError(err)) {
+		ch.Action = Create
+		ch.Diff = unifiedDiff(w.id.String(), nil, w.desired)
+		return ch
+	}
+	dry, derr := dryRun(ctx, c, w.desired, opts.ForceConflicts)
+	if apierrors.IsConflict(derr) {
+		ch.Conflict = MaskText(conflictText(derr), secrets)
+		dry, derr = dryRun(ctx, c, w.desired, true)
+	}
+	if derr != nil {
+		if live == nil && apierrors.IsNotFound(derr) && creating[object.ID{Version: "v1", Kind: "Namespace", Name: w.id.Namespace}] {
+			ch.Action = Create // its Namespace is created by this plan
+			ch.Diff = unifiedDiff(w.id.String(), nil, w.desired)
+			return ch
+		}
+		ch.Action, ch.Error = Skip, MaskText(fmt.Sprintf("%s: dry-run failed: %v", w.id.On(name), derr), secrets)
+		return ch
+	}
+	if live == nil {
+		ch.Action = Create
+		ch.Diff = unifiedDiff(w.id.String(), nil, dry)
+		return ch
+	}
+	if drifted(live, dry) {
+		ch.Action = Update
+		ch.Diff = unifiedDiff(w.id.String(), live, dry)
+	}
+	return ch
+}
+
+func crdCreated(id object.ID, creating map[object.ID]bool) bool {
+	for c := range creating {
+		if c.Kind == "CustomResourceDefinition" && strings.HasSuffix(c.Name, "."+id.Group) {
+			return true
+		}
+	}
+	return false
+}
+
+func dryRun(ctx context.Context, c *cluster.Client, desired *unstructured.Unstructured, force bool) (*unstructured.Unstructured, error) {
+	dry := desired.DeepCopy()
+	opts := []client.PatchOption{client.DryRunAll, client.FieldOwner(FieldManager)}
+	if force {
+		opts = append(opts, client.ForceOwnership)
+	}
+	err := c.Client.Patch(ctx, dry, client.Apply, opts...)
+	return dry, err
+}
+
+// conflictText is the API server's conflict message: which fields, which managers.
+func conflictText(err error) string {
+	var se *apierrors.StatusError
+	if errors.As(err, &se) {
+		return se.ErrStatus.Message
+	}
+	return err.Error()
+}
+
+// drifted is fluxcd/pkg/ssa's drift rule: labels, annotations, or anything
+// outside metadata and status differ between the live object and the dry-run.
+func drifted(live, dry *unstructured.Unstructured) bool {
+	if !apiequality.Semantic.DeepEqual(live.GetLabels(), dry.GetLabels()) ||
+		!apiequality.Semantic.DeepEqual(live.GetAnnotations(), dry.GetAnnotations()) {
+		return true
+	}
+	prep := func(u *unstructured.Unstructured) map[string]any {
+		c := u.DeepCopy()
+		unstructured.RemoveNestedField(c.Object, "metadata")
+		unstructured.RemoveNestedField(c.Object, "status")
+		_ = normalize.DryRunUnstructured(c)
+		return c.Object
+	}
+	return !apiequality.Semantic.DeepEqual(prep(live), prep(dry))
+}
+
+// SecretValues returns a Secret's values (plain and base64) for masking error text.
+func SecretValues(u *unstructured.Unstructured) []string {
+	if u.GetKind() != "Secret" {
+		return nil
+	}
+	var out []string
+	for _, field := range []string{"data", "stringData"} {
+		m, _, _ := unstructured.NestedStringMap(u.Object, field)
+		for _, v := range m {
+			out = append(out, v)
+			if field == "data" {
+				if dec, err := base64.StdEncoding.DecodeString(v); err == nil {
+					out = append(out, string(dec))
+				}
+			} else {
+				out = append(out, base64.StdEncoding.EncodeToString([]byte(v)))
+			}
+		}
+	}
+	return out
+}
+
+// Key identifies a desired object: logicalCluster/workspace, cluster and object.
+type Key struct {
+	Workspace, Cluster string
+	ID                 object.ID
+}
+
+// Key returns the change's key.
+func (c *Change) Key() Key {
+	return Key{Workspace: c.LogicalCluster + "/" + c.Workspace, Cluster: c.Cluster, ID: c.ID()}
+}
+
+// Desired converts every rendered object as Build would, keyed for lookup.
+func Desired(r *render.Result) (map[Key]*unstructured.Unstructured, error) {
+	out := map[Key]*unstructured.Unstructured{}
+	for _, ws := range r.Workspaces {
+		for _, rc := range ws.Clusters {
+			for _, o := range rc.Objects {
+				u, err := toUnstructured(o, ws)
+				if err != nil {
+					return nil, err
+				}
+				out[Key{Workspace: ws.LogicalCluster + "/" + ws.Name, Cluster: rc.Name, ID: o.ID}] = u
+			}
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,179 @@
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/kcp-dev/tmc/internal/object"
+)
+
+// FormatVersion is the version of the plan's JSON form.
+const FormatVersion = "1"
+
+// Action is what a change does to one object.
+type Action string
+
+// Actions.
+const (
+	Create    Action = "create"
+	Update    Action = "update"
+	Delete    Action = "delete"
+	Unchanged Action = "unchanged"
+	// Skip is an object tmc cannot plan: its cluster is unreachable, or the
+	// dry-run failed (see Error).
+	Skip Action = "skip"
+)
+
+// Actions lists the actions in the order views print them.
+var Actions = []Action{Create, Update, Delete, Unchanged, Skip}
+
+// Plan is what converging the clusters would change. It holds no object
+// contents, only masked diffs and digests, so that a saved plan carries no
+// secret: applying a saved plan re-renders the tree and checks the digests.
+type Plan struct {
+	// FormatVersion is FormatVersion.
+	FormatVersion string `json:"formatVersion"`
+	// Revision is the git revision of the policy tree, when known.
+	Revision string `json:"revision,omitempty"`
+	// Changes in order of workspace, cluster and object (apply order).
+	Changes []*Change `json:"changes"`
+	// Clusters says which clusters were reached.
+	Clusters []ClusterState `json:"clusters"`
+	// Summary counts changes per action.
+	Summary Summary `json:"summary"`
+}
+
+// Change is one object's change on one cluster.
+type Change struct {
+	Workspace      string `json:"workspace"`
+	LogicalCluster string `json:"logicalCluster"`
+	Cluster        string `json:"cluster"`
+	Action         Action `json:"action"`
+	APIVersion     string `json:"apiVersion"`
+	Kind           string `json:"kind"`
+	Namespace      string `json:"namespace,omitempty"`
+	Name           string `json:"name"`
+	// Diff is a unified diff of the live object and the dry-run result, with Secret values masked.
+	Diff string `json:"diff,omitempty"`
+	// Reason says why an object is deleted or skipped.
+	Reason string `json:"reason,omitempty"`
+	// Conflict names the fields another field manager owns (apply needs --force-conflicts).
+	Conflict string `json:"conflict,omitempty"`
+	// Error is why the object could not be planned.
+	Error string `json:"error,omitempty"`
+	// ResourceVersion is the live object's at plan time ("" when it does not exist).
+	ResourceVersion string `json:"resourceVersion,omitempty"`
+	// Digest is a hash of the desired object, checked when a saved plan is applied.
+	Digest string `json:"digest,omitempty"`
+	// Object is the desired object (not saved).
+	Object *unstructured.Unstructured `json:"-"`
+}
+
+// ID returns the change's object ID.
+func (c *Change) ID() object.ID {
+	return object.FromAPIVersion(c.APIVersion, c.Kind, c.Namespace, c.Name)
+}
+
+// ClusterState says whether a cluster was reached.
+type ClusterState struct {
+	Name      string `json:"name"`
+	Reachable bool   `json:"reachable"`
+	Error     string `json:"error,omitempty"`
+	// Inventories are the inventory resourceVersions read, by logicalCluster/workspace.
+	Inventories map[string]string `json:"inventories,omitempty"`
+}
+
+// Summary counts changes per action.
+type Summary struct {
+	Create    int `json:"create"`
+	Update    int `json:"update"`
+	Delete    int `json:"delete"`
+	Unchanged int `json:"unchanged"`
+	Skip      int `json:"skip"`
+	Conflicts int `json:"conflicts"`
+	Errors    int `json:"errors"`
+}
+
+// Count returns the number of changes with an action.
+func (s Summary) Count(a Action) int {
+	switch a {
+	case Create:
+		return s.Create
+	case Update:
+		return s.Update
+	case Delete:
+		return s.Delete
+	case Unchanged:
+		return s.Unchanged
+	}
+	return s.Skip
+}
+
+// HasChanges reports whether applying the plan would change anything.
+func (p *Plan) HasChanges() bool {
+	return p.Summary.Create+p.Summary.Update+p.Summary.Delete > 0
+}
+
+// Unreachable returns the clusters that could not be reached.
+func (p *Plan) Unreachable() []ClusterState {
+	var out []ClusterState
+	for _, c := range p.Clusters {
+		if !c.Reachable {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (p *Plan) summarize() {
+	s := Summary{}
+	for _, c := range p.Changes {
+		switch c.Action {
+		case Create:
+			s.Create++
+		case Update:
+			s.Update++
+		case Delete:
+			s.Delete++
+		case Unchanged:
+			s.Unchanged++
+		case Skip:
+			s.Skip++
+		}
+		if c.Conflict != "" {
+			s.Conflicts++
+		}
+		if c.Error != "" {
+			s.Errors++
+		}
+	}
+	p.Summary = s
+}
+
+// Save writes the plan as JSON.
+func (p *Plan) Save(path string) error {
+	data, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o600)
+}
+
+// Read reads a saved plan.
+func Read(path string) (*Plan, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var p Plan
+	if err := json.Unmarshal(data, &p); err != nil {
+		return nil, fmt.Errorf("plan %s: %w", path, err)
+	}
+	if p.FormatVersion != FormatVersion {
+		return nil, fmt.Errorf("plan %s has formatVersion %q; this tmc reads %q", path, p.FormatVersion, FormatVersion)
+	}
+	return &p, nil
+}
