@@ -213,7 +213,7 @@ func unreachable(r *render.Result, name string, err error) []*Change {
 			}
 			for _, o := range rc.Objects {
 				ch := newChange(ws, name, o.ID, Skip)
-				ch.Reason = "cluster unreachable; nothing is applied or pruned there: " + err.Error()
+				ch.Reason = "cluster unreachable: nothing is applied or pruned there"
 				out = append(out, ch)
 			}
 		}
@@ -394,7 +394,7 @@ func (c *Change) Key() Key {
 func Desired(r *render.Result) (map[Key]*unstructured.Unstructured, error) {
 	out := map[Key]*unstructured.Unstructured{}
 	for _, ws := range r.Workspaces {
-		for _, rc := range ws.Clusters {
+		for _, rc := range append(append([]*render.Cluster(nil), ws.Clusters...), ws.Held...) {
 			for _, o := range rc.Objects {
 				u, err := toUnstructured(o, ws)
 				if err != nil {

@@ -173,3 +173,15 @@ func kubeconfig(clusters []*Cluster) *clientcmdapi.Config {
 	}
 	return kc
 }
+
+// WriteKubeconfig writes the kubeconfig to path, with the server of some
+// clusters replaced (name → https://host:port), e.g. to route one through a Proxy.
+func (cs *Clusters) WriteKubeconfig(path string, servers map[string]string) error {
+	kc := cs.Kubeconfig.DeepCopy()
+	for name, server := range servers {
+		if c, ok := kc.Clusters[name]; ok {
+			c.Server = server
+		}
+	}
+	return clientcmd.WriteToFile(*kc, path)
+}
