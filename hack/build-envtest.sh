@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver and etcd for envtest from the Go module proxy into
+# Builds kube-apiserver, etcd and kubectl for envtest from the Go module proxy into
 # $1 (default: bin/envtest). A no-op when both binaries are present and were
 # built from the current hack/envtest/go.mod.
 set -euo pipefail
@@ -9,7 +9,7 @@ mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 stamp="$out/.stamp"
 want="$(sha256sum "$root/hack/envtest/go.mod" "$root/hack/envtest/go.sum" "$root/hack/envtest/etcd/main.go" | sha256sum | cut -d' ' -f1)"
-if [[ -x "$out/kube-apiserver" && -x "$out/etcd" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+if [[ -x "$out/kube-apiserver" && -x "$out/etcd" && -x "$out/kubectl" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
   echo "envtest binaries up to date in $out"
   exit 0
 fi
@@ -20,5 +20,7 @@ echo "building kube-apiserver $version and etcd into $out (first build takes sev
 start=$SECONDS
 CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$out/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
 CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out/etcd" ./etcd
+# kubectl, for the benchmarks and the test that compares tmc plan with kubectl diff --server-side.
+CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$out/kubectl" k8s.io/kubernetes/cmd/kubectl
 echo "$want" > "$stamp"
 echo "envtest binaries built in $((SECONDS - start))s" >&2
