@@ -50,8 +50,9 @@ fmt: ## gofmt the tree
 fmt-check: ## Fail when a file is not gofmt'ed
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [[ -n "$$out" ]]; then echo "not gofmt'ed:"; echo "$$out"; exit 1; fi
 
-bench: ## Run the benchmarks and print their figures
+bench: envtest ## Run the benchmarks and print their figures (see docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 20x ./internal/...
+	$(GO) run ./hack/bench -n 1000
 
 fuzz: ## Run each fuzz target for 30s
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/fieldpath

@@ -175,12 +175,17 @@ func planCluster(ctx context.Context, p *policy.Policies, r *render.Result, set 
 			}
 		}
 	}
+	ids := make([]object.ID, len(todo))
+	for i, w := range todo {
+		ids[i] = w.id
+	}
+	live := prefetch(ctx, c, ids, opts.PerCluster)
 	changes := make([]*Change, len(todo))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opts.PerCluster)
 	for i, w := range todo {
 		g.Go(func() error {
-			changes[i] = planObject(gctx, c, name, w, creating, opts)
+			changes[i] = planObject(gctx, c, name, w, creating, live, opts)
 			return nil
 		})
 	}
@@ -247,17 +252,22 @@ func toUnstructured(o *render.Object, ws *render.Workspace) (*unstructured.Unstr
 }
 
 // planObject plans one object: a GET, and a server-side-apply dry-run for desired objects.
-func planObject(ctx context.Context, c *cluster.Client, name string, w work, creating map[object.ID]bool, opts Options) *Change {
+func planObject(ctx context.Context, c *cluster.Client, name string, w work, creating map[object.ID]bool, cache *liveCache, opts Options) *Change {
 	ch := newChange(w.ws, name, w.id, Unchanged)
 	if w.err != "" {
 		ch.Action, ch.Error = Skip, w.err
 		return ch
 	}
-	live := &unstructured.Unstructured{}
-	live.SetAPIVersion(w.id.APIVersion())
-	live.SetKind(w.id.Kind)
-	err := c.Client.Get(ctx, client.ObjectKey{Namespace: w.id.Namespace, Name: w.id.Name}, live)
+	live, cached := cache.get(w.id)
+	var err error
+	if !cached {
+		live = &unstructured.Unstructured{}
+		live.SetAPIVersion(w.id.APIVersion())
+		live.SetKind(w.id.Kind)
+		err = c.Client.Get(ctx, client.ObjectKey{Namespace: w.id.Namespace, Name: w.id.Name}, live)
+	}
 	switch {
+	case cached:
 	case apierrors.IsNotFound(err):
 		live = nil
 	case meta.IsNoMatchError(err) && w.desired != nil && crdCreated(w.id, creating):

@@ -1,0 +1,283 @@
+// Command bench measures tmc against kubectl and a bare server-side-apply loop
+// on three local API servers with N objects per cluster, and prints a table:
+//
+//	go run ./hack/bench -n 1000      (make bench runs it)
+//
+// Each tool works in its own namespace, on the same objects, in the same run.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kcp-dev/tmc/internal/apply"
+	"github.com/kcp-dev/tmc/internal/cluster"
+	"github.com/kcp-dev/tmc/internal/plan"
+	"github.com/kcp-dev/tmc/internal/policy"
+	"github.com/kcp-dev/tmc/internal/render"
+	"github.com/kcp-dev/tmc/test/harness"
+)
+
+var names = []string{"c1", "c2", "c3"}
+
+func main() {
+	n := flag.Int("n", 1000, "objects per cluster")
+	perCluster := flag.Int("per-cluster", 16, "requests in flight per cluster (tmc and the bare loop)")
+	flag.Parse()
+	if err := run(*n, *perCluster); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type row struct {
+	what    string
+	took    time.Duration
+	reqs    int64
+	objects int
+}
+
+func run(n, perCluster int) error {
+	ctx := context.Background()
+	work, err := os.MkdirTemp("", "tmc-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	fmt.Fprintf(os.Stderr, "starting %d API servers...\n", len(names))
+	cs, err := harness.Start(ctx, work, names...)
+	defer cs.Stop()
+	if err != nil {
+		return err
+	}
+	assets, err := harness.AssetsDir()
+	if err != nil {
+		return err
+	}
+	kubectl := filepath.Join(assets, "kubectl")
+	repo := filepath.Join(work, "repo")
+	if err := writeRepo(repo, n, false); err != nil {
+		return err
+	}
+	for _, ns := range []string{"bench-kubectl", "bench-bare"} {
+		for _, c := range cs.Clusters {
+			if err := c.Client.Create(ctx, obj("v1", "Namespace", "", ns, nil)); err != nil {
+				return err
+			}
+		}
+	}
+	var rows []row
+	total := n * len(names)
+
+	// tmc: fresh apply, no-op plan, plan with 10% changed.
+	r, err := tmcRun(ctx, repo, cs.KubeconfigPath, perCluster, true)
+	if err != nil {
+		return err
+	}
+	rows = append(rows, row{"tmc apply (fresh, 3 clusters at once)", r.took, r.reqs, total})
+	r, err = tmcRun(ctx, repo, cs.KubeconfigPath, perCluster, false)
+	if err != nil {
+		return err
+	}
+	rows = append(rows, row{"tmc plan (no changes)", r.took, r.reqs, total})
+	if err := writeRepo(repo, n, true); err != nil {
+		return err
+	}
+	r, err = tmcRun(ctx, repo, cs.KubeconfigPath, perCluster, false)
+	if err != nil {
+		return err
+	}
+	rows = append(rows, row{"tmc plan (10% changed)", r.took, r.reqs, total})
+
+	// kubectl, one cluster after the other.
+	file := filepath.Join(work, "kubectl.yaml")
+	if err := writeStream(file, n, "bench-kubectl", false); err != nil {
+		return err
+	}
+	took, err := kubectlEach(kubectl, cs.KubeconfigPath, "apply", "--server-side", "--field-manager=bench", "-f", file)
+	if err != nil {
+		return err
+	}
+	rows = append(rows, row{"kubectl apply --server-side (fresh, each cluster in turn)", took, 0, total})
+	took, err = kubectlEach(kubectl, cs.KubeconfigPath, "diff", "--server-side", "--field-manager=bench", "-f", file)
+	if err != nil {
+		return err
+	}
+	rows = append(rows, row{"kubectl diff --server-side (no changes, each in turn)", took, 0, total})
+	if err := writeStream(file, n, "bench-kubectl", true); err != nil {
+		return err
+	}
+	took, err = kubectlEach(kubectl, cs.KubeconfigPath, "diff", "--server-side", "--field-manager=bench", "-f", file)
+	if err != nil {
+		return err
+	}
+	rows = append(rows, row{"kubectl diff --server-side (10% changed, each in turn)", took, 0, total})
+
+	// A bare loop: one server-side apply request per object, same concurrency as tmc.
+	start := time.Now()
+	g, gctx := errgroup.WithContext(ctx)
+	for _, c := range cs.Clusters {
+		g.Go(func() error {
+			cg, cctx := errgroup.WithContext(gctx)
+			cg.SetLimit(perCluster)
+			for i := 0; i < n; i++ {
+				cg.Go(func() error {
+					u := obj("v1", "ConfigMap", "bench-bare", fmt.Sprintf("cm-%04d", i), map[string]any{"data": map[string]any{"index": fmt.Sprint(i), "payload": payload}})
+					return c.Client.Patch(cctx, u, client.Apply, client.FieldOwner("bench"), client.ForceOwnership)
+				})
+			}
+			return cg.Wait()
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	rows = append(rows, row{"bare loop: 1 SSA request per object (3 clusters at once)", time.Since(start), int64(total), total})
+
+	fmt.Printf("\n%d objects per cluster, %d clusters, %d requests in flight per cluster\n\n", n, len(names), perCluster)
+	fmt.Println("| what | time | objects/s | requests/object |")
+	fmt.Println("|---|---:|---:|---:|")
+	for _, r := range rows {
+		rpo := "—"
+		if r.reqs > 0 {
+			rpo = fmt.Sprintf("%.2f", float64(r.reqs)/float64(r.objects))
+		}
+		fmt.Printf("| %s | %s | %.0f | %s |\n", r.what, r.took.Round(time.Millisecond), float64(r.objects)/r.took.Seconds(), rpo)
+	}
+	fresh, kubectlFresh, bare := rows[0].took, rows[3].took, rows[6].took
+	fmt.Printf("\ntmc fresh apply vs kubectl apply --server-side in turn: %.1fx faster (target ≥ 10x)\n", kubectlFresh.Seconds()/fresh.Seconds())
+	fmt.Printf("tmc fresh apply vs the bare loop: %.2fx its time (target ≤ 2x)\n", fresh.Seconds()/bare.Seconds())
+	return nil
+}
+
+type result struct {
+	took time.Duration
+	reqs int64
+}
+
+// tmcRun loads, renders, plans and (when doApply) applies the repo, as tmc apply / tmc plan do.
+func tmcRun(ctx context.Context, repo, kubeconfig string, perCluster int, doApply bool) (result, error) {
+	start := time.Now()
+	p, err := policy.Load(ctx, repo)
+	if err != nil {
+		return result{}, err
+	}
+	o := cluster.DefaultOptions()
+	o.Kubeconfig = kubeconfig
+	set := cluster.Connect(ctx, p, o)
+	r, err := render.Render(ctx, p, render.Options{Facts: set})
+	if err != nil {
+		return result{}, err
+	}
+	po := plan.DefaultOptions()
+	po.PerCluster = perCluster
+	po.ValidateCreates = !doApply
+	pl, err := plan.Build(ctx, p, r, set, po)
+	if err != nil {
+		return result{}, err
+	}
+	if doApply {
+		ao := apply.DefaultOptions()
+		ao.PerCluster = perCluster
+		res, err := apply.Apply(ctx, pl, set, ao)
+		if err != nil {
+			return result{}, err
+		}
+		if res.Failed() {
+			return result{}, fmt.Errorf("apply failed: %+v", res.Clusters)
+		}
+	} else if want := len(names) * 0; pl.Summary.Errors > want {
+		return result{}, fmt.Errorf("plan errors: %+v", pl.Summary)
+	}
+	took := time.Since(start)
+	var reqs int64
+	for _, n := range set.Names() {
+		c, _ := set.Get(n)
+		reqs += c.Requests.Total()
+	}
+	return result{took, reqs}, nil
+}
+
+func kubectlEach(kubectl, kubeconfig string, args ...string) (time.Duration, error) {
+	start := time.Now()
+	for _, n := range names {
+		cmd := exec.Command(kubectl, append(args, "--kubeconfig", kubeconfig, "--context", n)...)
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); ok && args[0] == "diff" && ee.ExitCode() == 1 {
+			err = nil // diff found differences
+		}
+		if err != nil {
+			return 0, fmt.Errorf("kubectl %s on %s: %v\n%s", args[0], n, err, tail(out))
+		}
+	}
+	return time.Since(start), nil
+}
+
+func tail(b []byte) string {
+	s := string(b)
+	if len(s) > 2000 {
+		s = s[len(s)-2000:]
+	}
+	return s
+}
+
+var payload = strings.Repeat("x", 512)
+
+func obj(apiVersion, kind, ns, name string, fields map[string]any) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": apiVersion, "kind": kind, "metadata": map[string]any{"name": name}}}
+	if ns != "" {
+		u.SetNamespace(ns)
+	}
+	for k, v := range fields {
+		u.Object[k] = v
+	}
+	return u
+}
+
+// writeStream writes n ConfigMaps (every tenth changed when changed) in ns as one YAML stream.
+func writeStream(path string, n int, ns string, changed bool) error {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		v := fmt.Sprint(i)
+		if changed && i%10 == 0 {
+			v += "-changed"
+		}
+		data, err := yaml.Marshal(obj("v1", "ConfigMap", ns, fmt.Sprintf("cm-%04d", i), map[string]any{"data": map[string]any{"index": v, "payload": payload}}).Object)
+		if err != nil {
+			return err
+		}
+		b.WriteString("---\n")
+		b.Write(data)
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// writeRepo writes a policy repo: the three clusters, one workspace on all of them, n objects.
+func writeRepo(dir string, n int, changed bool) error {
+	if err := os.MkdirAll(filepath.Join(dir, "objs"), 0o755); err != nil {
+		return err
+	}
+	var pol strings.Builder
+	for _, c := range names {
+		fmt.Fprintf(&pol, "---\napiVersion: tmc.kcp.io/v1alpha1\nkind: Cluster\nmetadata: {name: %s, labels: {bench: \"true\"}}\n", c)
+	}
+	pol.WriteString("---\napiVersion: tmc.kcp.io/v1alpha1\nkind: VirtualWorkspace\nmetadata: {name: bench}\nspec:\n  placement: {clusterSelector: {matchLabels: {bench: \"true\"}}}\n  sources: [{path: objs}]\n")
+	if err := os.WriteFile(filepath.Join(dir, "policies.yaml"), []byte(pol.String()), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "objs", "ns.yaml"), []byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: bench}\n"), 0o644); err != nil {
+		return err
+	}
+	return writeStream(filepath.Join(dir, "objs", "configmaps.yaml"), n-1, "bench", changed)
+}
