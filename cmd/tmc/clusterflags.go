@@ -60,7 +60,7 @@ func (f *clusterFlags) open(ctx context.Context, cmd *cobra.Command, dir string)
 	}
 	set := cluster.Connect(ctx, p, f.options())
 	progress(cmd, "reading facts of %d clusters...", len(p.Clusters))
-	r, err := render.Render(ctx, p, render.Options{Workspace: f.workspace, Cluster: f.cluster, Facts: set})
+	r, err := render.Render(ctx, p, render.Options{Workspace: f.workspace, Cluster: f.cluster, Facts: set, Live: set})
 	if err != nil {
 		if list, ok := err.(policy.ErrorList); ok {
 			printErrors(cmd.ErrOrStderr(), list)

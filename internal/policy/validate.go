@@ -147,6 +147,11 @@ func (v *validator) workspace(w *VirtualWorkspace) {
 			if len(src.ResourceSelectors) == 0 {
 				v.add(o.Errorf(f+".resourceSelectors", "a cluster source needs at least one resource selector"))
 			}
+			for j, rs := range src.ResourceSelectors {
+				if rs.Version == "" || rs.Kind == "" || rs.Group == "*" {
+					v.add(o.Errorf(fmt.Sprintf("%s.resourceSelectors[%d]", f, j), "a cluster source's selectors name one kind to read: set version and kind (and group, unless core)"))
+				}
+			}
 		}
 		v.resourceSelectors(o, f+".resourceSelectors", src.ResourceSelectors)
 	}

@@ -22,6 +22,16 @@ type Options struct {
 	Cluster string
 	// Facts gives cluster facts; nil uses what the Cluster objects declare.
 	Facts Facts
+	// Live reads the objects of workspace sources that name a cluster; nil
+	// makes such sources an error (tmc render has no cluster access).
+	Live Live
+}
+
+// Live reads live objects from a source cluster. internal/cluster implements it.
+type Live interface {
+	// Objects returns the objects of a cluster that may match the selectors
+	// (render applies the selectors exactly), as plain data.
+	Objects(ctx context.Context, cluster string, sels []policy.ResourceSelector) ([]map[string]any, error)
 }
 
 // Result is what every target cluster of every workspace must hold.
@@ -108,6 +118,7 @@ type renderer struct {
 	opts   Options
 	facts  map[string]clusterFacts
 	ws     policy.WorkspaceFacts
+	ctx    context.Context
 	mem    filesys.FileSystem
 	values map[*policy.Transformation]*yaml3.Node
 }
@@ -125,7 +136,7 @@ func Render(ctx context.Context, p *policy.Policies, opts Options) (*Result, err
 	if opts.Cluster != "" && p.Cluster(opts.Cluster) == nil {
 		return nil, fmt.Errorf("cluster %q does not exist", opts.Cluster)
 	}
-	r := &renderer{p: p, root: p.Root, opts: opts, facts: map[string]clusterFacts{}, values: map[*policy.Transformation]*yaml3.Node{}}
+	r := &renderer{ctx: ctx, p: p, root: p.Root, opts: opts, facts: map[string]clusterFacts{}, values: map[*policy.Transformation]*yaml3.Node{}}
 	if r.root != "" {
 		if abs, err := filepathEval(r.root); err == nil {
 			r.root = abs
@@ -175,6 +186,8 @@ func (r *renderer) workspace(w *policy.VirtualWorkspace) (*Workspace, error) {
 	}
 	out.Placement = decisions
 	sources, errs := r.readSources(w)
+	live, lerrs := r.readLive(w)
+	sources, errs = append(sources, live...), append(errs, lerrs...)
 	if len(errs) > 0 {
 		return out, errs
 	}

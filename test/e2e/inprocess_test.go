@@ -34,7 +34,7 @@ func applyInProcess(t *testing.T, f *fixture, validate bool) inProcessResult {
 	opts := cluster.DefaultOptions()
 	opts.Kubeconfig = f.kubeconfig
 	set := cluster.Connect(ctx, p, opts)
-	r, err := render.Render(ctx, p, render.Options{Facts: set})
+	r, err := render.Render(ctx, p, render.Options{Facts: set, Live: set})
 	if err != nil {
 		t.Fatal(err)
 	}

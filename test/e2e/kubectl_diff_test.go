@@ -115,7 +115,7 @@ func desiredByCluster(t *testing.T, f *fixture) map[string][]byte {
 	o := cluster.DefaultOptions()
 	o.Kubeconfig = f.kubeconfig
 	set := cluster.Connect(ctx, pol, o)
-	r, err := render.Render(ctx, pol, render.Options{Facts: set})
+	r, err := render.Render(ctx, pol, render.Options{Facts: set, Live: set})
 	if err != nil {
 		t.Fatal(err)
 	}
