@@ -72,4 +72,3 @@ func namespaceTerm(fs string) string {
 	}
 	return ""
 }
-
