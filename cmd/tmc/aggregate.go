@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kcp-dev/tmc/internal/aggregate"
+	"github.com/kcp-dev/tmc/internal/report"
+)
+
+// aggregateOutput is the JSON and YAML form of `tmc aggregate`.
+type aggregateOutput struct {
+	FormatVersion string                     `json:"formatVersion"`
+	Workspaces    []*aggregate.WorkspaceView `json:"workspaces"`
+}
+
+func newAggregateCommand() *cobra.Command {
+	var cf clusterFlags
+	var output, author, authorEmail string
+	var write, commit, push bool
+	cmd := &cobra.Command{
+		Use:   "aggregate [DIR]",
+		Short: "Read every workspace's resources back from its clusters and merge them into one view",
+		Long: `aggregate reads, for each workspace and each of its AggregationPolicies, the
+policy's kind from every target cluster (one paged LIST per cluster) and merges
+the instances: merged spec and status, conditions, conflicts, health per
+cluster and overall, and counts.
+
+--write-reports writes reports/<logicalCluster>/<workspace>/status.yaml and
+README.md into DIR (the Config's reports.path); --commit commits the changed
+files with go-git (no commit when nothing changed); --push pushes the branch,
+re-applying the reports on the remote head if someone pushed first.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "text" && output != "json" && output != "yaml" {
+				return fmt.Errorf("unknown output format %q: use text, json or yaml", output)
+			}
+			if push {
+				commit = true
+			}
+			if commit {
+				write = true
+			}
+			ctx := cmd.Context()
+			dir := dirArg(args)
+			s, err := cf.open(ctx, cmd, dir)
+			if err != nil {
+				return err
+			}
+			progress(cmd, "aggregating...")
+			opts := aggregate.DefaultOptions()
+			opts.Workspace, opts.Clusters = cf.workspace, s.policies.Config.MaxWorkers
+			views, err := aggregate.Build(ctx, s.policies, s.rendered, s.clusters, opts)
+			if err != nil {
+				return err
+			}
+			w := bufio.NewWriter(cmd.OutOrStdout())
+			out := aggregateOutput{FormatVersion: aggregate.FormatVersion, Workspaces: views}
+			switch output {
+			case "json":
+				err = writeJSON(w, out)
+			case "yaml":
+				var b []byte
+				if b, err = yaml.Marshal(out); err == nil {
+					_, err = w.Write(b)
+				}
+			default:
+				writeAggregateText(w, views)
+			}
+			if ferr := w.Flush(); err == nil {
+				err = ferr
+			}
+			if err != nil {
+				return err
+			}
+			if write {
+				files, err := report.Files(s.policies.Config.Reports.Path, views)
+				if err != nil {
+					return err
+				}
+				changed, err := report.Write(dir, files)
+				if err != nil {
+					return err
+				}
+				progress(cmd, "reports: %d of %d files changed", len(changed), len(files))
+				if commit {
+					res, err := report.Commit(ctx, dir, files, report.CommitOptions{
+						AuthorName: author, AuthorEmail: authorEmail, Push: push,
+						Message: commitMessage(views),
+					})
+					if err != nil {
+						return err
+					}
+					switch {
+					case res.Commit == "":
+						progress(cmd, "reports unchanged: no commit")
+					default:
+						progress(cmd, "committed %s", res.Commit[:12])
+					}
+					if res.Pushed {
+						progress(cmd, "pushed (%d rebases)", res.Rebased)
+					}
+				}
+			}
+			for _, v := range views {
+				for _, k := range v.AggregatedResources {
+					if k.Error != "" {
+						return &exitCodeError{code: exitError, silent: true}
+					}
+				}
+			}
+			return nil
+		},
+	}
+	cf.add(cmd)
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")
+	cmd.Flags().BoolVar(&write, "write-reports", false, "write report files into DIR")
+	cmd.Flags().BoolVar(&commit, "commit", false, "commit changed report files (implies --write-reports)")
+	cmd.Flags().BoolVar(&push, "push", false, "push the commit (implies --commit)")
+	cmd.Flags().StringVar(&author, "author-name", "", "commit author name (default: git config user.name)")
+	cmd.Flags().StringVar(&authorEmail, "author-email", "", "commit author email (default: git config user.email)")
+	return cmd
+}
+
+// commitMessage is a one-line summary and the aggregation time.
+func commitMessage(views []*aggregate.WorkspaceView) string {
+	var total, healthy int
+	for _, v := range views {
+		for _, k := range v.AggregatedResources {
+			total += k.TotalCount
+			healthy += k.HealthyCount
+		}
+	}
+	return fmt.Sprintf("tmc: reports for %d %s (%d of %d instances healthy)\n\nAggregated at %s.\n",
+		len(views), plural(len(views), "workspace", "workspaces"), healthy, total, time.Now().UTC().Format(time.RFC3339))
+}
+
+func writeAggregateText(w io.Writer, views []*aggregate.WorkspaceView) {
+	for i, v := range views {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "workspace %s/%s\n", v.LogicalCluster, v.Workspace)
+		var tcs []string
+		for _, c := range v.TargetClusters {
+			h := "healthy"
+			switch {
+			case !c.Reachable:
+				h = "unreachable"
+			case !c.Healthy:
+				h = "unhealthy"
+			}
+			tcs = append(tcs, c.Name+" ("+h+")")
+		}
+		fmt.Fprintf(w, "  target clusters: %s\n", strings.Join(tcs, ", "))
+		for _, k := range v.AggregatedResources {
+			fmt.Fprintf(w, "  %s: %d total (%d healthy, %d unhealthy)", k.Kind, k.TotalCount, k.HealthyCount, k.UnhealthyCount)
+			if k.MissingCount > 0 {
+				fmt.Fprintf(w, ", %d missing", k.MissingCount)
+			}
+			fmt.Fprintf(w, "  [%s: %s/%s/%s/%s]\n", k.Policy, k.MergeStrategy, k.ConflictResolution, k.HealthAggregation, k.StatusMerging)
+			if k.Error != "" {
+				fmt.Fprintf(w, "    error: %s\n", k.Error)
+			}
+			for _, r := range k.Resources {
+				var in, missing []string
+				for _, o := range r.Clusters {
+					switch o.Health {
+					case aggregate.Missing:
+						missing = append(missing, o.Cluster)
+					default:
+						in = append(in, o.Cluster+"="+o.Health)
+					}
+				}
+				name := r.Name
+				if r.Namespace != "" {
+					name = r.Namespace + "/" + r.Name
+				}
+				fmt.Fprintf(w, "    %s  %s  in: %s", name, r.Status, strings.Join(in, " "))
+				if len(missing) > 0 {
+					fmt.Fprintf(w, "  missing: %s", strings.Join(missing, " "))
+				}
+				fmt.Fprintln(w)
+				for _, c := range r.Conflicts {
+					var vals []string
+					for _, cl := range sortedAnyKeys(c.Values) {
+						vals = append(vals, cl+"="+compact(c.Values[cl]))
+					}
+					won := "unresolved"
+					if c.Winner != "" {
+						won = c.Winner + " wins"
+					}
+					fmt.Fprintf(w, "      conflict %s: %s (%s: %s)\n", c.Field, strings.Join(vals, " "), c.Resolution, won)
+				}
+			}
+		}
+	}
+}
+
+// compact renders a value on one line: scalars as they are, the rest as JSON.
+func compact(v any) string {
+	switch v.(type) {
+	case map[string]any, []any:
+		b, err := json.Marshal(v)
+		if err == nil {
+			return string(b)
+		}
+	}
+	return fmt.Sprint(v)
+}
+
+func sortedAnyKeys(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j] < out[j-1]; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}

@@ -1,0 +1,257 @@
+package aggregate
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kcp-dev/tmc/internal/cluster"
+	"github.com/kcp-dev/tmc/internal/plan"
+	"github.com/kcp-dev/tmc/internal/policy"
+	"github.com/kcp-dev/tmc/internal/render"
+)
+
+// Options tune an aggregation.
+type Options struct {
+	// Workspace aggregates only the named workspace.
+	Workspace string
+	// Clusters bounds the clusters read at once.
+	Clusters int
+}
+
+// DefaultOptions reads 4 clusters at once.
+func DefaultOptions() Options { return Options{Clusters: 4} }
+
+// Build aggregates every workspace of the render: for each of its
+// AggregationPolicies, one paged LIST of the kind per reachable target cluster.
+func Build(ctx context.Context, p *policy.Policies, r *render.Result, set *cluster.Set, opts Options) ([]*WorkspaceView, error) {
+	var out []*WorkspaceView
+	for _, ws := range r.Workspaces {
+		if opts.Workspace != "" && ws.Name != opts.Workspace {
+			continue
+		}
+		v, err := workspace(ctx, p, ws, set, opts)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func workspace(ctx context.Context, p *policy.Policies, ws *render.Workspace, set *cluster.Set, opts Options) (*WorkspaceView, error) {
+	v := &WorkspaceView{Workspace: ws.Name, LogicalCluster: ws.LogicalCluster, TargetClusters: []TargetCluster{}, AggregatedResources: []KindView{}}
+	targets := map[string]TargetCluster{}
+	facts := map[string]policy.ClusterFacts{}
+	for _, d := range ws.Placement {
+		if !d.Selected && !d.Unhealthy {
+			continue
+		}
+		pc := p.Cluster(d.Cluster)
+		tc := TargetCluster{Name: d.Cluster, Healthy: d.Facts.Healthy, Reachable: true, Priority: pc.Spec.Priority, Weight: *pc.Spec.AggregationWeight}
+		if err := set.Reachable(d.Cluster); err != nil {
+			tc.Reachable, tc.Healthy, tc.Error = false, false, err.Error()
+		}
+		targets[d.Cluster] = tc
+		facts[d.Cluster] = d.Facts
+		v.TargetClusters = append(v.TargetClusters, tc)
+	}
+	for _, name := range ws.Policy.Spec.AggregationPolicies {
+		ap := p.AggregationPolicy(name)
+		kv, err := kind(ctx, ap, ws, targets, facts, set, opts)
+		if err != nil {
+			return v, err
+		}
+		v.AggregatedResources = append(v.AggregatedResources, kv)
+	}
+	return v, nil
+}
+
+func kind(ctx context.Context, ap *policy.AggregationPolicy, ws *render.Workspace, targets map[string]TargetCluster, facts map[string]policy.ClusterFacts, set *cluster.Set, opts Options) (KindView, error) {
+	s := ap.Spec
+	gv := s.GVK.Version
+	if s.GVK.Group != "" {
+		gv = s.GVK.Group + "/" + gv
+	}
+	kv := KindView{Policy: ap.Metadata.Name, APIVersion: gv, Kind: s.GVK.Kind, MergeStrategy: s.MergeStrategy,
+		ConflictResolution: s.ConflictResolution, HealthAggregation: s.HealthAggregation, StatusMerging: s.StatusMerging, Resources: []Resource{}}
+	names := sortedKeys(targets)
+	var mu sync.Mutex
+	byKey := map[string][]*instance{}
+	errs := map[string]error{}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(opts.Clusters, 1))
+	for _, name := range names {
+		tc := targets[name]
+		if !tc.Reachable {
+			continue
+		}
+		g.Go(func() error {
+			insts, err := read(gctx, ap, ws, tc, facts[name], set)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs[name] = err
+				return nil
+			}
+			for _, inst := range insts {
+				byKey[inst.key()] = append(byKey[inst.key()], inst)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return kv, err
+	}
+	if len(errs) > 0 {
+		kv.Error = joinErrs(errs)
+	}
+	readable := 0
+	for _, name := range names {
+		if targets[name].Reachable && errs[name] == nil {
+			readable++
+		}
+	}
+	for _, key := range sortedKeys(byKey) {
+		insts := byKey[key]
+		sort.Slice(insts, func(i, j int) bool { return insts[i].cluster < insts[j].cluster })
+		if s.MergeStrategy == "Intersection" && len(insts) < readable {
+			continue
+		}
+		res := resource(ap, insts, names, targets, errs)
+		kv.Resources = append(kv.Resources, res)
+		for _, o := range res.Clusters {
+			switch o.Health {
+			case Missing:
+				kv.MissingCount++
+			case Unreachable:
+			default:
+				kv.TotalCount++
+				if o.Health == Healthy {
+					kv.HealthyCount++
+				}
+			}
+		}
+	}
+	kv.UnhealthyCount = kv.TotalCount - kv.HealthyCount
+	return kv, nil
+}
+
+// read lists the policy's kind on one cluster and prepares each instance.
+func read(ctx context.Context, ap *policy.AggregationPolicy, ws *render.Workspace, tc TargetCluster, facts policy.ClusterFacts, set *cluster.Set) ([]*instance, error) {
+	c, err := set.Get(tc.Name)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := list(ctx, c, ap, ws.Name)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*instance, 0, len(objs))
+	for _, obj := range objs {
+		env := &policy.Env{Cluster: facts, Workspace: policy.WorkspaceFacts{Name: ws.Name, LogicalCluster: ws.LogicalCluster}}
+		inst := &instance{cluster: tc.Name, priority: tc.Priority, weight: tc.Weight, changed: lastChanged(obj)}
+		inst.health, inst.message = instanceHealth(ap, obj, env)
+		dropServerFields(obj)
+		if err := transform(ap, obj, env); err != nil {
+			return nil, err
+		}
+		inst.obj = obj
+		out = append(out, inst)
+	}
+	return out, nil
+}
+
+// resource merges one resource's instances.
+func resource(ap *policy.AggregationPolicy, insts []*instance, names []string, targets map[string]TargetCluster, errs map[string]error) Resource {
+	s := ap.Spec
+	md, _ := insts[0].obj["metadata"].(map[string]any)
+	res := Resource{}
+	res.Namespace, _ = md["namespace"].(string)
+	res.Name, _ = md["name"].(string)
+	present := map[string]*instance{}
+	for _, inst := range insts {
+		present[inst.cluster] = inst
+	}
+	for _, name := range names {
+		o := Origin{Cluster: name}
+		switch inst, ok := present[name]; {
+		case ok:
+			o.Health, o.Message = inst.health, inst.message
+			if !inst.changed.IsZero() {
+				o.LastChanged = inst.changed.UTC().Format(time.RFC3339)
+			}
+		case !targets[name].Reachable:
+			o.Health, o.Message = Unreachable, targets[name].Error
+		case errs[name] != nil:
+			o.Health, o.Message = Unknown, errs[name].Error()
+		default:
+			o.Health = Missing
+		}
+		res.Clusters = append(res.Clusters, o)
+	}
+	res.Status = resourceHealth(s.HealthAggregation, res.Clusters, targets)
+
+	vals := map[string]any{}
+	prefix := ""
+	for _, inst := range insts {
+		var c map[string]any
+		c, prefix = content(inst.obj)
+		vals[inst.cluster] = c
+	}
+	m := &merger{}
+	switch s.MergeStrategy {
+	case "Priority":
+		win := byPriority(insts, true)[0]
+		m.resolution = "Priority"
+		m.diff(prefix, vals, win.cluster)
+		res.Spec, _ = vals[win.cluster].(map[string]any)
+	case "Latest":
+		win := byLatest(insts)[0]
+		m.resolution = "Latest"
+		m.diff(prefix, vals, win.cluster)
+		res.Spec, _ = vals[win.cluster].(map[string]any)
+	case "Intersection":
+		m.resolution = "Intersection"
+		merged, _ := m.merge(prefix, vals, len(insts))
+		res.Spec, _ = merged.(map[string]any)
+	default: // Union
+		m.resolution = s.ConflictResolution
+		switch s.ConflictResolution {
+		case "Priority":
+			m.order = byPriority(insts, false)
+		default: // LastWriter
+			m.order = byLatest(insts)
+		}
+		merged, _ := m.merge(prefix, vals, len(insts))
+		res.Spec, _ = merged.(map[string]any)
+	}
+	res.Conflicts = m.conflicts
+	sort.Slice(res.Conflicts, func(i, j int) bool { return res.Conflicts[i].Field < res.Conflicts[j].Field })
+	res.AggregatedStatus = mergeStatus(s.StatusMerging, insts)
+	res.Conditions = mergeConditions(insts)
+	if s.GVK.Group == "" && s.GVK.Kind == "Secret" {
+		maskSecret(&res)
+	}
+	return res
+}
+
+// maskSecret hides Secret values in the merged content and the conflicts.
+func maskSecret(res *Resource) {
+	for _, f := range []string{"data", "stringData"} {
+		if m, ok := res.Spec[f].(map[string]any); ok {
+			for k := range m {
+				m[k] = plan.Mask
+			}
+		}
+	}
+	for i := range res.Conflicts {
+		for c := range res.Conflicts[i].Values {
+			res.Conflicts[i].Values[c] = plan.Mask
+		}
+	}
+}
+

@@ -1,0 +1,212 @@
+package aggregate
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kcp-dev/tmc/internal/cluster"
+	"github.com/kcp-dev/tmc/internal/fieldpath"
+	"github.com/kcp-dev/tmc/internal/inventory"
+	"github.com/kcp-dev/tmc/internal/policy"
+)
+
+// PageSize is the LIST page size.
+const PageSize = 500
+
+// instance is one resource's object on one cluster.
+type instance struct {
+	cluster  string
+	priority int
+	weight   float64
+	obj      map[string]any // after the policy's transformations
+	health   string
+	message  string
+	changed  time.Time
+}
+
+func (i *instance) key() string {
+	md, _ := i.obj["metadata"].(map[string]any)
+	ns, _ := md["namespace"].(string)
+	name, _ := md["name"].(string)
+	return ns + "/" + name
+}
+
+// selector builds the server-side label selector: the policy's selectors
+// (all must match) and the workspace label tmc sets on what it applies.
+func selector(ap *policy.AggregationPolicy, workspace string) (labels.Selector, error) {
+	sel := labels.NewSelector()
+	for _, ls := range ap.Spec.LabelSelectors {
+		s, err := ls.Selector()
+		if err != nil {
+			return nil, err
+		}
+		reqs, _ := s.Requirements()
+		sel = sel.Add(reqs...)
+	}
+	r, err := labels.NewRequirement(inventory.LabelWorkspace, "=", []string{inventory.LabelValue(workspace)})
+	if err != nil {
+		return nil, err
+	}
+	return sel.Add(*r), nil
+}
+
+// fieldFilter splits the field selectors into a namespace and name the server
+// can filter on and the full requirements applied to each object.
+func fieldFilter(ap *policy.AggregationPolicy) (ns, name string, reqs []policy.FieldRequirement, err error) {
+	for _, fs := range ap.Spec.FieldSelectors {
+		rs, err := policy.ParseFieldSelector(fs)
+		if err != nil {
+			return "", "", nil, err
+		}
+		for _, r := range rs {
+			if !r.NotEqual && r.Field == "metadata.namespace" {
+				ns = r.Value
+			}
+			if !r.NotEqual && r.Field == "metadata.name" {
+				name = r.Value
+			}
+		}
+		reqs = append(reqs, rs...)
+	}
+	return ns, name, reqs, nil
+}
+
+func matchFields(obj map[string]any, reqs []policy.FieldRequirement) bool {
+	for _, r := range reqs {
+		v, ok := fieldpath.Get(obj, r.Path)
+		s := ""
+		if ok && v != nil {
+			s = fmt.Sprint(v)
+		}
+		if (s == r.Value) == r.NotEqual {
+			return false
+		}
+	}
+	return true
+}
+
+// list reads the policy's kind on one cluster, page by page.
+func list(ctx context.Context, c *cluster.Client, ap *policy.AggregationPolicy, workspace string) ([]map[string]any, error) {
+	gvk := schema.GroupVersionKind{Group: ap.Spec.GVK.Group, Version: ap.Spec.GVK.Version, Kind: ap.Spec.GVK.Kind}
+	sel, err := selector(ap, workspace)
+	if err != nil {
+		return nil, err
+	}
+	ns, name, reqs, err := fieldFilter(ap)
+	if err != nil {
+		return nil, err
+	}
+	opts := []client.ListOption{client.MatchingLabelsSelector{Selector: sel}, client.Limit(PageSize)}
+	if ns != "" {
+		opts = append(opts, client.InNamespace(ns))
+	}
+	if name != "" {
+		opts = append(opts, client.MatchingFields{"metadata.name": name})
+	}
+	var out []map[string]any
+	cont := ""
+	for {
+		l := &unstructured.UnstructuredList{}
+		l.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		if err := c.Client.List(ctx, l, append(opts, client.Continue(cont))...); err != nil {
+			return nil, fmt.Errorf("list %s: %w", gvk.Kind, err)
+		}
+		for i := range l.Items {
+			obj := l.Items[i].Object
+			obj["apiVersion"], obj["kind"] = gvk.GroupVersion().String(), gvk.Kind
+			if matchFields(obj, reqs) {
+				out = append(out, obj)
+			}
+		}
+		if cont = l.GetContinue(); cont == "" {
+			return out, nil
+		}
+	}
+}
+
+// lastChanged is the newest managedFields time, else the creationTimestamp.
+func lastChanged(obj map[string]any) time.Time {
+	var latest time.Time
+	md, _ := obj["metadata"].(map[string]any)
+	mfs, _ := md["managedFields"].([]any)
+	for _, mf := range mfs {
+		m, _ := mf.(map[string]any)
+		if s, ok := m["time"].(string); ok {
+			if t, err := time.Parse(time.RFC3339, s); err == nil && t.After(latest) {
+				latest = t
+			}
+		}
+	}
+	if latest.IsZero() {
+		if s, ok := md["creationTimestamp"].(string); ok {
+			latest, _ = time.Parse(time.RFC3339, s)
+		}
+	}
+	return latest
+}
+
+// transform runs the policy's transformations on an instance.
+func transform(ap *policy.AggregationPolicy, obj map[string]any, env *policy.Env) error {
+	for i := range ap.Spec.Transformations {
+		t := &ap.Spec.Transformations[i]
+		if t.Program != nil {
+			env.Resource = obj
+			ok, err := t.Program.Bool(env)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+		}
+		switch t.Type {
+		case "Delete":
+			fieldpath.Delete(obj, t.Path)
+		case "Set", "Replace":
+			if _, exists := fieldpath.Get(obj, t.Path); t.Type == "Replace" && !exists {
+				continue
+			}
+			v, err := t.Value.Interface()
+			if err != nil {
+				return err
+			}
+			if _, err := fieldpath.Set(obj, t.Path, v); err != nil {
+				return ap.Origin.Errorf(fmt.Sprintf("spec.transformations[%d]", i), "%v", err)
+			}
+		}
+	}
+	return nil
+}
+
+// dropServerFields removes metadata that differs on every cluster by nature.
+func dropServerFields(obj map[string]any) {
+	md, _ := obj["metadata"].(map[string]any)
+	for _, k := range []string{"managedFields", "resourceVersion", "uid", "creationTimestamp", "generation", "selfLink"} {
+		delete(md, k)
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func joinErrs(errs map[string]error) string {
+	var parts []string
+	for _, k := range sortedKeys(errs) {
+		parts = append(parts, k+": "+errs[k].Error())
+	}
+	return strings.Join(parts, "; ")
+}

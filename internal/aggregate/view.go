@@ -1,0 +1,108 @@
+package aggregate
+
+// FormatVersion is the version of the aggregate JSON and of status.yaml.
+const FormatVersion = "1"
+
+// Health of an instance or a resource.
+const (
+	Healthy     = "Healthy"
+	Progressing = "Progressing"
+	Unhealthy   = "Unhealthy"
+	Unknown     = "Unknown"
+	// Missing is the health of a resource on a target cluster that does not hold it.
+	Missing = "Missing"
+	// Unreachable is the health of every resource on a cluster that could not be read.
+	Unreachable = "Unreachable"
+)
+
+// WorkspaceView is one workspace's unified view across its target clusters.
+type WorkspaceView struct {
+	Workspace      string `json:"workspace"`
+	LogicalCluster string `json:"logicalCluster"`
+	// TargetClusters are the workspace's target clusters (selected, or left out only for being unhealthy).
+	TargetClusters []TargetCluster `json:"targetClusters"`
+	// AggregatedResources holds one view per AggregationPolicy of the workspace.
+	AggregatedResources []KindView `json:"aggregatedResources"`
+}
+
+// TargetCluster is a target cluster's health as aggregation saw it.
+type TargetCluster struct {
+	Name      string  `json:"name"`
+	Healthy   bool    `json:"healthy"`
+	Reachable bool    `json:"reachable"`
+	Priority  int     `json:"priority"`
+	Weight    float64 `json:"aggregationWeight"`
+	Error     string  `json:"error,omitempty"`
+}
+
+// KindView is the AggregatedResourceView of one policy: every resource of its kind.
+type KindView struct {
+	Policy             string `json:"policy"`
+	APIVersion         string `json:"apiVersion"`
+	Kind               string `json:"kind"`
+	MergeStrategy      string `json:"mergeStrategy"`
+	ConflictResolution string `json:"conflictResolution"`
+	HealthAggregation  string `json:"healthAggregation"`
+	StatusMerging      string `json:"statusMerging"`
+	// TotalCount is the number of instances read (resource × cluster holding it).
+	TotalCount int `json:"totalCount"`
+	// HealthyCount is the number of those instances that are healthy.
+	HealthyCount int `json:"healthyCount"`
+	// UnhealthyCount is TotalCount − HealthyCount (unhealthy, progressing or unknown).
+	UnhealthyCount int `json:"unhealthyCount"`
+	// MissingCount is the number of (resource, reachable target cluster) pairs where the resource is absent.
+	MissingCount int `json:"missingCount"`
+	// Resources in namespace/name order.
+	Resources []Resource `json:"resources"`
+	// Error is why the kind could not be read everywhere (per cluster errors joined).
+	Error string `json:"error,omitempty"`
+}
+
+// Resource is one resource (namespace/name) merged across clusters.
+type Resource struct {
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	// Status is the resource's health under the policy's healthAggregation.
+	Status string `json:"status"`
+	// Clusters holds the resource's instance per target cluster.
+	Clusters []Origin `json:"clusters"`
+	// Spec is the merged spec (for kinds without spec: their top-level content).
+	Spec map[string]any `json:"spec,omitempty"`
+	// AggregatedStatus is the merged status.
+	AggregatedStatus map[string]any `json:"aggregatedStatus,omitempty"`
+	// Conditions are merged per type: the worst status and the clusters reporting it.
+	Conditions []Condition `json:"conditions,omitempty"`
+	// Conflicts are the fields the instances disagree on, and how each was resolved.
+	Conflicts []Conflict `json:"conflicts,omitempty"`
+}
+
+// Origin is a resource's instance on one cluster.
+type Origin struct {
+	Cluster string `json:"cluster"`
+	// Health is Healthy, Progressing, Unhealthy, Unknown, Missing or Unreachable.
+	Health  string `json:"health"`
+	Message string `json:"message,omitempty"`
+	// LastChanged is when the instance last changed (managedFields, then creationTimestamp), RFC 3339.
+	LastChanged string `json:"lastChanged,omitempty"`
+}
+
+// Condition is one condition type merged across clusters.
+type Condition struct {
+	Type     string   `json:"type"`
+	Status   string   `json:"status"`
+	Clusters []string `json:"clusters"`
+	Reason   string   `json:"reason,omitempty"`
+	Message  string   `json:"message,omitempty"`
+}
+
+// Conflict is a field the instances disagree on.
+type Conflict struct {
+	// Field is the path, in jsonPath syntax, from the object root.
+	Field string `json:"field"`
+	// Values maps each cluster to its value (absent: the instance lacks the field).
+	Values map[string]any `json:"values"`
+	// Resolution is the rule that decided: LastWriter, Priority, Report (unresolved), or the strategy.
+	Resolution string `json:"resolution"`
+	// Winner is the cluster whose value the merged view holds ("" when unresolved).
+	Winner string `json:"winner,omitempty"`
+}

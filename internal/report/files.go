@@ -1,0 +1,156 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/kcp-dev/tmc/internal/aggregate"
+)
+
+// statusFile is status.yaml: the view, versioned.
+type statusFile struct {
+	FormatVersion string `json:"formatVersion"`
+	*aggregate.WorkspaceView
+}
+
+// Dir is the report directory of a workspace, relative to the repo root.
+func Dir(base, logicalCluster, workspace string) string {
+	return path.Join(base, logicalCluster, workspace)
+}
+
+// Files renders every view as files, keyed by path relative to the repo root.
+func Files(base string, views []*aggregate.WorkspaceView) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	for _, v := range views {
+		dir := Dir(base, v.LogicalCluster, v.Workspace)
+		data, err := yaml.Marshal(statusFile{FormatVersion: aggregate.FormatVersion, WorkspaceView: v})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", dir, err)
+		}
+		out[path.Join(dir, "status.yaml")] = data
+		out[path.Join(dir, "README.md")] = readme(v)
+	}
+	return out, nil
+}
+
+// Write writes the files under root, only those whose content changed, and
+// returns the paths it wrote, sorted.
+func Write(root string, files map[string][]byte) ([]string, error) {
+	var changed []string
+	for _, rel := range sortedPaths(files) {
+		if strings.HasPrefix(path.Clean(rel), "../") || path.IsAbs(rel) {
+			return changed, fmt.Errorf("report path %q leaves the repo", rel)
+		}
+		full := filepath.Join(root, filepath.FromSlash(rel))
+		if old, err := os.ReadFile(full); err == nil && bytes.Equal(old, files[rel]) {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			return changed, err
+		}
+		if err := os.WriteFile(full, files[rel], 0o644); err != nil {
+			return changed, err
+		}
+		changed = append(changed, rel)
+	}
+	return changed, nil
+}
+
+func sortedPaths(files map[string][]byte) []string {
+	out := make([]string, 0, len(files))
+	for p := range files {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// readme renders the tables a reviewer reads.
+func readme(v *aggregate.WorkspaceView) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Workspace %s/%s\n\n", v.LogicalCluster, v.Workspace)
+	fmt.Fprintf(&b, "Written by `tmc aggregate`; do not edit. The machine-readable view is [status.yaml](status.yaml).\n\n")
+	b.WriteString("## Target clusters\n\n| cluster | health | priority | weight |\n|---|---|---:|---:|\n")
+	for _, c := range v.TargetClusters {
+		h := "healthy"
+		switch {
+		case !c.Reachable:
+			h = "**unreachable**"
+		case !c.Healthy:
+			h = "**unhealthy**"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %g |\n", c.Name, h, c.Priority, c.Weight)
+	}
+	b.WriteString("\n## Aggregated resources\n\n| kind | policy | total | healthy | unhealthy | missing | merge | health rule |\n|---|---|---:|---:|---:|---:|---|---|\n")
+	for _, k := range v.AggregatedResources {
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %d | %s / %s | %s |\n", k.Kind, k.Policy, k.TotalCount, k.HealthyCount, k.UnhealthyCount, k.MissingCount, k.MergeStrategy, k.ConflictResolution, k.HealthAggregation)
+	}
+	for _, k := range v.AggregatedResources {
+		fmt.Fprintf(&b, "\n## %s\n\n", k.Kind)
+		if k.Error != "" {
+			fmt.Fprintf(&b, "> Could not read everywhere: %s\n\n", k.Error)
+		}
+		if len(k.Resources) == 0 {
+			b.WriteString("No resources.\n")
+			continue
+		}
+		b.WriteString("| resource | status |")
+		for _, c := range v.TargetClusters {
+			fmt.Fprintf(&b, " %s |", c.Name)
+		}
+		b.WriteString("\n|---|---|")
+		for range v.TargetClusters {
+			b.WriteString("---|")
+		}
+		b.WriteString("\n")
+		for _, r := range k.Resources {
+			fmt.Fprintf(&b, "| %s | %s |", name(r), r.Status)
+			for _, o := range r.Clusters {
+				fmt.Fprintf(&b, " %s |", o.Health)
+			}
+			b.WriteString("\n")
+		}
+		var conflicts []string
+		for _, r := range k.Resources {
+			for _, c := range r.Conflicts {
+				var vals []string
+				for _, cl := range sortedKeys(c.Values) {
+					vals = append(vals, fmt.Sprintf("%s=`%v`", cl, c.Values[cl]))
+				}
+				won := "unresolved"
+				if c.Winner != "" {
+					won = c.Winner + " wins"
+				}
+				conflicts = append(conflicts, fmt.Sprintf("| %s | `%s` | %s | %s (%s) |", name(r), c.Field, strings.Join(vals, ", "), won, c.Resolution))
+			}
+		}
+		if len(conflicts) > 0 {
+			b.WriteString("\n### Conflicts\n\n| resource | field | values | resolution |\n|---|---|---|---|\n")
+			b.WriteString(strings.Join(conflicts, "\n") + "\n")
+		}
+	}
+	return []byte(b.String())
+}
+
+func name(r aggregate.Resource) string {
+	if r.Namespace == "" {
+		return r.Name
+	}
+	return r.Namespace + "/" + r.Name
+}
+
+func sortedKeys(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
