@@ -254,4 +254,3 @@ func maskSecret(res *Resource) {
 		}
 	}
 }
-
