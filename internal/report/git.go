@@ -100,7 +100,19 @@ func Commit(ctx context.Context, dir string, files map[string][]byte, opts Commi
 			res.Pushed = true
 			return res, nil
 		}
-		if !rejected(err) || attempt >= opts.Attempts {
+		if !rejected(err) {
+			// Some servers answer a push that lost a race with a malformed
+			// report; what counts is whether the remote branch moved on.
+			moved, landed := remoteMoved(ctx, repo, branch, opts)
+			if landed {
+				res.Pushed = true
+				return res, nil
+			}
+			if !moved {
+				return res, fmt.Errorf("push %s to %s: %w", branch.Short(), opts.Remote, err)
+			}
+		}
+		if attempt >= opts.Attempts {
 			return res, fmt.Errorf("push %s to %s (attempt %d of %d): %w", branch.Short(), opts.Remote, attempt, opts.Attempts, err)
 		}
 		select {
@@ -122,7 +134,40 @@ func rejected(err error) bool {
 		return true
 	}
 	s := err.Error()
-	return strings.Contains(s, "non-fast-forward") || strings.Contains(s, "fetch first") || strings.Contains(s, "rejected")
+	// A concurrent push to the same ref can also fail the remote's ref update
+	// (go-git's file transport says "failed to update ref"); retrying on the
+	// new head is right for both.
+	for _, m := range []string{"non-fast-forward", "fetch first", "rejected", "failed to update ref", "reference has changed concurrently"} {
+		if strings.Contains(s, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// remoteMoved fetches the remote branch and tells whether it moved past
+// what this repo holds (moved), or already holds this repo's HEAD (landed).
+func remoteMoved(ctx context.Context, repo *git.Repository, branch plumbing.ReferenceName, opts CommitOptions) (moved, landed bool) {
+	remoteRef := plumbing.NewRemoteReferenceName(opts.Remote, branch.Short())
+	before, _ := repo.Reference(remoteRef, true)
+	err := repo.FetchContext(ctx, &git.FetchOptions{
+		RemoteName: opts.Remote,
+		RefSpecs:   []config.RefSpec{config.RefSpec("+" + branch.String() + ":" + remoteRef.String())},
+		Auth:       opts.Auth,
+		Force:      true,
+	})
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return false, false
+	}
+	after, err := repo.Reference(remoteRef, true)
+	if err != nil {
+		return false, false
+	}
+	head, err := repo.Head()
+	if err == nil && after.Hash() == head.Hash() {
+		return false, true
+	}
+	return before == nil || before.Hash() != after.Hash(), false
 }
 
 // rebase fetches the remote branch, resets to it and re-applies the report

@@ -1,0 +1,273 @@
+package report
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fluxcd/pkg/gittestserver"
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/transport/http"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/kcp-dev/tmc/internal/aggregate"
+)
+
+func view(ws string, healthy int) *aggregate.WorkspaceView {
+	return &aggregate.WorkspaceView{
+		Workspace: ws, LogicalCluster: "root:production",
+		TargetClusters: []aggregate.TargetCluster{{Name: "east", Healthy: true, Reachable: true, Priority: 10, Weight: 1}, {Name: "west", Reachable: false, Error: "connection refused"}},
+		AggregatedResources: []aggregate.KindView{{
+			Policy: "deployments", APIVersion: "apps/v1", Kind: "Deployment", MergeStrategy: "Union", ConflictResolution: "LastWriter",
+			HealthAggregation: "Majority", StatusMerging: "Combined", TotalCount: 2, HealthyCount: healthy, UnhealthyCount: 2 - healthy, MissingCount: 1,
+			Resources: []aggregate.Resource{{Namespace: "web", Name: "api", Status: "Healthy",
+				Clusters:  []aggregate.Origin{{Cluster: "east", Health: "Healthy"}, {Cluster: "west", Health: "Unreachable"}},
+				Spec:      map[string]any{"replicas": 3, "paused": false},
+				Conflicts: []aggregate.Conflict{{Field: "spec.replicas", Values: map[string]any{"east": 3, "west": 1}, Resolution: "LastWriter", Winner: "east"}},
+			}},
+		}},
+	}
+}
+
+func TestFilesAreDeterministic(t *testing.T) {
+	a, err := Files("reports", []*aggregate.WorkspaceView{view("web", 1), view("api", 2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Files("reports", []*aggregate.WorkspaceView{view("web", 1), view("api", 2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(a, b); diff != "" {
+		t.Fatalf("two renders differ:\n%s", diff)
+	}
+	var names []string
+	for p := range a {
+		names = append(names, p)
+	}
+	if diff := cmp.Diff([]string{"reports/root:production/api/README.md", "reports/root:production/api/status.yaml", "reports/root:production/web/README.md", "reports/root:production/web/status.yaml"}, sortedPathsOf(a)); diff != "" {
+		t.Errorf("paths (-want +got):\n%s", diff)
+	}
+	readme := string(a["reports/root:production/web/README.md"])
+	for _, want := range []string{"| east | healthy | 10 | 1 |", "| west | **unreachable** |", "| Deployment | deployments | 2 | 1 | 1 | 1 | Union / LastWriter | Majority |", "| web/api | Healthy | Healthy | Unreachable |", "| web/api | `spec.replicas` | east=`3`, west=`1` | east wins (LastWriter) |"} {
+		if !strings.Contains(readme, want) {
+			t.Errorf("README lacks %q:\n%s", want, readme)
+		}
+	}
+	if !strings.HasPrefix(string(a["reports/root:production/web/status.yaml"]), "aggregatedResources:") || !strings.Contains(string(a["reports/root:production/web/status.yaml"]), "formatVersion: \"1\"") {
+		t.Errorf("status.yaml:\n%s", a["reports/root:production/web/status.yaml"])
+	}
+	dir := t.TempDir()
+	changed, err := Write(dir, a)
+	if err != nil || len(changed) != 4 {
+		t.Fatalf("first write: %v %v", changed, err)
+	}
+	if changed, err := Write(dir, b); err != nil || len(changed) != 0 {
+		t.Fatalf("second write of the same files changed %v (%v)", changed, err)
+	}
+	if _, err := Write(dir, map[string][]byte{"../escape": nil}); err == nil {
+		t.Fatal("a path out of the repo must be refused")
+	}
+}
+
+func sortedPathsOf(m map[string][]byte) []string { return sortedPaths(m) }
+
+var sig = &object.Signature{Name: "seed", Email: "seed@example.com", When: time.Unix(1700000000, 0)}
+
+// bareRemote makes a bare repo with one commit on main and returns its path.
+func bareRemote(t *testing.T) string {
+	t.Helper()
+	bare := filepath.Join(t.TempDir(), "remote.git")
+	if _, err := git.PlainInitWithOptions(bare, &git.PlainInitOptions{Bare: true, InitOptions: git.InitOptions{DefaultBranch: "refs/heads/main"}}); err != nil {
+		t.Fatal(err)
+	}
+	seed := t.TempDir()
+	repo, err := git.PlainInitWithOptions(seed, &git.PlainInitOptions{InitOptions: git.InitOptions{DefaultBranch: "refs/heads/main"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(seed, "README.md"), []byte("policies\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wt, _ := repo.Worktree()
+	if _, err := wt.Add("README.md"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wt.Commit("seed", &git.CommitOptions{Author: sig}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{bare}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.Push(&git.PushOptions{RemoteName: "origin"}); err != nil {
+		t.Fatal(err)
+	}
+	return bare
+}
+
+func clone(t *testing.T, url string, auth *http.BasicAuth) string {
+	t.Helper()
+	dir := t.TempDir()
+	opts := &git.CloneOptions{URL: url}
+	if auth != nil {
+		opts.Auth = auth
+	}
+	if _, err := git.PlainClone(dir, false, opts); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// remoteLog returns the commit subjects on the remote's main, newest first.
+func remoteLog(t *testing.T, url string, auth *http.BasicAuth) []string {
+	t.Helper()
+	dir := clone(t, url, auth)
+	repo, err := git.PlainOpen(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iter, err := repo.Log(&git.LogOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	_ = iter.ForEach(func(c *object.Commit) error {
+		out = append(out, strings.SplitN(c.Message, "\n", 2)[0])
+		return nil
+	})
+	return out
+}
+
+func testCommitAndPush(t *testing.T, url string, auth *http.BasicAuth, seedMsg string) {
+	ctx := context.Background()
+	opts := func(msg string) CommitOptions {
+		o := CommitOptions{AuthorName: "tmc", AuthorEmail: "tmc@example.com", Message: msg, Push: true, Backoff: 10 * time.Millisecond}
+		if auth != nil {
+			o.Auth = auth
+		}
+		return o
+	}
+	a := clone(t, url, auth)
+	files, err := Files("reports", []*aggregate.WorkspaceView{view("web", 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Commit(ctx, a, files, opts("reports 1"))
+	if err != nil || res.Commit == "" || !res.Pushed {
+		t.Fatalf("first commit: %+v %v", res, err)
+	}
+	// Nothing changed: no commit.
+	res, err = Commit(ctx, a, files, opts("reports 2"))
+	if err != nil || res.Commit != "" {
+		t.Fatalf("unchanged reports made a commit: %+v %v", res, err)
+	}
+	if diff := cmp.Diff([]string{"reports 1", seedMsg}, remoteLog(t, url, auth)); diff != "" {
+		t.Fatalf("remote log (-want +got):\n%s", diff)
+	}
+	// Two writers push to the same branch at once: both land.
+	b, c := clone(t, url, auth), clone(t, url, auth)
+	fb, _ := Files("reports", []*aggregate.WorkspaceView{view("web", 2)})
+	fc, _ := Files("reports", []*aggregate.WorkspaceView{view("api", 0)})
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	results := make([]CommitResult, 2)
+	for i, w := range []struct {
+		dir   string
+		files map[string][]byte
+		msg   string
+	}{{b, fb, "writer b"}, {c, fc, "writer c"}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = Commit(ctx, w.dir, w.files, opts(w.msg))
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if results[0].Rebased+results[1].Rebased == 0 {
+		t.Log("neither writer was rejected this time; the race did not happen")
+	}
+	log := remoteLog(t, url, auth)
+	if len(log) != 4 || !strings.Contains(strings.Join(log, ","), "writer b") || !strings.Contains(strings.Join(log, ","), "writer c") {
+		t.Fatalf("remote log %v: want both writers' commits on top of reports 1 and seed", log)
+	}
+	final := clone(t, url, auth)
+	for _, f := range []string{"reports/root:production/web/status.yaml", "reports/root:production/api/status.yaml"} {
+		if _, err := os.Stat(filepath.Join(final, f)); err != nil {
+			t.Errorf("remote lacks %s: %v", f, err)
+		}
+	}
+}
+
+func TestCommitAndPushLocalBareRepo(t *testing.T) {
+	testCommitAndPush(t, bareRemote(t), nil, "seed")
+}
+
+func TestCommitAndPushHTTP(t *testing.T) {
+	srv, err := gittestserver.NewTempGitServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(srv.Root())
+	srv.Auth("tmc", "s3cret")
+	srv.AutoCreate()
+	if err := srv.StartHTTP(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.StopHTTP()
+	fixture := t.TempDir()
+	if err := os.WriteFile(filepath.Join(fixture, "README.md"), []byte("policies\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.InitRepo(fixture, "main", "org/policies.git"); err != nil {
+		t.Fatal(err)
+	}
+	testCommitAndPush(t, srv.HTTPAddress()+"/org/policies.git", &http.BasicAuth{Username: "tmc", Password: "s3cret"}, "Fixtures from "+fixture)
+}
+
+// TestPushRaceIsHandled forces the rejection: a writer whose clone is behind must rebase.
+func TestPushRaceIsHandled(t *testing.T) {
+	ctx := context.Background()
+	url := bareRemote(t)
+	behind := clone(t, url, nil)
+	ahead := clone(t, url, nil)
+	f1, _ := Files("reports", []*aggregate.WorkspaceView{view("api", 1)})
+	if _, err := Commit(ctx, ahead, f1, CommitOptions{Message: "ahead", Push: true}); err != nil {
+		t.Fatal(err)
+	}
+	f2, _ := Files("reports", []*aggregate.WorkspaceView{view("web", 1)})
+	res, err := Commit(ctx, behind, f2, CommitOptions{Message: "behind", Push: true, Backoff: time.Millisecond})
+	if err != nil || res.Rebased != 1 || !res.Pushed {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if diff := cmp.Diff([]string{"behind", "ahead", "seed"}, remoteLog(t, url, nil)); diff != "" {
+		t.Errorf("remote log (-want +got):\n%s", diff)
+	}
+	// A worktree with other uncommitted changes is never reset.
+	dirty := clone(t, url, nil)
+	stale := clone(t, url, nil)
+	f3, _ := Files("reports", []*aggregate.WorkspaceView{view("x", 1)})
+	if _, err := Commit(ctx, stale, f3, CommitOptions{Message: "stale first", Push: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dirty, "README.md"), []byte("local edit\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f4, _ := Files("reports", []*aggregate.WorkspaceView{view("y", 1)})
+	_, err = Commit(ctx, dirty, f4, CommitOptions{Message: "dirty", Push: true, Backoff: time.Millisecond})
+	if err == nil || !strings.Contains(err.Error(), "uncommitted changes") {
+		t.Fatalf("want a refusal to reset a dirty worktree, got %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dirty, "README.md")); string(b) != "local edit\n" {
+		t.Error("the local edit was lost")
+	}
+}
