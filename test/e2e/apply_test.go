@@ -191,6 +191,9 @@ func TestPlanApplyLifecycle(t *testing.T) {
 		if p := f.plan(); len(p.changed()) != 0 {
 			t.Errorf("plan after apply: %v", p.changed())
 		}
+		if got := f.status(); got != "web-app=Active" {
+			t.Errorf("status %s, want web-app=Active", got)
+		}
 	})
 
 	t.Run("drift", func(t *testing.T) {
@@ -348,9 +351,48 @@ func TestPlanApplyLifecycle(t *testing.T) {
 			t.Errorf("the unchanged clusters should still apply:\n%s", out)
 		}
 	})
+
+	t.Run("workspace deleted from git", func(t *testing.T) {
+		f.apply(0, "--force-conflicts")
+		if err := os.Remove(filepath.Join(f.dir, "workspaces/web-app.yaml")); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.status(); got != "web-app=Terminating" {
+			t.Errorf("status %q, want web-app=Terminating", got)
+		}
+		f.apply(0)
+		for _, n := range all {
+			if exists(t, f.cs.Get(n), &appsv1.Deployment{}, "web", "web") {
+				t.Errorf("%s still holds the Deployment of a deleted workspace", n)
+			}
+		}
+		if got := f.status(); got != "" {
+			t.Errorf("status after pruning %q, want no workspaces", got)
+		}
+	})
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// status returns "name=Phase" for every workspace of `tmc status -o json`.
+func (f *fixture) status() string {
+	f.t.Helper()
+	out, errOut, code := f.tmc("status", "-o", "json", f.dir)
+	if code != 0 {
+		f.t.Fatalf("status: exit %d\n%s\n%s", code, out, errOut)
+	}
+	var rep struct {
+		Workspaces []struct{ Name, Status string }
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		f.t.Fatal(err)
+	}
+	var parts []string
+	for _, w := range rep.Workspaces {
+		parts = append(parts, w.Name+"="+w.Status)
+	}
+	return strings.Join(parts, ",")
+}
 
 // finalizeNamespace completes a Namespace deletion, as the namespace controller
 // of a real cluster would.

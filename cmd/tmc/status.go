@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kcp-dev/tmc/internal/aggregate"
+	"github.com/kcp-dev/tmc/internal/plan"
+	"github.com/kcp-dev/tmc/internal/status"
+)
+
+func newStatusCommand() *cobra.Command {
+	var cf clusterFlags
+	var output string
+	cmd := &cobra.Command{
+		Use:   "status [DIR]",
+		Short: "Show each workspace's status: phase, target clusters, aggregated and projected kinds",
+		Long: `status plans and aggregates DIR (default .) without changing anything and prints,
+per workspace, its phase — Active (converged), Pending (changes wait),
+Error (a cluster is unreachable or objects cannot be applied) or Terminating
+(removed from git, objects still on clusters) — its target clusters with
+health, its aggregated kinds with counts, and its projected kinds with source
+and projection counts. tmc sync serves the same JSON at /api/v1/workspaces.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "text" && output != "json" {
+				return fmt.Errorf("unknown output format %q: use text or json", output)
+			}
+			ctx := cmd.Context()
+			s, err := cf.open(ctx, cmd, dirArg(args))
+			if err != nil {
+				return err
+			}
+			popts := s.planOptions(&cf)
+			pl, err := plan.Build(ctx, s.policies, s.rendered, s.clusters, popts)
+			if err != nil {
+				return err
+			}
+			aopts := aggregate.DefaultOptions()
+			aopts.Workspace, aopts.Clusters = cf.workspace, s.policies.Config.MaxWorkers
+			views, err := aggregate.Build(ctx, s.policies, s.rendered, s.clusters, aopts)
+			if err != nil {
+				return err
+			}
+			rep := status.Build(s.rendered, pl, views)
+			w := bufio.NewWriter(cmd.OutOrStdout())
+			if output == "json" {
+				err = writeJSON(w, rep)
+			} else {
+				writeStatusText(w, rep)
+			}
+			if ferr := w.Flush(); err == nil {
+				err = ferr
+			}
+			return err
+		},
+	}
+	cf.add(cmd)
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	return cmd
+}
+
+func writeStatusText(w io.Writer, rep status.Report) {
+	for i, ws := range rep.Workspaces {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "Workspace %s/%s: %s\n", ws.LogicalCluster, ws.Name, ws.Phase)
+		if ws.Message != "" {
+			fmt.Fprintf(w, "  %s\n", ws.Message)
+		}
+		if ws.Pending != nil {
+			p := ws.Pending
+			fmt.Fprintf(w, "  Changes pending: %d create, %d update, %d delete (%d unchanged, %d skipped)\n", p.Create, p.Update, p.Delete, p.Unchanged, p.Skip)
+		}
+		if len(ws.TargetClusters) > 0 {
+			fmt.Fprintln(w, "  Target clusters:")
+			for _, c := range ws.TargetClusters {
+				h := "healthy"
+				switch {
+				case !c.Reachable:
+					h = "unreachable: " + c.Error
+				case !c.Healthy:
+					h = "unhealthy"
+				}
+				fmt.Fprintf(w, "    %-20s %s\n", c.Name, h)
+			}
+		}
+		if len(ws.AggregatedKinds) > 0 {
+			fmt.Fprintln(w, "  Aggregated resources:")
+			for _, k := range ws.AggregatedKinds {
+				fmt.Fprintf(w, "    %s: %d total (%d healthy, %d unhealthy)", k.Kind, k.TotalCount, k.HealthyCount, k.UnhealthyCount)
+				if k.MissingCount > 0 {
+					fmt.Fprintf(w, ", %d missing", k.MissingCount)
+				}
+				fmt.Fprintln(w)
+			}
+		}
+		if len(ws.ProjectedKinds) > 0 {
+			fmt.Fprintln(w, "  Projected resources:")
+			for _, k := range ws.ProjectedKinds {
+				fmt.Fprintf(w, "    %s: %d %s → %d projections (%d in sync)\n", k.Kind, k.Sources, plural(k.Sources, "source", "sources"), k.Projections, k.InSync)
+			}
+		}
+	}
+}

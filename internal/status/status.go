@@ -1,0 +1,221 @@
+// Package status is the status of each virtual workspace, as `tmc status`
+// prints it and `tmc sync` serves it: its phase, target clusters with
+// health, aggregated kinds with counts, and projected kinds with source and
+// projection counts.
+//
+//	rep := status.Build(rendered, pl, views)
+//	for _, w := range rep.Workspaces { fmt.Println(w.Name, w.Phase) }
+package status
+
+import (
+	"sort"
+
+	"github.com/kcp-dev/tmc/internal/aggregate"
+	"github.com/kcp-dev/tmc/internal/object"
+	"github.com/kcp-dev/tmc/internal/plan"
+	"github.com/kcp-dev/tmc/internal/render"
+)
+
+// FormatVersion is the version of the status JSON.
+const FormatVersion = "1"
+
+// Phases of a workspace.
+const (
+	// Pending: loaded, not yet reconciled (or changes are waiting to be applied).
+	Pending = "Pending"
+	// Synchronizing: a reconcile is running.
+	Synchronizing = "Synchronizing"
+	// Active: the last reconcile converged.
+	Active = "Active"
+	// Error: the last reconcile failed; Message says why.
+	Error = "Error"
+	// Terminating: removed from git; its objects are being pruned.
+	Terminating = "Terminating"
+)
+
+// Report is the status of every workspace.
+type Report struct {
+	FormatVersion string      `json:"formatVersion"`
+	Revision      string      `json:"revision,omitempty"`
+	Workspaces    []Workspace `json:"workspaces"`
+}
+
+// Workspace is one workspace's status.
+type Workspace struct {
+	Name           string                    `json:"name"`
+	LogicalCluster string                    `json:"logicalCluster"`
+	Phase          string                    `json:"status"`
+	Message        string                    `json:"message,omitempty"`
+	LastReconciled string                    `json:"lastReconciled,omitempty"`
+	TargetClusters []aggregate.TargetCluster `json:"targetClusters"`
+	// AggregatedKinds are the counts of each aggregated kind.
+	AggregatedKinds []AggregatedKind `json:"aggregatedKinds"`
+	// ProjectedKinds count, per kind, the source objects and their projections.
+	ProjectedKinds []ProjectedKind `json:"projectedKinds"`
+	// Pending counts the changes a plan found.
+	Pending *plan.Summary `json:"pending,omitempty"`
+}
+
+// AggregatedKind is the counts of one aggregated kind.
+type AggregatedKind struct {
+	APIVersion     string `json:"apiVersion"`
+	Kind           string `json:"kind"`
+	TotalCount     int    `json:"totalCount"`
+	HealthyCount   int    `json:"healthyCount"`
+	UnhealthyCount int    `json:"unhealthyCount"`
+	MissingCount   int    `json:"missingCount"`
+}
+
+// ProjectedKind counts one kind's source objects and their projections onto clusters.
+type ProjectedKind struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	// Sources is the number of objects of the kind in the workspace's sources.
+	Sources int `json:"sources"`
+	// Projections is the number of (object, target cluster) pairs rendered.
+	Projections int `json:"projections"`
+	// InSync is the number of projections that are live and unchanged (when a plan was made).
+	InSync int `json:"inSync"`
+}
+
+// Build makes the status of every workspace from a render, a plan (optional)
+// and aggregated views (optional). The phase is Error when a target cluster is
+// unreachable or an object could not be planned, Pending when changes wait,
+// else Active; workspaces the plan prunes but git no longer holds are Terminating.
+func Build(r *render.Result, pl *plan.Plan, views []*aggregate.WorkspaceView) Report {
+	rep := Report{FormatVersion: FormatVersion, Workspaces: []Workspace{}}
+	if pl != nil {
+		rep.Revision = pl.Revision
+	}
+	byView := map[string]*aggregate.WorkspaceView{}
+	for _, v := range views {
+		byView[v.LogicalCluster+"/"+v.Workspace] = v
+	}
+	known := map[string]bool{}
+	for _, ws := range r.Workspaces {
+		key := ws.LogicalCluster + "/" + ws.Name
+		known[key] = true
+		w := Workspace{Name: ws.Name, LogicalCluster: ws.LogicalCluster, Phase: Active, TargetClusters: []aggregate.TargetCluster{}, AggregatedKinds: []AggregatedKind{}}
+		for _, d := range ws.Placement {
+			if d.Selected || d.Unhealthy {
+				w.TargetClusters = append(w.TargetClusters, aggregate.TargetCluster{Name: d.Cluster, Healthy: d.Facts.Healthy, Reachable: d.FactsError == "", Priority: d.Facts.Priority, Error: d.FactsError})
+			}
+		}
+		if v := byView[key]; v != nil {
+			w.TargetClusters = v.TargetClusters
+			for _, k := range v.AggregatedResources {
+				w.AggregatedKinds = append(w.AggregatedKinds, AggregatedKind{k.APIVersion, k.Kind, k.TotalCount, k.HealthyCount, k.UnhealthyCount, k.MissingCount})
+			}
+		}
+		w.ProjectedKinds = projected(ws, pl)
+		if pl != nil {
+			s := summary(pl, ws.LogicalCluster, ws.Name)
+			w.Pending = &s
+			switch {
+			case s.Errors > 0 || s.Skip > 0:
+				w.Phase, w.Message = Error, "some objects could not be planned or their cluster is unreachable"
+			case s.Conflicts > 0:
+				w.Phase, w.Message = Error, "fields are owned by another field manager (apply with --force-conflicts)"
+			case s.Create+s.Update+s.Delete > 0:
+				w.Phase, w.Message = Pending, "changes are waiting to be applied"
+			}
+		}
+		for _, tc := range w.TargetClusters {
+			if !tc.Reachable {
+				w.Phase, w.Message = Error, "target cluster "+tc.Name+" is unreachable"
+			}
+		}
+		rep.Workspaces = append(rep.Workspaces, w)
+	}
+	if pl != nil {
+		gone := map[string]*Workspace{}
+		for _, ch := range pl.Changes {
+			key := ch.LogicalCluster + "/" + ch.Workspace
+			if known[key] || ch.Action != plan.Delete {
+				continue
+			}
+			if gone[key] == nil {
+				gone[key] = &Workspace{Name: ch.Workspace, LogicalCluster: ch.LogicalCluster, Phase: Terminating,
+					Message: "removed from git; its objects are pruned on reachable clusters", TargetClusters: []aggregate.TargetCluster{}, AggregatedKinds: []AggregatedKind{}, ProjectedKinds: []ProjectedKind{}}
+			}
+		}
+		for _, k := range sortedKeys(gone) {
+			s := summary(pl, gone[k].LogicalCluster, gone[k].Name)
+			gone[k].Pending = &s
+			rep.Workspaces = append(rep.Workspaces, *gone[k])
+		}
+	}
+	return rep
+}
+
+func summary(pl *plan.Plan, lc, ws string) plan.Summary {
+	var s plan.Summary
+	for _, c := range pl.Changes {
+		if c.LogicalCluster != lc || c.Workspace != ws {
+			continue
+		}
+		switch c.Action {
+		case plan.Create:
+			s.Create++
+		case plan.Update:
+			s.Update++
+		case plan.Delete:
+			s.Delete++
+		case plan.Unchanged:
+			s.Unchanged++
+		case plan.Skip:
+			s.Skip++
+		}
+		if c.Conflict != "" {
+			s.Conflicts++
+		}
+		if c.Error != "" {
+			s.Errors++
+		}
+	}
+	return s
+}
+
+func projected(ws *render.Workspace, pl *plan.Plan) []ProjectedKind {
+	type gk struct{ apiVersion, kind string }
+	sources := map[gk]map[object.ID]bool{}
+	projections := map[gk]int{}
+	for _, c := range ws.Clusters {
+		for _, o := range c.Objects {
+			k := gk{o.ID.APIVersion(), o.ID.Kind}
+			if sources[k] == nil {
+				sources[k] = map[object.ID]bool{}
+			}
+			sources[k][o.SourceID] = true
+			projections[k]++
+		}
+	}
+	inSync := map[gk]int{}
+	if pl != nil {
+		for _, ch := range pl.Changes {
+			if ch.Workspace == ws.Name && ch.LogicalCluster == ws.LogicalCluster && ch.Action == plan.Unchanged {
+				inSync[gk{ch.APIVersion, ch.Kind}]++
+			}
+		}
+	}
+	out := []ProjectedKind{}
+	for k, src := range sources {
+		out = append(out, ProjectedKind{APIVersion: k.apiVersion, Kind: k.kind, Sources: len(src), Projections: projections[k], InSync: inSync[k]})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Kind != out[j].Kind {
+			return out[i].Kind < out[j].Kind
+		}
+		return out[i].APIVersion < out[j].APIVersion
+	})
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
