@@ -5,9 +5,15 @@
 package main
 
 import (
+	"log/slog"
+
+	"github.com/go-logr/logr"
 	"os"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 func main() {
+	// controller-runtime warns on stderr unless its logger is set; tmc reports errors itself.
+	ctrllog.SetLogger(logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }

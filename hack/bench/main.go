@@ -7,13 +7,19 @@
 package main
 
 import (
+	"log/slog"
+
 	"context"
 	"flag"
 	"fmt"
+	"github.com/go-logr/logr"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -21,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kcp-dev/tmc/internal/aggregate"
 	"github.com/kcp-dev/tmc/internal/apply"
 	"github.com/kcp-dev/tmc/internal/cluster"
 	"github.com/kcp-dev/tmc/internal/plan"
@@ -32,6 +39,8 @@ import (
 var names = []string{"c1", "c2", "c3"}
 
 func main() {
+	// controller-runtime warns on stderr unless its logger is set; tmc reports errors itself.
+	ctrllog.SetLogger(logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
 	n := flag.Int("n", 1000, "objects per cluster")
 	perCluster := flag.Int("per-cluster", 16, "requests in flight per cluster (tmc and the bare loop)")
 	flag.Parse()
@@ -145,6 +154,11 @@ func run(n, perCluster int) error {
 	}
 	rows = append(rows, row{"bare loop: 1 SSA request per object (3 clusters at once)", time.Since(start), int64(total), total})
 
+	agg, err := aggregateBench(ctx, cs, work, perCluster)
+	if err != nil {
+		return err
+	}
+
 	fmt.Printf("\n%d objects per cluster, %d clusters, %d requests in flight per cluster\n\n", n, len(names), perCluster)
 	fmt.Println("| what | time | objects/s | requests/object |")
 	fmt.Println("|---|---:|---:|---:|")
@@ -158,7 +172,115 @@ func run(n, perCluster int) error {
 	fresh, kubectlFresh, bare := rows[0].took, rows[3].took, rows[6].took
 	fmt.Printf("\ntmc fresh apply vs kubectl apply --server-side in turn: %.1fx faster (target ≥ 10x)\n", kubectlFresh.Seconds()/fresh.Seconds())
 	fmt.Printf("tmc fresh apply vs the bare loop: %.2fx its time (target ≤ 2x)\n", fresh.Seconds()/bare.Seconds())
+	fmt.Printf("\naggregation of %d objects across %d clusters (%d resources): %s, %d requests (%s), peak heap %.0f MiB\n",
+		agg.objects, len(names), agg.resources, agg.took.Round(time.Millisecond), agg.requests, agg.verbs, float64(agg.peakHeap)/(1<<20))
 	return nil
+}
+
+type aggResult struct {
+	objects, resources int
+	took               time.Duration
+	requests           int64
+	verbs              string
+	peakHeap           uint64
+}
+
+// aggregateBench creates 10,000 ConfigMaps spread over the clusters (the same
+// names on each, so they merge) and aggregates them with one policy.
+func aggregateBench(ctx context.Context, cs *harness.Clusters, work string, perCluster int) (aggResult, error) {
+	const total = 10000
+	per := total / len(names)
+	for _, c := range cs.Clusters {
+		if err := c.Client.Create(ctx, obj("v1", "Namespace", "", "bench-agg", nil)); err != nil {
+			return aggResult{}, err
+		}
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(perCluster)
+		for i := 0; i < per; i++ {
+			g.Go(func() error {
+				u := obj("v1", "ConfigMap", "bench-agg", fmt.Sprintf("agg-%05d", i), map[string]any{"data": map[string]any{"index": fmt.Sprint(i), "cluster": c.Name}})
+				u.SetLabels(map[string]string{"tmc.kcp.io/workspace": "agg"})
+				return c.Client.Patch(gctx, u, client.Apply, client.FieldOwner("bench"), client.ForceOwnership)
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return aggResult{}, err
+		}
+	}
+	repo := filepath.Join(work, "agg")
+	if err := os.MkdirAll(filepath.Join(repo, "objs"), 0o755); err != nil {
+		return aggResult{}, err
+	}
+	var pol strings.Builder
+	for _, c := range names {
+		fmt.Fprintf(&pol, "---\napiVersion: tmc.kcp.io/v1alpha1\nkind: Cluster\nmetadata: {name: %s}\n", c)
+	}
+	pol.WriteString("---\napiVersion: tmc.kcp.io/v1alpha1\nkind: VirtualWorkspace\nmetadata: {name: agg}\nspec:\n  sources: [{path: objs}]\n  aggregationPolicies: [cms]\n")
+	pol.WriteString("---\napiVersion: tmc.kcp.io/v1alpha1\nkind: AggregationPolicy\nmetadata: {name: cms}\nspec:\n  gvk: {version: v1, kind: ConfigMap}\n  healthExpression: \"true\"\n")
+	if err := os.WriteFile(filepath.Join(repo, "policies.yaml"), []byte(pol.String()), 0o644); err != nil {
+		return aggResult{}, err
+	}
+	p, err := policy.Load(ctx, repo)
+	if err != nil {
+		return aggResult{}, err
+	}
+	o := cluster.DefaultOptions()
+	o.Kubeconfig = cs.KubeconfigPath
+	set := cluster.Connect(ctx, p, o)
+	r, err := render.Render(ctx, p, render.Options{Facts: set})
+	if err != nil {
+		return aggResult{}, err
+	}
+	before := map[string]int64{}
+	for _, n := range set.Names() {
+		c, _ := set.Get(n)
+		for v, k := range c.Requests.Snapshot() {
+			before[v] += k
+		}
+	}
+	runtime.GC()
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	go func() {
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapAlloc > peak.Load() {
+				peak.Store(ms.HeapAlloc)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	start := time.Now()
+	views, err := aggregate.Build(ctx, p, r, set, aggregate.DefaultOptions())
+	took := time.Since(start)
+	close(stop)
+	if err != nil {
+		return aggResult{}, err
+	}
+	res := aggResult{took: took, peakHeap: peak.Load()}
+	after := map[string]int64{}
+	for _, n := range set.Names() {
+		c, _ := set.Get(n)
+		for v, k := range c.Requests.Snapshot() {
+			after[v] += k
+		}
+	}
+	var verbs []string
+	for _, v := range []string{"list", "get", "dry-run", "patch"} {
+		if d := after[v] - before[v]; d > 0 {
+			verbs = append(verbs, fmt.Sprintf("%s %d", v, d))
+			res.requests += d
+		}
+	}
+	res.verbs = strings.Join(verbs, ", ")
+	k := views[0].AggregatedResources[0]
+	res.objects, res.resources = k.TotalCount, len(k.Resources)
+	return res, nil
 }
 
 type result struct {

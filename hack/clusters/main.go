@@ -7,12 +7,16 @@
 package main
 
 import (
+	"log/slog"
+
 	"context"
 	"flag"
 	"fmt"
+	"github.com/go-logr/logr"
 	"os"
 	"os/signal"
 	"path/filepath"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"strings"
 	"syscall"
 
@@ -20,6 +24,8 @@ import (
 )
 
 func main() {
+	// controller-runtime warns on stderr unless its logger is set; tmc reports errors itself.
+	ctrllog.SetLogger(logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
 	kubeconfig := flag.String("out", "", "where to write the kubeconfig (default: a temp dir)")
 	ready := flag.String("ready-file", "", "file to create once every cluster is up")
 	flag.Parse()

@@ -16,8 +16,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/go-logr/logr"
 	"os"
 	"path/filepath"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"testing"
 	"time"
 
@@ -61,6 +63,11 @@ func (cs *Clusters) Get(name string) *Cluster {
 		}
 	}
 	return nil
+}
+
+func init() {
+	// Quiet controller-runtime's "SetLogger was never called" warning in tests.
+	ctrllog.SetLogger(logr.Discard())
 }
 
 // AssetsDir returns the directory holding kube-apiserver and etcd:
