@@ -61,6 +61,6 @@ server-side apply, and writes aggregated reports back to the repo.`,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newVersionCommand(), newValidateCommand(), newRenderCommand(), newPlanCommand(), newApplyCommand(), newAggregateCommand(), newStatusCommand())
+	root.AddCommand(newVersionCommand(), newValidateCommand(), newRenderCommand(), newPlanCommand(), newApplyCommand(), newAggregateCommand(), newStatusCommand(), newSyncCommand())
 	return root
 }

@@ -169,9 +169,11 @@ func (a *applier) each(ctx context.Context, changes []*plan.Change, fn func(cont
 			a.mu.Lock()
 			defer a.mu.Unlock()
 			if err != nil {
+				ch.Outcome = err.Error()
 				a.cr.Errors = append(a.cr.Errors, err.Error())
 				return nil
 			}
+			ch.Outcome = "done"
 			done[ch.Key()] = true
 			switch ch.Action {
 			case plan.Create:

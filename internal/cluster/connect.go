@@ -123,6 +123,10 @@ func NewClient(c *policy.Cluster, cfg *rest.Config, opts Options) (*Client, erro
 	}
 	cfg.UserAgent = "tmc"
 	counter := &Counter{}
+	if opts.OnRequest != nil {
+		name := c.Metadata.Name
+		counter.OnRequest = func(verb string) { opts.OnRequest(name, verb) }
+	}
 	prev := cfg.WrapTransport
 	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
 		if prev != nil {

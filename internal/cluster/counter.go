@@ -11,12 +11,18 @@ import (
 type Counter struct {
 	mu     sync.Mutex
 	counts map[string]int64
+	// OnRequest, when set, is called with each request's verb.
+	OnRequest func(verb string)
 }
 
 // Wrap returns a RoundTripper that counts every request it sends.
 func (c *Counter) Wrap(rt http.RoundTripper) http.RoundTripper {
 	return roundTripper(func(req *http.Request) (*http.Response, error) {
-		c.add(verb(req))
+		v := verb(req)
+		c.add(v)
+		if c.OnRequest != nil {
+			c.OnRequest(v)
+		}
 		return rt.RoundTrip(req)
 	})
 }

@@ -22,6 +22,8 @@ type Options struct {
 	// SecretKubeconfig reads a kubeconfig from a Secret (Cluster kubeconfig.secretRef);
 	// nil makes secretRef an error. tmc sync sets it when it runs in a cluster.
 	SecretKubeconfig func(ctx context.Context, namespace, name, key string) ([]byte, error)
+	// OnRequest, when set, is called for every API request with the cluster and verb (for metrics).
+	OnRequest func(cluster, verb string)
 }
 
 // DefaultOptions are sized for throughput: client-go's own defaults (5 QPS,

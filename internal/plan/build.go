@@ -41,6 +41,8 @@ type Options struct {
 	ValidateCreates bool
 	// Workspace and Cluster narrow the plan, as they narrowed the render.
 	Workspace, Cluster string
+	// GoneOnly plans only the pruning of workspaces git no longer holds.
+	GoneOnly bool
 	// Revision is recorded in the plan.
 	Revision string
 }
@@ -132,6 +134,10 @@ func planCluster(ctx context.Context, p *policy.Policies, r *render.Result, set 
 	creating := map[object.ID]bool{}
 	for _, ws := range r.Workspaces {
 		key := ws.LogicalCluster + "/" + ws.Name
+		if opts.GoneOnly || (opts.Workspace != "" && ws.Name != opts.Workspace) {
+			delete(byWS, key) // not gone: planned on its own
+			continue
+		}
 		desired := map[object.ID]bool{}
 		for _, rc := range ws.Clusters {
 			if rc.Name != name {

@@ -70,6 +70,8 @@ type Change struct {
 	Digest string `json:"digest,omitempty"`
 	// Object is the desired object (not saved).
 	Object *unstructured.Unstructured `json:"-"`
+	// Outcome is what apply did: "" when it did not act, "done", or the error.
+	Outcome string `json:"-"`
 }
 
 // ID returns the change's object ID.

@@ -1,0 +1,119 @@
+package sync
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/kcp-dev/tmc/internal/status"
+)
+
+// WorkspacesResponse is the body of /api/v1/workspaces.
+type WorkspacesResponse struct {
+	status.Report
+	// FailedRevision is the newest revision, when it failed to load; RevisionError says why.
+	FailedRevision string `json:"failedRevision,omitempty"`
+	RevisionError  string `json:"revisionError,omitempty"`
+}
+
+// Health is the body of /healthz.
+type Health struct {
+	// Status is healthy or degraded.
+	Status  string         `json:"status"`
+	Message string         `json:"message"`
+	Details map[string]int `json:"details"`
+}
+
+// Handler serves /healthz, /readyz, /metrics and the status API.
+func (s *Syncer) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, s.Health())
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		s.mu.RLock()
+		ready := s.ready
+		s.mu.RUnlock()
+		if !ready {
+			http.Error(w, "not ready: no reconcile has finished yet", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /api/v1/workspaces", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, s.workspaces())
+	})
+	mux.HandleFunc("GET /api/v1/workspaces/{logicalCluster}/{name}", func(w http.ResponseWriter, r *http.Request) {
+		lc, name := r.PathValue("logicalCluster"), r.PathValue("name")
+		for _, ws := range s.Statuses().Workspaces {
+			if ws.LogicalCluster == lc && ws.Name == name {
+				writeJSON(w, http.StatusOK, ws)
+				return
+			}
+		}
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "workspace " + lc + "/" + name + " not found"})
+	})
+	return mux
+}
+
+func (s *Syncer) workspaces() WorkspacesResponse {
+	resp := WorkspacesResponse{Report: s.Statuses()}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.revErr != nil {
+		resp.FailedRevision, resp.RevisionError = s.revErrRev, s.revErr.Error()
+	}
+	return resp
+}
+
+// Health is the manager's health: degraded when the newest revision failed
+// to load or a workspace is in error.
+func (s *Syncer) Health() Health {
+	rep := s.Statuses()
+	s.mu.RLock()
+	revErr := s.revErr
+	agg, proj := true, true
+	if s.good != nil {
+		agg, proj = *s.good.Config.AggregationEnabled, *s.good.Config.ProjectionEnabled
+	}
+	s.mu.RUnlock()
+	h := Health{Status: "healthy", Message: "all workspaces reconciled", Details: map[string]int{"workspaces": len(rep.Workspaces), "aggregators": 0, "projectionControllers": 0, "workspacesInError": 0}}
+	var msgs []string
+	for _, w := range rep.Workspaces {
+		if agg {
+			h.Details["aggregators"]++
+		}
+		if proj {
+			h.Details["projectionControllers"]++
+		}
+		if w.Phase == status.Error {
+			h.Details["workspacesInError"]++
+			msgs = append(msgs, w.LogicalCluster+"/"+w.Name+": "+w.Message)
+		}
+	}
+	if revErr != nil {
+		msgs = append([]string{"newest revision rejected, running the last good one: " + firstLine(revErr.Error())}, msgs...)
+	}
+	if len(msgs) > 0 {
+		h.Status, h.Message = "degraded", strings.Join(msgs, "; ")
+	}
+	return h
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " (and more)"
+	}
+	return s
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,55 @@
+package sync
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics are the syncer's Prometheus metrics, on their own registry with the
+// Go and process collectors.
+type Metrics struct {
+	Registry            *prometheus.Registry
+	Workspaces          *prometheus.GaugeVec
+	AggregatedResources *prometheus.GaugeVec
+	ProjectedResources  *prometheus.GaugeVec
+	AggregationDuration *prometheus.HistogramVec
+	ProjectionDuration  *prometheus.HistogramVec
+	ClusterHealth       *prometheus.GaugeVec
+	Reconciles          *prometheus.CounterVec
+	APIRequests         *prometheus.CounterVec
+}
+
+// NewMetrics registers the metrics.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		Workspaces: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tmc_virtual_workspaces_total", Help: "Virtual workspaces by status.",
+		}, []string{"status"}),
+		AggregatedResources: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tmc_aggregated_resources_total", Help: "Instances read back by aggregation, by group/version/kind.",
+		}, []string{"gvk"}),
+		ProjectedResources: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tmc_projected_resources_total", Help: "Objects projected onto clusters (object × cluster), by group/version/kind.",
+		}, []string{"gvk"}),
+		AggregationDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "tmc_aggregation_duration_seconds", Help: "Time to aggregate a workspace.", Buckets: prometheus.DefBuckets,
+		}, []string{"workspace"}),
+		ProjectionDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "tmc_projection_duration_seconds", Help: "Time to plan and apply a workspace.", Buckets: prometheus.DefBuckets,
+		}, []string{"workspace"}),
+		ClusterHealth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tmc_cluster_health", Help: "1 when a workspace's target cluster is healthy, else 0.",
+		}, []string{"cluster", "workspace"}),
+		Reconciles: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tmc_reconciles_total", Help: "Reconciles by result (success, error, invalid_revision).",
+		}, []string{"result"}),
+		APIRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tmc_api_requests_total", Help: "Kubernetes API requests by cluster and verb.",
+		}, []string{"cluster", "verb"}),
+	}
+	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.Workspaces, m.AggregatedResources, m.ProjectedResources, m.AggregationDuration, m.ProjectionDuration,
+		m.ClusterHealth, m.Reconciles, m.APIRequests)
+	return m
+}

@@ -1,0 +1,308 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	stdsync "sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kcp-dev/tmc/internal/aggregate"
+	"github.com/kcp-dev/tmc/internal/apply"
+	"github.com/kcp-dev/tmc/internal/cluster"
+	"github.com/kcp-dev/tmc/internal/plan"
+	"github.com/kcp-dev/tmc/internal/policy"
+	"github.com/kcp-dev/tmc/internal/render"
+	"github.com/kcp-dev/tmc/internal/report"
+	"github.com/kcp-dev/tmc/internal/status"
+)
+
+// wsResult is what one workspace's projection did.
+type wsResult struct {
+	errs        []string
+	unreachable []string
+}
+
+// reconcile runs render → plan → apply → aggregate → report for every
+// workspace of a revision, at most maxWorkers workspaces at once.
+func (s *Syncer) reconcile(ctx context.Context, p *policy.Policies, rev string) error {
+	set := s.clustersFor(ctx, p, rev)
+	r, err := render.Render(ctx, p, render.Options{Facts: set, Live: set})
+	if err != nil && r == nil {
+		return err
+	}
+	if err != nil {
+		s.markAll(r, status.Error, err.Error())
+		return err
+	}
+	s.markAll(r, status.Synchronizing, "")
+	cfg := p.Config
+	results := map[string]*wsResult{}
+	var mu stdsync.Mutex
+	var changes []*plan.Change
+	if *cfg.ProjectionEnabled {
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(max(cfg.MaxWorkers, 1))
+		for _, ws := range r.Workspaces {
+			g.Go(func() error {
+				start := time.Now()
+				res, chs := s.project(gctx, p, r, set, rev, plan.Options{Workspace: ws.Name})
+				s.metrics.ProjectionDuration.WithLabelValues(ws.Name).Observe(time.Since(start).Seconds())
+				mu.Lock()
+				defer mu.Unlock()
+				results[ws.LogicalCluster+"/"+ws.Name] = res
+				changes = append(changes, chs...)
+				return nil
+			})
+		}
+		_ = g.Wait()
+		// Workspaces git no longer holds: prune what their inventories recorded.
+		gone, chs := s.project(ctx, p, r, set, rev, plan.Options{GoneOnly: true})
+		changes = append(changes, chs...)
+		s.terminate(r, chs, gone)
+	}
+	var views []*aggregate.WorkspaceView
+	var aggErr error
+	if *cfg.AggregationEnabled {
+		views, aggErr = s.aggregate(ctx, p, r, set, cfg.MaxWorkers)
+		if aggErr == nil {
+			aggErr = s.writeReports(ctx, p, views)
+		}
+	}
+	s.record(r, views, results, changes)
+	return aggErr
+}
+
+// clustersFor reuses the cluster clients while the revision is unchanged.
+func (s *Syncer) clustersFor(ctx context.Context, p *policy.Policies, rev string) *cluster.Set {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.clusters == nil || s.clustersRev != rev {
+		s.clusters, s.clustersRev = cluster.Connect(ctx, p, s.opts.Cluster), rev
+	}
+	return s.clusters
+}
+
+// project plans and applies one workspace (or, with GoneOnly, the pruning of workspaces git dropped).
+func (s *Syncer) project(ctx context.Context, p *policy.Policies, r *render.Result, set *cluster.Set, rev string, o plan.Options) (*wsResult, []*plan.Change) {
+	res := &wsResult{}
+	o.Clusters, o.PerCluster, o.ForceConflicts, o.Revision = p.Config.MaxWorkers, 16, s.opts.ForceConflicts, rev
+	pl, err := plan.Build(ctx, p, r, set, o)
+	if err != nil {
+		res.errs = append(res.errs, err.Error())
+		return res, nil
+	}
+	for _, c := range pl.Unreachable() {
+		res.unreachable = append(res.unreachable, c.Name)
+	}
+	ao := apply.DefaultOptions()
+	ao.ForceConflicts, ao.Clusters, ao.PerCluster = s.opts.ForceConflicts, p.Config.MaxWorkers, 16
+	if pl.HasChanges() {
+		if _, err := apply.Apply(ctx, pl, set, ao); err != nil {
+			res.errs = append(res.errs, err.Error())
+		}
+	}
+	for _, ch := range pl.Changes {
+		if ch.Error != "" {
+			res.errs = append(res.errs, ch.Error)
+		}
+		if ch.Outcome != "" && ch.Outcome != "done" {
+			res.errs = append(res.errs, ch.Outcome)
+		}
+	}
+	sort.Strings(res.errs)
+	return res, pl.Changes
+}
+
+// terminate keeps a workspace that left git Terminating until every cluster
+// was reachable and every object it recorded was pruned; then it disappears.
+func (s *Syncer) terminate(r *render.Result, changes []*plan.Change, gone *wsResult) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	current := map[string]bool{}
+	for _, ws := range r.Workspaces {
+		current[ws.LogicalCluster+"/"+ws.Name] = true
+	}
+	pending := map[string]bool{}
+	for _, ch := range changes {
+		if ch.Action == plan.Delete && ch.Outcome != "done" {
+			pending[ch.LogicalCluster+"/"+ch.Workspace] = true
+		}
+		if ch.Action == plan.Delete && s.statuses[ch.LogicalCluster+"/"+ch.Workspace].Name == "" {
+			s.statuses[ch.LogicalCluster+"/"+ch.Workspace] = status.Workspace{Name: ch.Workspace, LogicalCluster: ch.LogicalCluster}
+		}
+	}
+	for key, st := range s.statuses {
+		if current[key] {
+			continue
+		}
+		if pending[key] || len(gone.unreachable) > 0 {
+			st.Phase = status.Terminating
+			st.Message = "removed from git; its objects are pruned on reachable clusters"
+			if len(gone.unreachable) > 0 {
+				st.Message += fmt.Sprintf(" (waiting for %v)", gone.unreachable)
+			}
+			s.statuses[key] = st
+			continue
+		}
+		delete(s.statuses, key)
+	}
+	s.updateWorkspaceMetricsLocked()
+}
+
+// aggregate builds every workspace's view, at most maxWorkers at once.
+func (s *Syncer) aggregate(ctx context.Context, p *policy.Policies, r *render.Result, set *cluster.Set, workers int) ([]*aggregate.WorkspaceView, error) {
+	views := make([]*aggregate.WorkspaceView, len(r.Workspaces))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(workers, 1))
+	for i, ws := range r.Workspaces {
+		g.Go(func() error {
+			start := time.Now()
+			vs, err := aggregate.Build(gctx, p, r, set, aggregate.Options{Workspace: ws.Name, Clusters: workers})
+			s.metrics.AggregationDuration.WithLabelValues(ws.Name).Observe(time.Since(start).Seconds())
+			if err != nil {
+				return err
+			}
+			if len(vs) == 1 {
+				views[i] = vs[0]
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	out := views[:0]
+	for _, v := range views {
+		if v != nil {
+			out = append(out, v)
+		}
+	}
+	return out, err
+}
+
+// writeReports commits changed reports into the syncer's clone and pushes them.
+func (s *Syncer) writeReports(ctx context.Context, p *policy.Policies, views []*aggregate.WorkspaceView) error {
+	files, err := report.Files(filepath.ToSlash(filepath.Join(s.opts.Path, p.Config.Reports.Path)), views)
+	if err != nil {
+		return err
+	}
+	auth, err := s.opts.Auth.method(s.src.url)
+	if err != nil {
+		return err
+	}
+	res, err := report.Commit(ctx, s.src.dir, files, report.CommitOptions{
+		AuthorName: "tmc", AuthorEmail: "tmc@localhost", Push: s.opts.PushReports, Auth: auth,
+		Message: fmt.Sprintf("tmc: reports for %d workspaces\n\nAggregated at %s from revision %s.\n", len(views), time.Now().UTC().Format(time.RFC3339), short(s.goodRev)),
+	})
+	if err != nil {
+		if strings.Contains(err.Error(), "checked out") {
+			err = fmt.Errorf("%w (the remote is a non-bare repo with the branch checked out: push to a bare repo, or run with --no-push-reports)", err)
+		}
+		return fmt.Errorf("reports: %w", err)
+	}
+	if res.Commit != "" {
+		s.opts.Logf("reports committed as %s (pushed: %v)", short(res.Commit), res.Pushed)
+		// Our own commit is not a new revision to load — unless the push
+		// rebased it onto someone else's commit, which must be loaded.
+		if res.Rebased == 0 {
+			s.mu.Lock()
+			s.seenRev = s.src.head()
+			s.mu.Unlock()
+		}
+	}
+	return nil
+}
+
+// markAll sets the phase of every workspace of a render.
+func (s *Syncer) markAll(r *render.Result, phase, msg string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ws := range r.Workspaces {
+		key := ws.LogicalCluster + "/" + ws.Name
+		st := s.statuses[key]
+		if st.Name == "" {
+			st = status.Workspace{Name: ws.Name, LogicalCluster: ws.LogicalCluster, TargetClusters: []aggregate.TargetCluster{}, AggregatedKinds: []status.AggregatedKind{}, ProjectedKinds: []status.ProjectedKind{}}
+		}
+		st.Phase, st.Message = phase, msg
+		s.statuses[key] = st
+	}
+	s.updateWorkspaceMetricsLocked()
+}
+
+// record stores the statuses and metrics of a finished reconcile.
+func (s *Syncer) record(r *render.Result, views []*aggregate.WorkspaceView, results map[string]*wsResult, changes []*plan.Change) {
+	pl := &plan.Plan{Changes: changes}
+	rep := status.Build(r, pl, views)
+	now := time.Now().UTC().Format(time.RFC3339)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, w := range rep.Workspaces {
+		key := w.LogicalCluster + "/" + w.Name
+		if w.Phase == status.Terminating {
+			continue // terminate decides
+		}
+		w.Pending = nil
+		w.LastReconciled = now
+		w.Phase, w.Message = status.Active, ""
+		if res := results[key]; res != nil {
+			switch {
+			case len(res.errs) > 0:
+				w.Phase, w.Message = status.Error, res.errs[0]
+			case len(res.unreachable) > 0:
+				w.Phase, w.Message = status.Error, fmt.Sprintf("target clusters unreachable: %v (skipped, nothing pruned there)", res.unreachable)
+			}
+		}
+		for _, tc := range w.TargetClusters {
+			v := 0.0
+			if tc.Healthy && tc.Reachable {
+				v = 1
+			}
+			s.metrics.ClusterHealth.WithLabelValues(tc.Name, w.Name).Set(v)
+		}
+		s.statuses[key] = w
+	}
+	s.metrics.ProjectedResources.Reset()
+	for _, ws := range r.Workspaces {
+		for _, c := range ws.Clusters {
+			for _, o := range c.Objects {
+				s.metrics.ProjectedResources.WithLabelValues(gvk(o.ID.Group, o.ID.Version, o.ID.Kind)).Inc()
+			}
+		}
+	}
+	s.metrics.AggregatedResources.Reset()
+	for _, v := range views {
+		for _, k := range v.AggregatedResources {
+			s.metrics.AggregatedResources.WithLabelValues(k.APIVersion+"/"+k.Kind).Add(float64(k.TotalCount))
+		}
+	}
+	s.updateWorkspaceMetricsLocked()
+}
+
+func gvk(g, v, k string) string {
+	if g == "" {
+		return v + "/" + k
+	}
+	return g + "/" + v + "/" + k
+}
+
+func (s *Syncer) updateWorkspaceMetricsLocked() {
+	counts := map[string]int{status.Pending: 0, status.Synchronizing: 0, status.Active: 0, status.Error: 0, status.Terminating: 0}
+	for _, w := range s.statuses {
+		counts[w.Phase]++
+	}
+	for phase, n := range counts {
+		s.metrics.Workspaces.WithLabelValues(phase).Set(float64(n))
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,254 @@
+package sync
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	stdsync "sync"
+	"time"
+
+	"github.com/kcp-dev/tmc/internal/cluster"
+	"github.com/kcp-dev/tmc/internal/policy"
+	"github.com/kcp-dev/tmc/internal/status"
+)
+
+// Options configure a syncer.
+type Options struct {
+	// Repo is the git URL (https, ssh, file://) or a local path.
+	Repo string
+	// Branch to sync; empty is the remote's default branch.
+	Branch string
+	// Path is the policy tree's directory inside the repo.
+	Path string
+	// Interval overrides the Config's syncInterval when set.
+	Interval time.Duration
+	// HealthInterval overrides the Config's healthCheckInterval when set.
+	HealthInterval time.Duration
+	// Auth authenticates to the git remote (and the report push).
+	Auth GitAuth
+	// WorkDir holds the syncer's clone; empty makes a temporary one.
+	WorkDir string
+	// Cluster says how clusters are reached.
+	Cluster cluster.Options
+	// ForceConflicts takes fields other managers own, so that hand edits are
+	// reverted (default true for the syncer, as Flux does).
+	ForceConflicts bool
+	// PushReports pushes report commits to the remote (default true).
+	PushReports bool
+	// Logf logs a line; nil discards.
+	Logf func(format string, args ...any)
+}
+
+// Syncer is the continuous reconciler.
+type Syncer struct {
+	opts    Options
+	metrics *Metrics
+	src     *source
+
+	mu           stdsync.RWMutex
+	good         *policy.Policies // the last revision that validated
+	goodRev      string
+	seenRev      string // the newest remote head processed (loaded, rejected, or our own report commit)
+	revErr       error // why the newest revision was not taken
+	revErrRev    string
+	statuses     map[string]status.Workspace // by logicalCluster/name
+	ready        bool
+	lastRun      time.Time
+	clusters     *cluster.Set
+	clustersRev  string
+	unhealthy    map[string]bool
+	reconcileReq chan struct{}
+}
+
+// New makes a syncer; Run clones and starts it.
+func New(opts Options) *Syncer {
+	if opts.Logf == nil {
+		opts.Logf = func(string, ...any) {}
+	}
+	s := &Syncer{opts: opts, metrics: NewMetrics(), statuses: map[string]status.Workspace{}, unhealthy: map[string]bool{}, reconcileReq: make(chan struct{}, 1)}
+	user := opts.Cluster.OnRequest
+	s.opts.Cluster.OnRequest = func(c, verb string) {
+		s.metrics.APIRequests.WithLabelValues(c, verb).Inc()
+		if user != nil {
+			user(c, verb)
+		}
+	}
+	return s
+}
+
+// Metrics returns the syncer's metrics.
+func (s *Syncer) Metrics() *Metrics { return s.metrics }
+
+// Trigger asks for a reconcile as soon as the current one ends.
+func (s *Syncer) Trigger() {
+	select {
+	case s.reconcileReq <- struct{}{}:
+	default:
+	}
+}
+
+// Run clones the repo and reconciles every interval (or when triggered)
+// until ctx is done. A reconcile in flight when ctx ends is finished with
+// finishCtx, which a second interrupt cancels.
+func (s *Syncer) Run(ctx, finishCtx context.Context) error {
+	dir := s.opts.WorkDir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "tmc-sync-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	src, err := newSource(ctx, s.opts.Repo, s.opts.Branch, filepath.Join(dir, "repo"), s.opts.Auth)
+	if err != nil {
+		return err
+	}
+	s.src = src
+	s.opts.Logf("cloned %s (branch %s)", s.opts.Repo, src.branch)
+	s.Trigger()
+	health := time.NewTimer(0)
+	defer health.Stop()
+	interval, _ := s.intervals()
+	tick := time.NewTimer(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-health.C:
+			s.checkHealth(ctx)
+			_, hInterval := s.intervals()
+			health.Reset(hInterval)
+			continue
+		case <-s.reconcileReq:
+		case <-tick.C:
+		}
+		s.runOnce(finishCtx)
+		// The interval may have changed with the Config of a new revision.
+		interval, _ = s.intervals()
+		tick.Reset(interval)
+	}
+}
+
+func (s *Syncer) intervals() (time.Duration, time.Duration) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	i, h := time.Minute*5, 30*time.Second
+	if s.good != nil {
+		i, h = policy.Duration(s.good.Config.SyncInterval), policy.Duration(s.good.Config.HealthCheckInterval)
+	}
+	if s.opts.Interval > 0 {
+		i = s.opts.Interval
+	}
+	if s.opts.HealthInterval > 0 {
+		h = s.opts.HealthInterval
+	}
+	return i, h
+}
+
+// runOnce fetches, loads a new revision if there is one, and reconciles the last good one.
+func (s *Syncer) runOnce(ctx context.Context) {
+	rev, err := s.src.fetch(ctx)
+	if err != nil {
+		s.opts.Logf("fetch: %v", err)
+		s.setRevErr(rev, err)
+		s.metrics.Reconciles.WithLabelValues("error").Inc()
+		return
+	}
+	s.mu.RLock()
+	known := rev == s.seenRev
+	s.mu.RUnlock()
+	if !known {
+		root := filepath.Join(s.src.dir, s.opts.Path)
+		p, err := policy.Load(ctx, root)
+		if err != nil {
+			s.opts.Logf("revision %s is invalid; keeping %s: %v", short(rev), short(s.goodRev), err)
+			s.setRevErr(rev, err)
+			s.metrics.Reconciles.WithLabelValues("invalid_revision").Inc()
+		} else {
+			s.mu.Lock()
+			s.good, s.goodRev, s.revErr, s.revErrRev = p, rev, nil, ""
+			s.mu.Unlock()
+			s.opts.Logf("revision %s loaded", short(rev))
+		}
+		s.mu.Lock()
+		s.seenRev = rev
+		s.mu.Unlock()
+	}
+	s.mu.RLock()
+	p, good := s.good, s.goodRev
+	s.mu.RUnlock()
+	if p == nil {
+		return // no valid revision yet
+	}
+	if err := s.reconcile(ctx, p, good); err != nil {
+		s.opts.Logf("reconcile %s: %v", short(good), err)
+		s.metrics.Reconciles.WithLabelValues("error").Inc()
+	} else {
+		s.metrics.Reconciles.WithLabelValues("success").Inc()
+	}
+	s.mu.Lock()
+	s.ready, s.lastRun = true, time.Now()
+	s.mu.Unlock()
+}
+
+func (s *Syncer) setRevErr(rev string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.revErr, s.revErrRev = err, rev
+}
+
+// checkHealth probes every cluster; one that comes back triggers a reconcile.
+func (s *Syncer) checkHealth(ctx context.Context) {
+	s.mu.RLock()
+	set, p := s.clusters, s.good
+	s.mu.RUnlock()
+	if set == nil || p == nil {
+		return
+	}
+	recovered := false
+	for _, c := range p.Clusters {
+		name := c.Metadata.Name
+		cl, err := set.Get(name)
+		if err == nil {
+			err = cl.Health(ctx)
+		}
+		s.mu.Lock()
+		was := s.unhealthy[name]
+		s.unhealthy[name] = err != nil
+		s.mu.Unlock()
+		switch {
+		case err != nil && !was:
+			s.opts.Logf("cluster %s is unhealthy: %v", name, err)
+		case err == nil && was:
+			s.opts.Logf("cluster %s is healthy again", name)
+			recovered = true
+		}
+	}
+	if recovered {
+		s.Trigger()
+	}
+}
+
+func short(rev string) string {
+	if len(rev) > 12 {
+		return rev[:12]
+	}
+	if rev == "" {
+		return "(none)"
+	}
+	return rev
+}
+
+// Statuses returns every workspace's status, sorted.
+func (s *Syncer) Statuses() status.Report {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	rep := status.Report{FormatVersion: status.FormatVersion, Revision: s.goodRev, Workspaces: []status.Workspace{}}
+	for _, k := range sortedKeys(s.statuses) {
+		rep.Workspaces = append(rep.Workspaces, s.statuses[k])
+	}
+	return rep
+}
+
