@@ -187,4 +187,3 @@ func runSync(cmd *cobra.Command, cf *clusterFlags, f *syncFlags) error {
 	})
 	return runErr
 }
-

@@ -275,7 +275,7 @@ func (s *Syncer) record(r *render.Result, views []*aggregate.WorkspaceView, resu
 	s.metrics.AggregatedResources.Reset()
 	for _, v := range views {
 		for _, k := range v.AggregatedResources {
-			s.metrics.AggregatedResources.WithLabelValues(k.APIVersion+"/"+k.Kind).Add(float64(k.TotalCount))
+			s.metrics.AggregatedResources.WithLabelValues(k.APIVersion + "/" + k.Kind).Add(float64(k.TotalCount))
 		}
 	}
 	s.updateWorkspaceMetricsLocked()

@@ -49,7 +49,7 @@ type Syncer struct {
 	good         *policy.Policies // the last revision that validated
 	goodRev      string
 	seenRev      string // the newest remote head processed (loaded, rejected, or our own report commit)
-	revErr       error // why the newest revision was not taken
+	revErr       error  // why the newest revision was not taken
 	revErrRev    string
 	statuses     map[string]status.Workspace // by logicalCluster/name
 	ready        bool
@@ -251,4 +251,3 @@ func (s *Syncer) Statuses() status.Report {
 	}
 	return rep
 }
-
