@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -190,7 +192,7 @@ func writeAggregateText(w io.Writer, views []*aggregate.WorkspaceView) {
 				fmt.Fprintln(w)
 				for _, c := range r.Conflicts {
 					var vals []string
-					for _, cl := range sortedAnyKeys(c.Values) {
+					for _, cl := range slices.Sorted(maps.Keys(c.Values)) {
 						vals = append(vals, cl+"="+compact(c.Values[cl]))
 					}
 					won := "unresolved"
@@ -214,17 +216,4 @@ func compact(v any) string {
 		}
 	}
 	return fmt.Sprint(v)
-}
-
-func sortedAnyKeys(m map[string]any) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j] < out[j-1]; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
 }

@@ -2,6 +2,8 @@ package aggregate
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -78,7 +80,7 @@ func kind(ctx context.Context, ap *policy.AggregationPolicy, ws *render.Workspac
 	}
 	kv := KindView{Policy: ap.Metadata.Name, APIVersion: gv, Kind: s.GVK.Kind, MergeStrategy: s.MergeStrategy,
 		ConflictResolution: s.ConflictResolution, HealthAggregation: s.HealthAggregation, StatusMerging: s.StatusMerging, Resources: []Resource{}}
-	names := sortedKeys(targets)
+	names := slices.Sorted(maps.Keys(targets))
 	var mu sync.Mutex
 	byKey := map[string][]*instance{}
 	errs := map[string]error{}
@@ -115,7 +117,7 @@ func kind(ctx context.Context, ap *policy.AggregationPolicy, ws *render.Workspac
 			readable++
 		}
 	}
-	for _, key := range sortedKeys(byKey) {
+	for _, key := range slices.Sorted(maps.Keys(byKey)) {
 		insts := byKey[key]
 		sort.Slice(insts, func(i, j int) bool { return insts[i].cluster < insts[j].cluster })
 		if s.MergeStrategy == "Intersection" && len(insts) < readable {

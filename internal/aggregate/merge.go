@@ -2,7 +2,9 @@ package aggregate
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -57,11 +59,11 @@ func (m *merger) merge(path string, vals map[string]any, total int) (v any, drop
 			return x, false
 		}
 	}
-	if maps, ok := allMaps(vals); ok {
+	if ms, ok := allMaps(vals); ok {
 		out := map[string]any{}
-		for _, k := range unionKeys(maps) {
+		for _, k := range unionKeys(ms) {
 			sub := map[string]any{}
-			for c, mm := range maps {
+			for c, mm := range ms {
 				if x, ok := mm[k]; ok {
 					sub[c] = x
 				}
@@ -110,10 +112,10 @@ func (m *merger) diff(path string, vals map[string]any, winner string) {
 	if len(vals) < 2 || allEqual(vals) {
 		return
 	}
-	if maps, ok := allMaps(vals); ok {
-		for _, k := range unionKeys(maps) {
+	if ms, ok := allMaps(vals); ok {
+		for _, k := range unionKeys(ms) {
 			sub := map[string]any{}
-			for c, mm := range maps {
+			for c, mm := range ms {
 				if x, ok := mm[k]; ok {
 					sub[c] = x
 				}
@@ -144,7 +146,7 @@ func (m *merger) diff(path string, vals map[string]any, winner string) {
 func allEqual(vals map[string]any) bool {
 	var first any
 	i := 0
-	for _, k := range sortedKeys(vals) {
+	for _, k := range slices.Sorted(maps.Keys(vals)) {
 		if i == 0 {
 			first = vals[k]
 		} else if !reflect.DeepEqual(first, vals[k]) {
@@ -192,14 +194,14 @@ func allNamedLists(vals map[string]any) (map[string]map[string]any, bool) {
 	return out, true
 }
 
-func unionKeys(maps map[string]map[string]any) []string {
+func unionKeys(ms map[string]map[string]any) []string {
 	set := map[string]bool{}
-	for _, m := range maps {
+	for _, m := range ms {
 		for k := range m {
 			set[k] = true
 		}
 	}
-	return sortedKeys(set)
+	return slices.Sorted(maps.Keys(set))
 }
 
 func unionNames(lists map[string]map[string]any) []string { return unionKeys(lists) }

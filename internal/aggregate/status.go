@@ -1,6 +1,8 @@
 package aggregate
 
 import (
+	"maps"
+	"slices"
 	"sort"
 )
 
@@ -33,7 +35,7 @@ func mergeConditions(insts []*instance) []Condition {
 		}
 	}
 	var out []Condition
-	for _, k := range sortedKeys(byType) {
+	for _, k := range slices.Sorted(maps.Keys(byType)) {
 		c := byType[k]
 		sort.Strings(c.Clusters)
 		out = append(out, *c)

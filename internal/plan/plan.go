@@ -130,9 +130,12 @@ func (p *Plan) Unreachable() []ClusterState {
 	return out
 }
 
-func (p *Plan) summarize() {
+func (p *Plan) summarize() { p.Summary = Summarize(p.Changes) }
+
+// Summarize counts changes per action, conflicts and errors.
+func Summarize(changes []*Change) Summary {
 	s := Summary{}
-	for _, c := range p.Changes {
+	for _, c := range changes {
 		switch c.Action {
 		case Create:
 			s.Create++
@@ -152,7 +155,7 @@ func (p *Plan) summarize() {
 			s.Errors++
 		}
 	}
-	p.Summary = s
+	return s
 }
 
 // Save writes the plan as JSON.

@@ -3,10 +3,11 @@ package report
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"sigs.k8s.io/yaml"
@@ -44,7 +45,7 @@ func Files(base string, views []*aggregate.WorkspaceView) (map[string][]byte, er
 // returns the paths it wrote, sorted.
 func Write(root string, files map[string][]byte) ([]string, error) {
 	var changed []string
-	for _, rel := range sortedPaths(files) {
+	for _, rel := range slices.Sorted(maps.Keys(files)) {
 		if strings.HasPrefix(path.Clean(rel), "../") || path.IsAbs(rel) {
 			return changed, fmt.Errorf("report path %q leaves the repo", rel)
 		}
@@ -61,15 +62,6 @@ func Write(root string, files map[string][]byte) ([]string, error) {
 		changed = append(changed, rel)
 	}
 	return changed, nil
-}
-
-func sortedPaths(files map[string][]byte) []string {
-	out := make([]string, 0, len(files))
-	for p := range files {
-		out = append(out, p)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // readme renders the tables a reviewer reads.
@@ -121,7 +113,7 @@ func readme(v *aggregate.WorkspaceView) []byte {
 		for _, r := range k.Resources {
 			for _, c := range r.Conflicts {
 				var vals []string
-				for _, cl := range sortedKeys(c.Values) {
+				for _, cl := range slices.Sorted(maps.Keys(c.Values)) {
 					vals = append(vals, fmt.Sprintf("%s=`%v`", cl, c.Values[cl]))
 				}
 				won := "unresolved"
@@ -144,13 +136,4 @@ func name(r aggregate.Resource) string {
 		return r.Name
 	}
 	return r.Namespace + "/" + r.Name
-}
-
-func sortedKeys(m map[string]any) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

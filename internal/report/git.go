@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -202,7 +204,7 @@ func rebase(ctx context.Context, repo *git.Repository, wt *git.Worktree, root st
 
 // commitFiles writes and stages the files, and commits when the index changed.
 func commitFiles(repo *git.Repository, wt *git.Worktree, root string, files map[string][]byte, msg string, sig *object.Signature) (string, error) {
-	for _, rel := range sortedPaths(files) {
+	for _, rel := range slices.Sorted(maps.Keys(files)) {
 		full := filepath.Join(root, filepath.FromSlash(rel))
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 			return "", err
@@ -219,7 +221,7 @@ func commitFiles(repo *git.Repository, wt *git.Worktree, root string, files map[
 		return "", err
 	}
 	staged := false
-	for _, rel := range sortedPaths(files) {
+	for _, rel := range slices.Sorted(maps.Keys(files)) {
 		if s := st.File(rel); s.Staging != git.Unmodified && s.Staging != git.Untracked {
 			staged = true
 		}

@@ -8,6 +8,8 @@
 package status
 
 import (
+	"maps"
+	"slices"
 	"sort"
 
 	"github.com/kcp-dev/tmc/internal/aggregate"
@@ -139,7 +141,7 @@ func Build(r *render.Result, pl *plan.Plan, views []*aggregate.WorkspaceView) Re
 					Message: "removed from git; its objects are pruned on reachable clusters", TargetClusters: []aggregate.TargetCluster{}, AggregatedKinds: []AggregatedKind{}, ProjectedKinds: []ProjectedKind{}}
 			}
 		}
-		for _, k := range sortedKeys(gone) {
+		for _, k := range slices.Sorted(maps.Keys(gone)) {
 			s := summary(pl, gone[k].LogicalCluster, gone[k].Name)
 			gone[k].Pending = &s
 			rep.Workspaces = append(rep.Workspaces, *gone[k])
@@ -149,31 +151,13 @@ func Build(r *render.Result, pl *plan.Plan, views []*aggregate.WorkspaceView) Re
 }
 
 func summary(pl *plan.Plan, lc, ws string) plan.Summary {
-	var s plan.Summary
+	var mine []*plan.Change
 	for _, c := range pl.Changes {
-		if c.LogicalCluster != lc || c.Workspace != ws {
-			continue
-		}
-		switch c.Action {
-		case plan.Create:
-			s.Create++
-		case plan.Update:
-			s.Update++
-		case plan.Delete:
-			s.Delete++
-		case plan.Unchanged:
-			s.Unchanged++
-		case plan.Skip:
-			s.Skip++
-		}
-		if c.Conflict != "" {
-			s.Conflicts++
-		}
-		if c.Error != "" {
-			s.Errors++
+		if c.LogicalCluster == lc && c.Workspace == ws {
+			mine = append(mine, c)
 		}
 	}
-	return s
+	return plan.Summarize(mine)
 }
 
 func projected(ws *render.Workspace, pl *plan.Plan) []ProjectedKind {
@@ -208,14 +192,5 @@ func projected(ws *render.Workspace, pl *plan.Plan) []ProjectedKind {
 		}
 		return out[i].APIVersion < out[j].APIVersion
 	})
-	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }

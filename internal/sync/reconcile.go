@@ -297,12 +297,3 @@ func (s *Syncer) updateWorkspaceMetricsLocked() {
 		s.metrics.Workspaces.WithLabelValues(phase).Set(float64(n))
 	}
 }
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}

@@ -2,8 +2,10 @@ package sync
 
 import (
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	stdsync "sync"
 	"time"
 
@@ -246,7 +248,7 @@ func (s *Syncer) Statuses() status.Report {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	rep := status.Report{FormatVersion: status.FormatVersion, Revision: s.goodRev, Workspaces: []status.Workspace{}}
-	for _, k := range sortedKeys(s.statuses) {
+	for _, k := range slices.Sorted(maps.Keys(s.statuses)) {
 		rep.Workspaces = append(rep.Workspaces, s.statuses[k])
 	}
 	return rep
