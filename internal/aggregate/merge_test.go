@@ -1,0 +1,86 @@
+package aggregate
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestResourceHealth(t *testing.T) {
+	targets := map[string]TargetCluster{"a": {Weight: 3}, "b": {Weight: 1}, "c": {Weight: 1}}
+	o := func(hs ...string) []Origin {
+		var out []Origin
+		for i, h := range hs {
+			out = append(out, Origin{Cluster: string(rune('a' + i)), Health: h})
+		}
+		return out
+	}
+	cases := []struct {
+		rule    string
+		origins []Origin
+		want    string
+	}{
+		{"Majority", o(Healthy, Healthy, Unhealthy), Healthy},
+		{"Majority", o(Healthy, Missing, Unreachable), Unhealthy},
+		{"Majority", o(Healthy, Progressing, Progressing), Progressing},
+		{"All", o(Healthy, Healthy, Healthy), Healthy},
+		{"All", o(Healthy, Healthy, Missing), Unhealthy},
+		{"Any", o(Unhealthy, Missing, Healthy), Healthy},
+		{"Any", o(Unknown, Missing, Unreachable), Unhealthy},
+		{"Weighted", o(Healthy, Unhealthy, Unhealthy), Healthy}, // 3 of 5
+		{"Weighted", o(Unhealthy, Healthy, Healthy), Unhealthy}, // 2 of 5
+		{"Weighted", o(Progressing, Healthy, Healthy), Progressing},
+	}
+	for _, tc := range cases {
+		if got := resourceHealth(tc.rule, tc.origins, targets); got != tc.want {
+			t.Errorf("%s %v: %s, want %s", tc.rule, tc.origins, got, tc.want)
+		}
+	}
+}
+
+func TestMergeUnionByNameAndConflicts(t *testing.T) {
+	older, newer := &instance{cluster: "a", priority: 1, changed: time.Unix(100, 0)}, &instance{cluster: "b", priority: 9, changed: time.Unix(200, 0)}
+	vals := map[string]any{
+		"a": map[string]any{"replicas": 2, "labels": map[string]any{"x": "1"}, "containers": []any{
+			map[string]any{"name": "web", "image": "v1"}, map[string]any{"name": "log", "image": "l1"}}},
+		"b": map[string]any{"replicas": 3, "labels": map[string]any{"y": "2"}, "containers": []any{
+			map[string]any{"name": "web", "image": "v2"}}},
+	}
+	for _, tc := range []struct {
+		resolution string
+		order      []*instance
+		want       map[string]any
+		winner     string
+	}{
+		{"LastWriter", []*instance{newer, older}, map[string]any{"replicas": 3, "labels": map[string]any{"x": "1", "y": "2"}, "containers": []any{
+			map[string]any{"name": "log", "image": "l1"}, map[string]any{"name": "web", "image": "v2"}}}, "b"},
+		{"Priority", []*instance{older, newer}, map[string]any{"replicas": 2, "labels": map[string]any{"x": "1", "y": "2"}, "containers": []any{
+			map[string]any{"name": "log", "image": "l1"}, map[string]any{"name": "web", "image": "v1"}}}, "a"},
+		{"Report", nil, map[string]any{"labels": map[string]any{"x": "1", "y": "2"}, "containers": []any{
+			map[string]any{"name": "log", "image": "l1"}, map[string]any{"name": "web"}}}, ""},
+	} {
+		m := &merger{resolution: tc.resolution, order: tc.order}
+		got, _ := m.merge("spec", vals, 2)
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("%s merged (-want +got):\n%s", tc.resolution, diff)
+		}
+		var fields []string
+		for _, c := range m.conflicts {
+			if c.Winner != tc.winner {
+				t.Errorf("%s: %s won by %q, want %q", tc.resolution, c.Field, c.Winner, tc.winner)
+			}
+			fields = append(fields, c.Field)
+		}
+		if diff := cmp.Diff([]string{"spec.containers[name=web].image", "spec.replicas"}, fields); diff != "" {
+			t.Errorf("%s conflicts (-want +got):\n%s", tc.resolution, diff)
+		}
+	}
+	// Intersection keeps only what every instance holds alike.
+	m := &merger{resolution: "Intersection"}
+	got, _ := m.merge("spec", vals, 2)
+	want := map[string]any{"labels": map[string]any{}, "containers": []any{map[string]any{"name": "web"}}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Intersection (-want +got):\n%s", diff)
+	}
+}
