@@ -130,6 +130,11 @@ func applyCluster(ctx context.Context, set *cluster.Set, st plan.ClusterState, c
 			deletes = append(deletes, ch)
 		case plan.Unchanged:
 			cr.Unchanged++
+		case plan.Skip:
+			if ch.Error != "" {
+				ch.Outcome = ch.Error
+				cr.Errors = append(cr.Errors, ch.Error)
+			}
 		}
 	}
 	done := map[plan.Key]bool{}

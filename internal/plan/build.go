@@ -313,6 +313,13 @@ func planObject(ctx context.Context, c *cluster.Client, name string, w work, cre
 			ch.Diff = unifiedDiff(w.id.String(), nil, w.desired)
 			return ch
 		}
+		if live != nil && apierrors.IsInvalid(derr) && strings.Contains(derr.Error(), "immutable") {
+			// The server refuses the change in place; apply --force deletes and recreates.
+			ch.Action = Update
+			ch.Reason = MaskText(fmt.Sprintf("an immutable field changes (apply --force deletes and recreates the object): %v", derr), secrets)
+			ch.Diff = unifiedDiff(w.id.String(), live, w.desired)
+			return ch
+		}
 		ch.Action, ch.Error = Skip, MaskText(fmt.Sprintf("%s: dry-run failed: %v", w.id.On(name), derr), secrets)
 		return ch
 	}
