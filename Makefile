@@ -9,7 +9,7 @@ COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X github.com/kcp-dev/tmc/internal/version.Version=$(VERSION) -X github.com/kcp-dev/tmc/internal/version.Commit=$(COMMIT)
 GOTEST_FLAGS ?= -count=1 -timeout 20m
 
-.PHONY: help build demo install test test-unit test-e2e envtest schemas vet lint fmt fmt-check bench fuzz clean
+.PHONY: help build demo image install test test-unit test-e2e envtest schemas vet lint fmt fmt-check bench fuzz clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F ':.*?## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -20,6 +20,10 @@ build: ## Build bin/tmc
 demo: build envtest ## Start three local API servers, plan and apply examples/policies on them
 	$(GO) build -o $(BIN)/clusters ./hack/clusters
 	hack/demo.sh
+
+IMAGE ?= ghcr.io/kcp-dev/tmc:$(VERSION)
+image: ## Build the container image deploy/ runs (needs Docker; not part of CI)
+	docker build -t $(IMAGE) .
 
 install: ## Install tmc into $GOPATH/bin
 	$(GO) install -ldflags "$(LDFLAGS)" ./cmd/tmc

@@ -9,6 +9,7 @@ import (
 	stdsync "sync"
 	"time"
 
+	"github.com/kcp-dev/tmc/internal/aggregate"
 	"github.com/kcp-dev/tmc/internal/cluster"
 	"github.com/kcp-dev/tmc/internal/policy"
 	"github.com/kcp-dev/tmc/internal/status"
@@ -171,6 +172,14 @@ func (s *Syncer) runOnce(ctx context.Context) {
 		} else {
 			s.mu.Lock()
 			s.good, s.goodRev, s.revErr, s.revErrRev = p, rev, nil, ""
+			for _, w := range p.Workspaces { // loaded, not yet reconciled
+				key := w.Spec.LogicalCluster + "/" + w.Metadata.Name
+				if _, ok := s.statuses[key]; !ok {
+					s.statuses[key] = status.Workspace{Name: w.Metadata.Name, LogicalCluster: w.Spec.LogicalCluster, Phase: status.Pending,
+						TargetClusters: []aggregate.TargetCluster{}, AggregatedKinds: []status.AggregatedKind{}, ProjectedKinds: []status.ProjectedKind{}}
+				}
+			}
+			s.updateWorkspaceMetricsLocked()
 			s.mu.Unlock()
 			s.opts.Logf("revision %s loaded", short(rev))
 		}
