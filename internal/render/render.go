@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	yaml3 "go.yaml.in/yaml/v3"
+	"golang.org/x/sync/errgroup"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
@@ -142,15 +143,26 @@ func Render(ctx context.Context, p *policy.Policies, opts Options) (*Result, err
 			r.root = abs
 		}
 	}
-	for _, c := range p.Clusters {
-		f, err := opts.Facts.Facts(ctx, c)
-		cf := clusterFacts{facts: f}
-		if err != nil {
-			cf.facts = DeclaredFacts(c)
-			cf.facts.Healthy = false
-			cf.err = err.Error()
-		}
-		r.facts[c.Metadata.Name] = cf
+	// Facts may come from live clusters: gather them concurrently.
+	facts := make([]clusterFacts, len(p.Clusters))
+	g := errgroup.Group{}
+	g.SetLimit(16)
+	for i, c := range p.Clusters {
+		g.Go(func() error {
+			f, err := opts.Facts.Facts(ctx, c)
+			cf := clusterFacts{facts: f}
+			if err != nil {
+				cf.facts = DeclaredFacts(c)
+				cf.facts.Healthy = false
+				cf.err = err.Error()
+			}
+			facts[i] = cf
+			return nil
+		})
+	}
+	_ = g.Wait()
+	for i, c := range p.Clusters {
+		r.facts[c.Metadata.Name] = facts[i]
 	}
 	res := &Result{}
 	var errs policy.ErrorList

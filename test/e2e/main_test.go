@@ -21,7 +21,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	tmcBin = filepath.Join(dir, "tmc")
-	build := exec.Command("go", "build", "-o", tmcBin, "github.com/kcp-dev/tmc/cmd/tmc")
+	args := []string{"build", "-o", tmcBin}
+	if os.Getenv("TMC_E2E_RACE") != "" {
+		args = append(args, "-race") // TMC_E2E_RACE=1 go test -race ./test/e2e
+	}
+	build := exec.Command("go", append(args, "github.com/kcp-dev/tmc/cmd/tmc")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build tmc:", err)
