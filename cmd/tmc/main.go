@@ -15,5 +15,9 @@ import (
 func main() {
 	// controller-runtime warns on stderr unless its logger is set; tmc reports errors itself.
 	ctrllog.SetLogger(logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	// tmc sync handles its own signals (finish the reconcile, release the Lease).
+	ctx, stop := interruptible(os.Stderr, len(os.Args) > 1 && os.Args[1] == "sync")
+	code := runContext(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
