@@ -116,12 +116,12 @@ func planCluster(ctx context.Context, p *policy.Policies, r *render.Result, set 
 	}
 	if err != nil {
 		st.Reachable, st.Error = false, err.Error()
-		return unreachable(r, name, err), st
+		return unreachable(r, name, opts), st
 	}
 	invs, err := inventory.List(ctx, c.Client)
 	if err != nil {
 		st.Reachable, st.Error = false, err.Error()
-		return unreachable(r, name, err), st
+		return unreachable(r, name, opts), st
 	}
 	byWS := map[string]*inventory.Inventory{}
 	st.Inventories = map[string]string{}
@@ -215,9 +215,12 @@ func selected(ws *render.Workspace, cluster string) bool {
 }
 
 // unreachable lists the objects that would go to an unreachable cluster as skip.
-func unreachable(r *render.Result, name string, err error) []*Change {
+func unreachable(r *render.Result, name string, opts Options) []*Change {
 	var out []*Change
 	for _, ws := range r.Workspaces {
+		if opts.GoneOnly || (opts.Workspace != "" && ws.Name != opts.Workspace) {
+			continue
+		}
 		for _, rc := range append(append([]*render.Cluster(nil), ws.Clusters...), ws.Held...) {
 			if rc.Name != name {
 				continue
