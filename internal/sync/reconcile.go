@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/kcp-dev/tmc/internal/aggregate"
 	"github.com/kcp-dev/tmc/internal/apply"
@@ -74,7 +75,48 @@ func (s *Syncer) reconcile(ctx context.Context, p *policy.Policies, rev string) 
 		}
 	}
 	s.record(r, views, results, changes)
+	s.lastOK = aggErr == nil && s.allActive()
+	if s.lastOK && s.runCtx != nil {
+		s.watch.restart(s.runCtx, set, watchKeys(p, r, changes), s.opts.Logf)
+	} else {
+		s.watch.stop()
+	}
 	return aggErr
+}
+
+func (s *Syncer) allActive() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, w := range s.statuses {
+		if w.Phase != status.Active {
+			return false
+		}
+	}
+	return true
+}
+
+// watchKeys are the (cluster, kind) pairs tmc manages or aggregates.
+func watchKeys(p *policy.Policies, r *render.Result, changes []*plan.Change) map[watchKey]bool {
+	keys := map[watchKey]bool{}
+	for _, ch := range changes {
+		if ch.Action == plan.Delete || ch.Kind == "" {
+			continue
+		}
+		gv, err := schema.ParseGroupVersion(ch.APIVersion)
+		if err == nil {
+			keys[watchKey{cluster: ch.Cluster, gvk: gv.WithKind(ch.Kind)}] = true
+		}
+	}
+	for _, ws := range r.Workspaces {
+		for _, name := range ws.Policy.Spec.AggregationPolicies {
+			ap := p.AggregationPolicy(name)
+			gvk := schema.GroupVersionKind{Group: ap.Spec.GVK.Group, Version: ap.Spec.GVK.Version, Kind: ap.Spec.GVK.Kind}
+			for _, c := range ws.Clusters {
+				keys[watchKey{cluster: c.Name, gvk: gvk}] = true
+			}
+		}
+	}
+	return keys
 }
 
 // clustersFor reuses the cluster clients while the revision is unchanged.

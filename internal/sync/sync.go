@@ -61,7 +61,17 @@ type Syncer struct {
 	clustersRev  string
 	unhealthy    map[string]bool
 	reconcileReq chan struct{}
+
+	// Steady state: watches on what tmc manages let an unchanged world skip reconciles.
+	watch   watches
+	runCtx  context.Context
+	lastOK  bool // the last reconcile converged every workspace
+	skipped int  // reconciles skipped since the last full one
 }
+
+// FullResyncEvery is how many intervals may be skipped (no revision, no
+// event) before a full reconcile runs anyway, in case an event was missed.
+const FullResyncEvery = 10
 
 // New makes a syncer; Run clones and starts it.
 func New(opts Options) *Syncer {
@@ -84,6 +94,7 @@ func (s *Syncer) Metrics() *Metrics { return s.metrics }
 
 // Trigger asks for a reconcile as soon as the current one ends.
 func (s *Syncer) Trigger() {
+	s.watch.dirty.Store(true)
 	select {
 	case s.reconcileReq <- struct{}{}:
 	default:
@@ -108,6 +119,8 @@ func (s *Syncer) Run(ctx, finishCtx context.Context) error {
 		return err
 	}
 	s.src = src
+	s.runCtx = ctx
+	defer s.watch.stop()
 	s.opts.Logf("cloned %s (branch %s)", s.opts.Repo, src.branch)
 	s.Trigger()
 	health := time.NewTimer(0)
@@ -193,6 +206,11 @@ func (s *Syncer) runOnce(ctx context.Context) {
 	if p == nil {
 		return // no valid revision yet
 	}
+	if known && s.lastOK && !s.watch.dirty.Load() && s.skipped < FullResyncEvery {
+		s.skipped++ // nothing changed in git or on the clusters since the last converged reconcile
+		return
+	}
+	s.skipped = 0
 	if err := s.reconcile(ctx, p, good); err != nil {
 		s.opts.Logf("reconcile %s: %v", short(good), err)
 		s.metrics.Reconciles.WithLabelValues("error").Inc()

@@ -1,0 +1,111 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	stdsync "sync"
+	"sync/atomic"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+
+	"github.com/kcp-dev/tmc/internal/cluster"
+	"github.com/kcp-dev/tmc/internal/inventory"
+)
+
+// watches keep one watch per (cluster, kind) of the objects tmc manages,
+// so that a steady world costs no polling: an interval with no new revision
+// and no event since the last successful reconcile skips the reconcile.
+// Any event — a hand edit, a deletion, a status change that aggregation
+// reports — or a broken watch marks the world dirty.
+type watches struct {
+	mu     stdsync.Mutex
+	cancel context.CancelFunc
+	keys   map[watchKey]bool
+	dirty  atomic.Bool
+}
+
+type watchKey struct {
+	cluster string
+	gvk     schema.GroupVersionKind
+}
+
+// restart replaces the watches with one per key, starting from now.
+func (w *watches) restart(ctx context.Context, set *cluster.Set, keys map[watchKey]bool, logf func(string, ...any)) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.cancel != nil {
+		w.cancel()
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	w.cancel, w.keys = cancel, keys
+	w.dirty.Store(false)
+	for k := range keys {
+		if err := w.watch(wctx, set, k); err != nil {
+			logf("watch %s on %s: %v (the next interval reconciles)", k.gvk.Kind, k.cluster, err)
+			w.dirty.Store(true)
+		}
+	}
+}
+
+func (w *watches) watch(ctx context.Context, set *cluster.Set, k watchKey) error {
+	c, err := set.Get(k.cluster)
+	if err != nil {
+		return err
+	}
+	mapping, err := c.Client.RESTMapper().RESTMapping(k.gvk.GroupKind(), k.gvk.Version)
+	if err != nil {
+		return err
+	}
+	// The request timeout of the client would end every watch after seconds;
+	// watches run for an hour instead (a closed watch costs one reconcile).
+	cfg := rest.CopyConfig(c.Config)
+	cfg.Timeout = 0
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	ri := dyn.Resource(mapping.Resource)
+	sel := metav1.ListOptions{LabelSelector: inventory.LabelWorkspace, Limit: 1}
+	list, err := ri.List(ctx, sel)
+	if err != nil {
+		return err
+	}
+	sel.Limit, sel.ResourceVersion = 0, list.GetResourceVersion()
+	hour := int64(3600)
+	sel.TimeoutSeconds = &hour
+	wi, err := ri.Watch(ctx, sel)
+	if err != nil {
+		return err
+	}
+	go func() {
+		defer wi.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case _, ok := <-wi.ResultChan():
+				w.dirty.Store(true) // an event, or a closed watch: reconcile at the next interval
+				if !ok {
+					return
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// stop ends every watch.
+func (w *watches) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.cancel != nil {
+		w.cancel()
+		w.cancel = nil
+	}
+	w.keys = nil
+}
+
+func (k watchKey) String() string { return fmt.Sprintf("%s/%s", k.cluster, k.gvk) }
