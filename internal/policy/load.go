@@ -3,7 +3,6 @@ package policy
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -30,8 +29,15 @@ const MaxFileSize = 8 << 20
 // On failure the error is an ErrorList holding every problem found, sorted
 // by file and line; the returned Policies is then nil.
 func Load(ctx context.Context, root string) (*Policies, error) {
-	files, errs := listFiles(root)
-	l := &loader{root: root, errs: errs}
+	l := &loader{root: root}
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		l.errs = ErrorList{{Pos: Pos{File: root}, Message: fmt.Sprintf("cannot read policy directory: %v", UnwrapPathError(err))}}
+		return l.finish()
+	}
+	l.realRoot = realRoot
+	files, errs := listFiles(realRoot)
+	l.errs = errs
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -56,26 +62,24 @@ func LoadFiles(files map[string][]byte) (*Policies, error) {
 }
 
 type loader struct {
-	root string
-	errs ErrorList
-	p    Policies
-	docs int
+	root     string
+	realRoot string // root with its symlinks resolved; "" for LoadFiles
+	errs     ErrorList
+	p        Policies
+	docs     int
 }
 
-// listFiles walks root and returns the YAML files in lexical order, as paths
-// relative to root. A symlink that leaves root is an error.
-func listFiles(root string) ([]string, ErrorList) {
+// listFiles walks realRoot (a root with its symlinks resolved) and returns the
+// YAML files in lexical order, as paths relative to it. A symlink that leaves
+// the root is an error.
+func listFiles(realRoot string) ([]string, ErrorList) {
 	var files []string
 	var errs ErrorList
-	realRoot, err := filepath.EvalSymlinks(root)
-	if err != nil {
-		return nil, ErrorList{{Pos: Pos{File: root}, Message: fmt.Sprintf("cannot read policy directory: %v", unwrapPathError(err))}}
-	}
-	err = filepath.WalkDir(realRoot, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(realRoot, func(p string, d fs.DirEntry, err error) error {
 		rel, _ := filepath.Rel(realRoot, p)
 		rel = filepath.ToSlash(rel)
 		if err != nil {
-			errs = append(errs, &Error{Pos: Pos{File: rel}, Message: unwrapPathError(err).Error()})
+			errs = append(errs, &Error{Pos: Pos{File: rel}, Message: UnwrapPathError(err).Error()})
 			return nil
 		}
 		if d.IsDir() {
@@ -91,7 +95,7 @@ func listFiles(root string) ([]string, ErrorList) {
 		if d.Type()&fs.ModeSymlink != 0 {
 			target, err := filepath.EvalSymlinks(p)
 			if err != nil {
-				errs = append(errs, &Error{Pos: Pos{File: rel}, Message: fmt.Sprintf("broken symlink: %v", unwrapPathError(err))})
+				errs = append(errs, &Error{Pos: Pos{File: rel}, Message: fmt.Sprintf("broken symlink: %v", UnwrapPathError(err))})
 				return nil
 			}
 			if !within(realRoot, target) {
@@ -106,30 +110,15 @@ func listFiles(root string) ([]string, ErrorList) {
 		return nil
 	})
 	if err != nil {
-		errs = append(errs, &Error{Pos: Pos{File: root}, Message: err.Error()})
+		errs = append(errs, &Error{Pos: Pos{File: realRoot}, Message: err.Error()})
 	}
 	return files, errs
 }
 
-func unwrapPathError(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
-
-// within reports whether p is root or below it; both must be clean absolute or both relative.
-func within(root, p string) bool {
-	rel, err := filepath.Rel(root, p)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../") && !filepath.IsAbs(rel)
-}
-
 func (l *loader) loadFile(rel string) {
-	real, _ := filepath.EvalSymlinks(l.root)
-	f, err := os.Open(filepath.Join(real, filepath.FromSlash(rel)))
+	f, err := os.Open(filepath.Join(l.realRoot, filepath.FromSlash(rel)))
 	if err != nil {
-		l.errs = append(l.errs, &Error{Pos: Pos{File: rel}, Message: unwrapPathError(err).Error()})
+		l.errs = append(l.errs, &Error{Pos: Pos{File: rel}, Message: UnwrapPathError(err).Error()})
 		return
 	}
 	defer f.Close()
@@ -270,7 +259,7 @@ func lookup(n *yaml.Node, key string) *yaml.Node {
 func (l *loader) finish() (*Policies, error) {
 	p := &l.p
 	p.Root = l.root
-	v := &validator{p: p, errs: &l.errs}
+	v := &validator{p: p, realRoot: l.realRoot, errs: &l.errs}
 	v.validate()
 	if len(l.errs) > 0 {
 		l.errs.Sort()

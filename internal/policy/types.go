@@ -3,6 +3,8 @@ package policy
 import (
 	"text/template"
 
+	"k8s.io/apimachinery/pkg/labels"
+
 	"github.com/kcp-dev/tmc/internal/fieldpath"
 )
 
@@ -191,6 +193,11 @@ type ResourceSelector struct {
 	FieldSelector string `json:"fieldSelector,omitempty" tmc:"fieldselector"`
 	// NamePattern is a glob on the object's name, e.g. web-*.
 	NamePattern string `json:"namePattern,omitempty" tmc:"glob"`
+
+	// Labels is LabelSelector parsed; nil when LabelSelector is unset.
+	Labels labels.Selector `json:"-"`
+	// Fields is FieldSelector parsed.
+	Fields []FieldRequirement `json:"-"`
 }
 
 // ProjectionPolicy says which objects go to which clusters and how they change there.

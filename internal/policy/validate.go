@@ -2,9 +2,6 @@ package policy
 
 import (
 	"fmt"
-	"os"
-	"path"
-	"path/filepath"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,8 +15,9 @@ import (
 // references, mode-specific fields, selectors, paths, expressions and
 // templates. It also applies defaults and compiles programs.
 type validator struct {
-	p    *Policies
-	errs *ErrorList
+	p        *Policies
+	realRoot string // the policy root with its symlinks resolved; "" when loaded from memory
+	errs     *ErrorList
 }
 
 func (v *validator) add(e *Error) { *v.errs = append(*v.errs, e) }
@@ -103,7 +101,7 @@ func (v *validator) logicalCluster(o Origin, field, lc string) {
 
 func (v *validator) clusterRef(o Origin, field, name string) {
 	if v.p.Cluster(name) == nil {
-		v.add(o.Errorf(field, "Cluster %q does not exist%s", name, v.suggestName(name, v.clusterNames())))
+		v.add(o.Errorf(field, "Cluster %q does not exist%s", name, suggest(name, v.clusterNames())))
 	}
 }
 
@@ -113,10 +111,6 @@ func (v *validator) clusterNames() map[string]int {
 		m[c.Metadata.Name] = i
 	}
 	return m
-}
-
-func (v *validator) suggestName(name string, known map[string]int) string {
-	return suggest(name, known)
 }
 
 func (v *validator) workspace(w *VirtualWorkspace) {
@@ -177,34 +171,14 @@ func names[T any](s []T, name func(T) string) map[string]int {
 
 // relPath checks that a repo path stays inside the repo and, when mustExist, exists.
 func (v *validator) relPath(o Origin, field, p string, mustExist bool) {
-	clean := path.Clean(filepath.ToSlash(p))
-	switch {
-	case filepath.IsAbs(p) || strings.HasPrefix(p, "/"):
-		v.add(o.Errorf(field, "path %q is absolute: paths are relative to the repo root", p))
-		return
-	case clean == ".." || strings.HasPrefix(clean, "../"):
-		v.add(o.Errorf(field, "path %q leaves the repo", p))
-		return
+	var err error
+	if mustExist && v.realRoot != "" {
+		_, err = ResolveInRepo(v.realRoot, p)
+	} else {
+		_, err = CleanRepoPath(p)
 	}
-	if !mustExist || v.p.Root == "" {
-		return
-	}
-	root, err := filepath.EvalSymlinks(v.p.Root)
 	if err != nil {
-		return
-	}
-	full := filepath.Join(root, filepath.FromSlash(clean))
-	real, err := filepath.EvalSymlinks(full)
-	if err != nil {
-		if os.IsNotExist(err) {
-			v.add(o.Errorf(field, "path %q does not exist in the repo", p))
-		} else {
-			v.add(o.Errorf(field, "path %q: %v", p, unwrapPathError(err)))
-		}
-		return
-	}
-	if !within(root, real) {
-		v.add(o.Errorf(field, "path %q leaves the repo through a symlink (to %s)", p, real))
+		v.add(o.Errorf(field, "%v", err))
 	}
 }
 
@@ -227,9 +201,17 @@ func (s *LabelSelector) Selector() (labels.Selector, error) {
 	return metav1.LabelSelectorAsSelector(ls)
 }
 
+// resourceSelectors checks the selectors and keeps them parsed for matching.
 func (v *validator) resourceSelectors(o Origin, field string, sels []ResourceSelector) {
-	for i, s := range sels {
+	for i := range sels {
+		s := &sels[i]
 		v.labelSelector(o, fmt.Sprintf("%s[%d].labelSelector", field, i), s.LabelSelector)
+		if s.LabelSelector != nil {
+			s.Labels, _ = s.LabelSelector.Selector()
+		}
+		if s.FieldSelector != "" {
+			s.Fields, _ = ParseFieldSelector(s.FieldSelector) // checked while decoding
+		}
 	}
 }
 

@@ -208,6 +208,13 @@ func (r *renderer) workspace(w *policy.VirtualWorkspace) (*Workspace, error) {
 	for _, n := range w.Spec.ProjectionPolicies {
 		pps = append(pps, r.p.ProjectionPolicy(n))
 	}
+	// Which policies select which objects does not depend on the cluster: decide it once.
+	for _, src := range sources {
+		src.matches = make([]bool, len(pps))
+		for i, pp := range pps {
+			src.matches[i] = matchesAny(pp.Spec.ResourceSelectors, src)
+		}
+	}
 	for _, d := range decisions {
 		if !(d.Selected || d.Unhealthy) || (r.opts.Cluster != "" && d.Cluster != r.opts.Cluster) {
 			continue
@@ -243,7 +250,7 @@ func (r *renderer) cluster(name string, pps []*policy.ProjectionPolicy, sources 
 		matched, placed := false, false
 		var acting []*policy.ProjectionPolicy
 		for i, pp := range pps {
-			if matchesAny(pp.Spec.ResourceSelectors, src) {
+			if src.matches[i] {
 				matched = true
 				if applies[i] {
 					placed = true

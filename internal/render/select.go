@@ -35,19 +35,11 @@ func Matches(s *policy.ResourceSelector, src *Source) bool {
 			return false
 		}
 	}
-	if s.LabelSelector != nil {
-		sel, err := s.LabelSelector.Selector()
-		if err != nil || !sel.Matches(labels.Set(src.Node.GetLabels())) {
-			return false
-		}
+	// Labels and Fields are the selectors as validation parsed them.
+	if s.Labels != nil && !s.Labels.Matches(labels.Set(src.Node.GetLabels())) {
+		return false
 	}
-	if s.FieldSelector != "" {
-		reqs, err := policy.ParseFieldSelector(s.FieldSelector)
-		if err != nil || !matchFields(reqs, src.Node.YNode()) {
-			return false
-		}
-	}
-	return true
+	return matchFields(s.Fields, src.Node.YNode())
 }
 
 // matchFields reports whether every requirement holds; a missing field reads as "".

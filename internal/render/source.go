@@ -35,6 +35,8 @@ type Source struct {
 	Node *yaml.RNode
 	// asMap is the object as plain data, made once when an expression reads `resource`.
 	asMap map[string]any
+	// matches tells, per projection policy of the workspace, whether the policy selects the object.
+	matches []bool
 }
 
 var kustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
@@ -90,7 +92,7 @@ func (r *renderer) readPath(rel string) ([]*Source, error) {
 	}
 	st, err := os.Stat(full)
 	if err != nil {
-		return nil, fmt.Errorf("path %q: %v", rel, unwrap(err))
+		return nil, fmt.Errorf("path %q: %v", rel, policy.UnwrapPathError(err))
 	}
 	if st.IsDir() && isKustomization(full) {
 		return r.kustomize(rel)
@@ -142,24 +144,7 @@ func (r *renderer) readPath(rel string) ([]*Source, error) {
 
 // inRepo resolves a repo-relative path, refusing absolute paths, `..` and
 // symlinks that leave the repo.
-func (r *renderer) inRepo(rel string) (string, error) {
-	clean := path.Clean(filepath.ToSlash(rel))
-	if filepath.IsAbs(rel) || strings.HasPrefix(rel, "/") {
-		return "", fmt.Errorf("path %q is absolute: paths are relative to the repo root", rel)
-	}
-	if clean == ".." || strings.HasPrefix(clean, "../") {
-		return "", fmt.Errorf("path %q leaves the repo", rel)
-	}
-	full := filepath.Join(r.root, filepath.FromSlash(clean))
-	real, err := filepath.EvalSymlinks(full)
-	if err != nil {
-		return "", fmt.Errorf("path %q: %v", rel, unwrap(err))
-	}
-	if !within(r.root, real) {
-		return "", fmt.Errorf("path %q leaves the repo through a symlink (to %s)", rel, real)
-	}
-	return real, nil
-}
+func (r *renderer) inRepo(rel string) (string, error) { return policy.ResolveInRepo(r.root, rel) }
 
 func (r *renderer) rel(p string) string {
 	rel, err := filepath.Rel(r.root, p)
@@ -167,18 +152,6 @@ func (r *renderer) rel(p string) string {
 		return p
 	}
 	return filepath.ToSlash(rel)
-}
-
-func within(root, p string) bool {
-	rel, err := filepath.Rel(root, p)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../") && !filepath.IsAbs(rel)
-}
-
-func unwrap(err error) error {
-	if pe, ok := err.(*fs.PathError); ok {
-		return pe.Err
-	}
-	return err
 }
 
 // readManifests reads the Kubernetes objects of one file. tmc policy
@@ -190,7 +163,7 @@ func (r *renderer) readManifests(file string) ([]*Source, policy.ErrorList) {
 	}
 	f, err := os.Open(file)
 	if err != nil {
-		return nil, errAt(0, "%v", unwrap(err))
+		return nil, errAt(0, "%v", policy.UnwrapPathError(err))
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, MaxSourceFileSize+1))
