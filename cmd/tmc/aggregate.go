@@ -57,9 +57,7 @@ re-applying the reports on the remote head if someone pushed first.`,
 				return err
 			}
 			progress(cmd, "aggregating...")
-			opts := aggregate.DefaultOptions()
-			opts.Workspace, opts.Clusters = cf.workspace, s.policies.Config.MaxWorkers
-			views, err := aggregate.Build(ctx, s.policies, s.rendered, s.clusters, opts)
+			views, err := aggregate.Build(ctx, s.policies, s.rendered, s.clusters, s.aggregateOptions(&cf))
 			if err != nil {
 				return err
 			}

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/kcp-dev/tmc/internal/aggregate"
 	"github.com/kcp-dev/tmc/internal/cluster"
 	"github.com/kcp-dev/tmc/internal/plan"
 	"github.com/kcp-dev/tmc/internal/policy"
@@ -77,6 +78,12 @@ func (s *session) planOptions(f *clusterFlags) plan.Options {
 	o.PerCluster = f.perCluster
 	o.Workspace, o.Cluster = f.workspace, f.cluster
 	o.Revision = gitRevision(s.policies.Root)
+	return o
+}
+
+func (s *session) aggregateOptions(f *clusterFlags) aggregate.Options {
+	o := aggregate.DefaultOptions()
+	o.Workspace, o.Clusters = f.workspace, s.policies.Config.MaxWorkers
 	return o
 }
 

@@ -39,9 +39,7 @@ and projection counts. tmc sync serves the same JSON at /api/v1/workspaces.`,
 			if err != nil {
 				return err
 			}
-			aopts := aggregate.DefaultOptions()
-			aopts.Workspace, aopts.Clusters = cf.workspace, s.policies.Config.MaxWorkers
-			views, err := aggregate.Build(ctx, s.policies, s.rendered, s.clusters, aopts)
+			views, err := aggregate.Build(ctx, s.policies, s.rendered, s.clusters, s.aggregateOptions(&cf))
 			if err != nil {
 				return err
 			}

@@ -319,7 +319,7 @@ func tmcRun(ctx context.Context, repo, kubeconfig string, perCluster int, doAppl
 		if res.Failed() {
 			return result{}, fmt.Errorf("apply failed: %+v", res.Clusters)
 		}
-	} else if want := len(names) * 0; pl.Summary.Errors > want {
+	} else if pl.Summary.Errors > 0 {
 		return result{}, fmt.Errorf("plan errors: %+v", pl.Summary)
 	}
 	took := time.Since(start)

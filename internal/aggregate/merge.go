@@ -76,7 +76,7 @@ func (m *merger) merge(path string, vals map[string]any, total int) (v any, drop
 	}
 	if lists, ok := allNamedLists(vals); ok {
 		var out []any
-		for _, name := range unionNames(lists) {
+		for _, name := range unionKeys(lists) {
 			sub := map[string]any{}
 			for c, l := range lists {
 				if x, ok := l[name]; ok {
@@ -125,7 +125,7 @@ func (m *merger) diff(path string, vals map[string]any, winner string) {
 		return
 	}
 	if lists, ok := allNamedLists(vals); ok {
-		for _, name := range unionNames(lists) {
+		for _, name := range unionKeys(lists) {
 			sub := map[string]any{}
 			for c, l := range lists {
 				if x, ok := l[name]; ok {
@@ -203,8 +203,6 @@ func unionKeys(ms map[string]map[string]any) []string {
 	}
 	return slices.Sorted(maps.Keys(set))
 }
-
-func unionNames(lists map[string]map[string]any) []string { return unionKeys(lists) }
 
 // byPriority orders instances: healthy first when preferHealthy, then higher priority, then name.
 func byPriority(insts []*instance, preferHealthy bool) []*instance {

@@ -39,7 +39,6 @@ func (a *applier) waitCRDs(ctx context.Context, first []*plan.Change) error {
 	if err != nil {
 		return fmt.Errorf("CustomResourceDefinitions not established: %w", err)
 	}
-	// The RESTMapper caches discovery; let it see the new kinds.
 	return nil
 }
 

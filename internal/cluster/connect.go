@@ -39,14 +39,14 @@ type Set struct {
 	mu      sync.Mutex
 	clients map[string]*Client
 	errs    map[string]error
-	health  map[string]healthResult
+	health  map[string]error // the last Facts probe of each cluster: nil when it answered
 }
 
 // Connect builds a client for every Cluster of the tree. It makes no
 // requests; a cluster whose kubeconfig cannot be used gets an error that
 // Get returns.
 func Connect(ctx context.Context, p *policy.Policies, opts Options) *Set {
-	s := &Set{opts: opts, clients: map[string]*Client{}, errs: map[string]error{}, health: map[string]healthResult{}}
+	s := &Set{opts: opts, clients: map[string]*Client{}, errs: map[string]error{}, health: map[string]error{}}
 	for _, c := range p.Clusters {
 		cl, err := newClient(ctx, p.Root, c, opts)
 		if err != nil {

@@ -3,18 +3,11 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kcp-dev/tmc/internal/policy"
 )
-
-type healthResult struct {
-	healthy bool
-	err     error
-	at      time.Time
-}
 
 // Health probes /readyz within the cluster's healthCheckTimeout.
 func (c *Client) Health(ctx context.Context) error {
@@ -66,7 +59,7 @@ func (s *Set) Facts(ctx context.Context, pc *policy.Cluster) (policy.ClusterFact
 		obs, err = c.Observe(ctx)
 	}
 	s.mu.Lock()
-	s.health[pc.Metadata.Name] = healthResult{healthy: err == nil, err: err, at: time.Now()}
+	s.health[pc.Metadata.Name] = err
 	s.mu.Unlock()
 	if err != nil {
 		f.Healthy = false
@@ -81,8 +74,8 @@ func (s *Set) Facts(ctx context.Context, pc *policy.Cluster) (policy.ClusterFact
 func (s *Set) Reachable(name string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if h, ok := s.health[name]; ok {
-		return h.err
+	if err, ok := s.health[name]; ok {
+		return err
 	}
 	_, err := s.Get(name)
 	return err

@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -64,10 +63,10 @@ func (s *Set) Objects(ctx context.Context, name string, sels []policy.ResourceSe
 
 // namespaceTerm returns X of a metadata.namespace=X term, for a server-side narrowing.
 func namespaceTerm(fs string) string {
-	for _, t := range strings.Split(fs, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(t), "=")
-		if ok && !strings.HasSuffix(k, "!") && strings.TrimSpace(k) == "metadata.namespace" {
-			return strings.TrimPrefix(strings.TrimSpace(v), "=")
+	reqs, _ := policy.ParseFieldSelector(fs) // checked while decoding
+	for _, r := range reqs {
+		if r.Field == "metadata.namespace" && !r.NotEqual {
+			return r.Value
 		}
 	}
 	return ""

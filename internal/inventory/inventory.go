@@ -132,7 +132,7 @@ func Write(ctx context.Context, c client.Client, inv *Inventory) error {
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace:   Namespace,
 			Name:        name,
-			Labels:      map[string]string{LabelManagedBy: ManagedBy, LabelInventory: "true", LabelWorkspace: labelValue(inv.Workspace)},
+			Labels:      map[string]string{LabelManagedBy: ManagedBy, LabelInventory: "true", LabelWorkspace: LabelValue(inv.Workspace)},
 			Annotations: map[string]string{AnnotLogicalCluster: inv.LogicalCluster, AnnotWorkspace: inv.Workspace},
 		},
 		Data: map[string]string{dataKey: string(raw)},
@@ -144,13 +144,10 @@ func Write(ctx context.Context, c client.Client, inv *Inventory) error {
 	return nil
 }
 
-// labelValue trims a name to the 63 characters a label value may hold.
-func labelValue(s string) string {
+// LabelValue trims a name to the 63 characters a label value may hold.
+func LabelValue(s string) string {
 	if len(s) > 63 {
 		s = strings.TrimRight(s[:63], "-.")
 	}
 	return s
 }
-
-// LabelValue is labelValue for other packages that set the workspace label.
-func LabelValue(s string) string { return labelValue(s) }

@@ -131,7 +131,7 @@ func planCluster(ctx context.Context, p *policy.Policies, r *render.Result, set 
 		st.Inventories[key] = inv.ResourceVersion
 	}
 	var todo []work
-	creating := map[object.ID]bool{}
+	desiredIDs := map[object.ID]bool{}
 	for _, ws := range r.Workspaces {
 		key := ws.LogicalCluster + "/" + ws.Name
 		if opts.GoneOnly || (opts.Workspace != "" && ws.Name != opts.Workspace) {
@@ -150,7 +150,7 @@ func planCluster(ctx context.Context, p *policy.Policies, r *render.Result, set 
 					continue
 				}
 				desired[o.ID] = true
-				creating[o.ID] = true
+				desiredIDs[o.ID] = true
 				todo = append(todo, work{ws: ws, desired: u, id: o.ID})
 			}
 		}
@@ -191,7 +191,7 @@ func planCluster(ctx context.Context, p *policy.Policies, r *render.Result, set 
 	g.SetLimit(opts.PerCluster)
 	for i, w := range todo {
 		g.Go(func() error {
-			changes[i] = planObject(gctx, c, name, w, creating, live, opts)
+			changes[i] = planObject(gctx, c, name, w, desiredIDs, live, opts)
 			return nil
 		})
 	}
@@ -261,7 +261,7 @@ func toUnstructured(o *render.Object, ws *render.Workspace) (*unstructured.Unstr
 }
 
 // planObject plans one object: a GET, and a server-side-apply dry-run for desired objects.
-func planObject(ctx context.Context, c *cluster.Client, name string, w work, creating map[object.ID]bool, cache *liveCache, opts Options) *Change {
+func planObject(ctx context.Context, c *cluster.Client, name string, w work, desiredIDs map[object.ID]bool, cache *liveCache, opts Options) *Change {
 	ch := newChange(w.ws, name, w.id, Unchanged)
 	if w.err != "" {
 		ch.Action, ch.Error = Skip, w.err
@@ -279,7 +279,7 @@ func planObject(ctx context.Context, c *cluster.Client, name string, w work, cre
 	case cached:
 	case apierrors.IsNotFound(err):
 		live = nil
-	case meta.IsNoMatchError(err) && w.desired != nil && crdCreated(w.id, creating):
+	case meta.IsNoMatchError(err) && w.desired != nil && crdCreated(w.id, desiredIDs):
 		live = nil // its CRD is created by this plan
 	case meta.IsNoMatchError(err) && w.desired == nil:
 		return nil // the kind is gone, and so is the object
@@ -299,8 +299,8 @@ func planObject(ctx context.Context, c *cluster.Client, name string, w work, cre
 		return ch
 	}
 	secrets := SecretValues(w.desired)
-	ch.Object, ch.Digest = w.desired, digest(w.desired)
-	if live == nil && (!opts.ValidateCreates || crdCreated(w.id, creating) && meta.IsNoMatchError(err)) {
+	ch.Object, ch.Digest = w.desired, Digest(w.desired)
+	if live == nil && (!opts.ValidateCreates || meta.IsNoMatchError(err) && crdCreated(w.id, desiredIDs)) {
 		ch.Action = Create
 		ch.Diff = unifiedDiff(w.id.String(), nil, w.desired)
 		return ch
@@ -311,7 +311,7 @@ func planObject(ctx context.Context, c *cluster.Client, name string, w work, cre
 		dry, derr = dryRun(ctx, c, w.desired, true)
 	}
 	if derr != nil {
-		if live == nil && apierrors.IsNotFound(derr) && creating[object.ID{Version: "v1", Kind: "Namespace", Name: w.id.Namespace}] {
+		if live == nil && apierrors.IsNotFound(derr) && desiredIDs[object.ID{Version: "v1", Kind: "Namespace", Name: w.id.Namespace}] {
 			ch.Action = Create // its Namespace is created by this plan
 			ch.Diff = unifiedDiff(w.id.String(), nil, w.desired)
 			return ch
@@ -338,8 +338,8 @@ func planObject(ctx context.Context, c *cluster.Client, name string, w work, cre
 	return ch
 }
 
-func crdCreated(id object.ID, creating map[object.ID]bool) bool {
-	for c := range creating {
+func crdCreated(id object.ID, desiredIDs map[object.ID]bool) bool {
+	for c := range desiredIDs {
 		if c.Kind == "CustomResourceDefinition" && strings.HasSuffix(c.Name, "."+id.Group) {
 			return true
 		}

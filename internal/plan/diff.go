@@ -130,15 +130,13 @@ func unifiedDiff(name string, before, after *unstructured.Unstructured) string {
 	return s
 }
 
-// digest hashes a desired object (canonical JSON: map keys are sorted).
-func digest(u *unstructured.Unstructured) string {
+// Digest hashes a desired object (canonical JSON: map keys are sorted); apply
+// checks a saved plan's digests against a fresh render.
+func Digest(u *unstructured.Unstructured) string {
 	b, _ := json.Marshal(u.Object)
 	h := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(h[:])
 }
-
-// Digest is digest for apply's check of a saved plan.
-func Digest(u *unstructured.Unstructured) string { return digest(u) }
 
 // MaskText replaces every Secret value of the desired objects that appears in
 // an error message with ***, so that API errors echoing a value do not leak it.

@@ -324,7 +324,7 @@ func contains(list []string, s string) bool {
 func suggest(s string, known map[string]int) string {
 	best, bestD := "", 3
 	for k := range known {
-		if dist := levenshtein(strings.ToLower(s), strings.ToLower(k)); dist < bestD || (dist == bestD && k < best && best != "") {
+		if dist := levenshtein(strings.ToLower(s), strings.ToLower(k)); dist < bestD || dist == bestD && k < best {
 			best, bestD = k, dist
 		}
 	}

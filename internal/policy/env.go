@@ -187,11 +187,8 @@ func (c *readCollector) longest() []string {
 
 // compileExpr compiles src for the given scope; the error text is expr's
 // message with its caret snippet.
-func compileExpr(src string, boolean bool, scope exprScope) (*Program, error) {
-	opts := []expr.Option{expr.Env(Env{}), expr.MaxNodes(MaxExprNodes)}
-	if boolean {
-		opts = append(opts, expr.AsBool())
-	}
+func compileExpr(src string, scope exprScope) (*Program, error) {
+	opts := []expr.Option{expr.Env(Env{}), expr.MaxNodes(MaxExprNodes), expr.AsBool()}
 	prog, err := expr.Compile(src, opts...)
 	if err != nil {
 		return nil, err

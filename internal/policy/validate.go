@@ -289,7 +289,7 @@ func (v *validator) expr(o Origin, field, src string, scope exprScope) *Program 
 	if src == "" {
 		return nil
 	}
-	prog, err := compileExpr(src, true, scope)
+	prog, err := compileExpr(src, scope)
 	if err != nil {
 		v.add(o.Errorf(field, "invalid expression: %v", err))
 		return nil

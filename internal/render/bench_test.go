@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-
-	"github.com/kcp-dev/tmc/internal/policy"
 )
 
 // benchTree is 3 clusters, one workspace, and 1,000 Deployments that one
@@ -112,5 +110,3 @@ func dump(t *testing.T, res *Result) []byte {
 	}
 	return b.Bytes()
 }
-
-var _ = policy.Env{}

@@ -143,7 +143,7 @@ func short(n *yaml3.Node) string {
 		}
 		return n.Value
 	}
-	s, err := yaml.NewRNode(n).MustString(), error(nil)
+	s, err := yaml.NewRNode(n).String()
 	if err != nil {
 		return "?"
 	}

@@ -152,13 +152,7 @@ func rejected(err error) bool {
 func remoteMoved(ctx context.Context, repo *git.Repository, branch plumbing.ReferenceName, opts CommitOptions) (moved, landed bool) {
 	remoteRef := plumbing.NewRemoteReferenceName(opts.Remote, branch.Short())
 	before, _ := repo.Reference(remoteRef, true)
-	err := repo.FetchContext(ctx, &git.FetchOptions{
-		RemoteName: opts.Remote,
-		RefSpecs:   []config.RefSpec{config.RefSpec("+" + branch.String() + ":" + remoteRef.String())},
-		Auth:       opts.Auth,
-		Force:      true,
-	})
-	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+	if err := fetchBranch(ctx, repo, branch, opts); err != nil {
 		return false, false
 	}
 	after, err := repo.Reference(remoteRef, true)
@@ -172,6 +166,21 @@ func remoteMoved(ctx context.Context, repo *git.Repository, branch plumbing.Refe
 	return before == nil || before.Hash() != after.Hash(), false
 }
 
+// fetchBranch updates the remote-tracking ref of branch from opts.Remote.
+func fetchBranch(ctx context.Context, repo *git.Repository, branch plumbing.ReferenceName, opts CommitOptions) error {
+	remoteRef := plumbing.NewRemoteReferenceName(opts.Remote, branch.Short())
+	err := repo.FetchContext(ctx, &git.FetchOptions{
+		RemoteName: opts.Remote,
+		RefSpecs:   []config.RefSpec{config.RefSpec("+" + branch.String() + ":" + remoteRef.String())},
+		Auth:       opts.Auth,
+		Force:      true,
+	})
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return fmt.Errorf("fetch %s: %w", opts.Remote, err)
+	}
+	return nil
+}
+
 // rebase fetches the remote branch, resets to it and re-applies the report
 // files. It refuses when the worktree holds other uncommitted changes.
 func rebase(ctx context.Context, repo *git.Repository, wt *git.Worktree, root string, branch plumbing.ReferenceName, files map[string][]byte, opts CommitOptions, sig *object.Signature) (string, error) {
@@ -183,14 +192,8 @@ func rebase(ctx context.Context, repo *git.Repository, wt *git.Worktree, root st
 		return "", fmt.Errorf("push rejected and the worktree has uncommitted changes; tmc will not reset it: pull and run again")
 	}
 	remoteRef := plumbing.NewRemoteReferenceName(opts.Remote, branch.Short())
-	err = repo.FetchContext(ctx, &git.FetchOptions{
-		RemoteName: opts.Remote,
-		RefSpecs:   []config.RefSpec{config.RefSpec("+" + branch.String() + ":" + remoteRef.String())},
-		Auth:       opts.Auth,
-		Force:      true,
-	})
-	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		return "", fmt.Errorf("fetch %s: %w", opts.Remote, err)
+	if err := fetchBranch(ctx, repo, branch, opts); err != nil {
+		return "", err
 	}
 	ref, err := repo.Reference(remoteRef, true)
 	if err != nil {

@@ -149,11 +149,11 @@ func (s *Syncer) project(ctx context.Context, p *policy.Policies, r *render.Resu
 		}
 	}
 	for _, ch := range pl.Changes {
-		if ch.Error != "" {
-			res.errs = append(res.errs, ch.Error)
-		}
-		if ch.Outcome != "" && ch.Outcome != "done" {
+		switch {
+		case ch.Outcome != "" && ch.Outcome != "done": // apply's error (it repeats a planning error)
 			res.errs = append(res.errs, ch.Outcome)
+		case ch.Outcome == "" && ch.Error != "":
+			res.errs = append(res.errs, ch.Error)
 		}
 	}
 	sort.Strings(res.errs)
@@ -231,12 +231,8 @@ func (s *Syncer) writeReports(ctx context.Context, p *policy.Policies, views []*
 	if err != nil {
 		return err
 	}
-	auth, err := s.opts.Auth.method(s.src.url)
-	if err != nil {
-		return err
-	}
 	res, err := report.Commit(ctx, s.src.dir, files, report.CommitOptions{
-		AuthorName: "tmc", AuthorEmail: "tmc@localhost", Push: s.opts.PushReports, Auth: auth,
+		AuthorName: "tmc", AuthorEmail: "tmc@localhost", Push: s.opts.PushReports, Auth: s.src.auth,
 		Message: fmt.Sprintf("tmc: reports for %d workspaces\n\nAggregated at %s from revision %s.\n", len(views), time.Now().UTC().Format(time.RFC3339), short(s.goodRev)),
 	})
 	if err != nil {

@@ -269,11 +269,7 @@ func TestPlanApplyLifecycle(t *testing.T) {
 	t.Run("cluster leaves the placement", func(t *testing.T) {
 		orig, _ := os.ReadFile(filepath.Join(f.dir, "clusters/edge-1.yaml"))
 		f.write("clusters/edge-1.yaml", strings.Replace(string(orig), "  healthCheckTimeout: 5s\n", "  healthCheckTimeout: 5s\n  projectionEnabled: false\n", 1))
-		p := f.plan()
-		var got []string
-		for _, c := range p.changed() {
-			got = append(got, c)
-		}
+		got := f.plan().changed()
 		want := []string{"edge-1 delete Namespace/web", "edge-1 delete Secret/web/web-credentials", "edge-1 delete ConfigMap/web/web-config-edge-1", "edge-1 delete Service/web/web", "edge-1 delete Deployment/web/web"}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Fatalf("plan (-want +got):\n%s", diff)
