@@ -39,7 +39,6 @@ One cluster failing never stops the others; the exit code is 1 if any failed.`,
 			popts := s.planOptions(&cf)
 			popts.ForceConflicts = forceConflicts
 			var pl *plan.Plan
-			refused := map[string]error{}
 			if planFile != "" {
 				if pl, err = plan.Read(planFile); err != nil {
 					return err
@@ -52,7 +51,7 @@ One cluster failing never stops the others; the exit code is 1 if any failed.`,
 					return err
 				}
 				progress(cmd, "checking that the clusters did not change since the plan...")
-				refused = apply.Verify(ctx, pl, s.clusters, cf.perCluster)
+				refused := apply.Verify(ctx, pl, s.clusters, cf.perCluster)
 				for i, st := range pl.Clusters {
 					if err, ok := refused[st.Name]; ok {
 						pl.Clusters[i].Reachable, pl.Clusters[i].Error = false, err.Error()

@@ -140,7 +140,7 @@ func runSync(cmd *cobra.Command, cf *clusterFlags, f *syncFlags) error {
 			}
 			data, ok := sec.Data[key]
 			if !ok {
-				return nil, fmt.Errorf("Secret %s/%s has no key %q", namespace, name, key)
+				return nil, fmt.Errorf("no key %q in Secret %s/%s", key, namespace, name)
 			}
 			return data, nil
 		}

@@ -28,9 +28,7 @@ import (
 type gitRepo struct {
 	t    *testing.T
 	url  string
-	dir  string
 	auth *githttp.BasicAuth
-	repo *git.Repository
 }
 
 // change fetches the remote head, lets edit change the tree, commits and pushes; it retries when the syncer pushed reports in between.
