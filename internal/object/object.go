@@ -7,7 +7,11 @@
 package object
 
 import (
+	"fmt"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/api/validation/path"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // ID identifies an object.
@@ -88,4 +92,48 @@ func Less(a, b ID) bool {
 		return a.Name < b.Name
 	}
 	return a.Version < b.Version
+}
+
+// builtinGroups are the API groups of Kubernetes' own kinds whose names must
+// be DNS subdomains. Other groups (RBAC, custom resources) allow any name
+// that is a valid path segment, as the API server does.
+var builtinGroups = map[string]bool{
+	"": true, "apps": true, "batch": true, "autoscaling": true, "policy": true,
+	"networking.k8s.io": true, "storage.k8s.io": true, "apiextensions.k8s.io": true,
+	"admissionregistration.k8s.io": true, "scheduling.k8s.io": true, "coordination.k8s.io": true,
+	"discovery.k8s.io": true, "node.k8s.io": true, "certificates.k8s.io": true,
+}
+
+// Validate checks the ID's name and namespace the way the API server
+// would: a namespace is a DNS label; a name is a DNS subdomain for
+// Kubernetes' own kinds (but RBAC's) and a valid path segment for the rest.
+// It returns nil or a message naming the field.
+func (id ID) Validate() error {
+	if id.Namespace != "" {
+		if errs := validation.IsDNS1123Label(id.Namespace); len(errs) > 0 {
+			return fmt.Errorf("metadata.namespace %q is not a valid namespace: %s", id.Namespace, strings.Join(errs, "; "))
+		}
+	}
+	if id.Name == "" {
+		return fmt.Errorf("metadata.name is empty")
+	}
+	var errs []string
+	if builtinGroups[id.Group] {
+		errs = validation.IsDNS1123Subdomain(id.Name)
+	} else {
+		errs = path.IsValidPathSegmentName(id.Name)
+		if len(id.Name) > validation.DNS1123SubdomainMaxLength {
+			errs = append(errs, validation.MaxLenError(validation.DNS1123SubdomainMaxLength))
+		}
+		for _, r := range id.Name {
+			if r < 0x20 || r == 0x7f || r == ' ' {
+				errs = append(errs, "may not contain spaces or control characters")
+				break
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("metadata.name %q is not a valid %s name: %s", id.Name, id.Kind, strings.Join(errs, "; "))
+	}
+	return nil
 }

@@ -8,14 +8,9 @@ import (
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/vm"
+
+	"github.com/kcp-dev/tmc/internal/limits"
 )
-
-// MaxExprNodes bounds the size of an expression's syntax tree.
-const MaxExprNodes = 2000
-
-// MaxExprMemory bounds the memory an expression may allocate when it runs
-// (expr-lang's memory budget, counted in allocated items).
-const MaxExprMemory = 200000
 
 // Env is what every expression sees: `cluster`, `resource` and `workspace`.
 type Env struct {
@@ -93,7 +88,7 @@ func (p *Program) Facts(env *Env) []Fact {
 	}
 	out := make([]Fact, 0, len(p.reads))
 	for _, r := range p.reads {
-		m := vm.VM{MemoryBudget: MaxExprMemory}
+		m := vm.VM{MemoryBudget: limits.MaxExprMemory}
 		v, err := m.Run(r.prog, env)
 		if err != nil {
 			v = "<" + err.Error() + ">"
@@ -121,7 +116,7 @@ func (p *Program) Bool(env *Env) (bool, error) {
 
 // Run runs the program and returns its value.
 func (p *Program) Run(env *Env) (any, error) {
-	m := vm.VM{MemoryBudget: MaxExprMemory}
+	m := vm.VM{MemoryBudget: limits.MaxExprMemory}
 	out, err := m.Run(p.prog, env)
 	if err != nil {
 		return nil, p.errorf("%v", err)
@@ -188,7 +183,7 @@ func (c *readCollector) longest() []string {
 // compileExpr compiles src for the given scope; the error text is expr's
 // message with its caret snippet.
 func compileExpr(src string, scope exprScope) (*Program, error) {
-	opts := []expr.Option{expr.Env(Env{}), expr.MaxNodes(MaxExprNodes), expr.AsBool()}
+	opts := []expr.Option{expr.Env(Env{}), expr.MaxNodes(limits.MaxExprNodes), expr.AsBool()}
 	prog, err := expr.Compile(src, opts...)
 	if err != nil {
 		return nil, err

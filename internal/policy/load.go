@@ -15,10 +15,9 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
-)
 
-// MaxFileSize bounds the size of one YAML file read by the loader.
-const MaxFileSize = 8 << 20
+	"github.com/kcp-dev/tmc/internal/limits"
+)
 
 // Load reads every .yaml and .yml file under root (multi-document files
 // allowed), decodes the tmc.kcp.io documents strictly, applies defaults,
@@ -89,7 +88,7 @@ func listFiles(realRoot string) ([]string, ErrorList) {
 			return nil
 		}
 		ext := strings.ToLower(filepath.Ext(p))
-		if ext != ".yaml" && ext != ".yml" {
+		if ext != ".yaml" && ext != ".yml" && d.Name() != "Kustomization" {
 			return nil
 		}
 		if d.Type()&fs.ModeSymlink != 0 {
@@ -122,13 +121,13 @@ func (l *loader) loadFile(rel string) {
 		return
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, limits.MaxFileSize+1))
 	if err != nil {
 		l.errs = append(l.errs, &Error{Pos: Pos{File: rel}, Message: err.Error()})
 		return
 	}
-	if len(data) > MaxFileSize {
-		l.errs = append(l.errs, &Error{Pos: Pos{File: rel}, Message: fmt.Sprintf("file is larger than %d MiB", MaxFileSize>>20)})
+	if len(data) > limits.MaxFileSize {
+		l.errs = append(l.errs, &Error{Pos: Pos{File: rel}, Message: fmt.Sprintf("file is larger than %d MiB", limits.MaxFileSize>>20)})
 		return
 	}
 	l.loadData(rel, data)
@@ -137,6 +136,9 @@ func (l *loader) loadFile(rel string) {
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 func (l *loader) loadData(file string, data []byte) {
+	if IsKustomizationFile(file) || bytes.Contains(data, []byte("builtin")) {
+		l.errs = append(l.errs, RemoteKustomizeRefs(file, data)...)
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
 		var doc yaml.Node

@@ -11,16 +11,9 @@ import (
 	yaml3 "go.yaml.in/yaml/v3"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"github.com/kcp-dev/tmc/internal/limits"
 	"github.com/kcp-dev/tmc/internal/object"
 	"github.com/kcp-dev/tmc/internal/policy"
-)
-
-// Limits on what one transformation may produce.
-const (
-	// MaxTemplateOutput bounds the text one Template transformation renders.
-	MaxTemplateOutput = 64 << 10
-	// MaxValueNodes bounds the size of a transformation's value once its YAML aliases are expanded.
-	MaxValueNodes = 10000
 )
 
 // object renders one source object for one cluster, applying the
@@ -44,6 +37,11 @@ func (r *renderer) object(cluster string, src *Source, acting []*policy.Projecti
 	o.ID = object.FromAPIVersion(node.GetApiVersion(), node.GetKind(), node.GetNamespace(), node.GetName())
 	if o.ID.Name == "" || o.ID.Kind == "" || o.ID.Version == "" {
 		return nil, &policy.Error{Pos: src.Pos, Message: fmt.Sprintf("%s on cluster %s: transformations left the object without apiVersion, kind or metadata.name", src.ID, cluster)}
+	}
+	if o.ID != src.ID {
+		if err := o.ID.Validate(); err != nil {
+			return nil, &policy.Error{Pos: src.Pos, Message: fmt.Sprintf("%s on cluster %s: transformations made an invalid object: %v", src.ID, cluster, err)}
+		}
 	}
 	return o, nil
 }
@@ -103,14 +101,14 @@ func (r *renderer) transform(n *yaml3.Node, cluster string, facts policy.Cluster
 }
 
 // value returns a transformation's value with aliases expanded, once per
-// transformation; values that expand past MaxValueNodes are refused.
+// transformation; values that expand past limits.MaxValueNodes are refused.
 func (r *renderer) value(t *policy.Transformation) (*yaml3.Node, error) {
 	if v, ok := r.values[t]; ok {
 		return v, nil
 	}
-	budget := MaxValueNodes
+	budget := limits.MaxValueNodes
 	if !countNodes(t.Value.Node, &budget) {
-		return nil, fmt.Errorf("value expands to more than %d YAML nodes", MaxValueNodes)
+		return nil, fmt.Errorf("value expands to more than %d YAML nodes", limits.MaxValueNodes)
 	}
 	v := copyNode(t.Value.Node)
 	r.values[t] = v
@@ -160,7 +158,7 @@ type limitedWriter struct {
 	max int
 }
 
-var errTooLong = fmt.Errorf("template output is longer than %d KiB", MaxTemplateOutput>>10)
+var errTooLong = fmt.Errorf("template output is longer than %d KiB", limits.MaxTemplateOutput>>10)
 
 func (w *limitedWriter) Write(p []byte) (int, error) {
 	if w.b.Len()+len(p) > w.max {
@@ -178,7 +176,7 @@ func (r *renderer) template(t *policy.Transformation, cluster string, facts poli
 		Cluster:       facts,
 		Workspace:     r.ws,
 	}
-	w := &limitedWriter{max: MaxTemplateOutput}
+	w := &limitedWriter{max: limits.MaxTemplateOutput}
 	if err := t.Template.Execute(w, data); err != nil {
 		if errors.Is(err, errTooLong) {
 			return "", errTooLong

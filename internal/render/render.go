@@ -121,6 +121,8 @@ type renderer struct {
 	ws     policy.WorkspaceFacts
 	ctx    context.Context
 	mem    filesys.FileSystem
+	// inputBytes counts the manifest bytes read, against limits.MaxRenderInput.
+	inputBytes int
 	values map[*policy.Transformation]*yaml3.Node
 }
 

@@ -230,7 +230,7 @@ func TestHostileInput(t *testing.T) {
 				f["app/kustomization.yaml"] = "resources:\n- cm.yaml\n- https://github.com/example/repo//base?ref=main\n"
 				return f
 			}(),
-			err: `ws.yaml:6:20: VirtualWorkspace/ws: spec.sources[0].path: app/kustomization.yaml: remote resource "https://github.com/example/repo//base?ref=main" is not allowed: sources must be in the repo`},
+			loadErr: `app/kustomization.yaml:3:3: resources: "https://github.com/example/repo//base?ref=main" is a https URL; render never touches the network, so every file must be in the repo`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,7 +1,7 @@
 package render
 
 import (
-	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -17,12 +17,10 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 	sigyaml "sigs.k8s.io/yaml"
 
+	"github.com/kcp-dev/tmc/internal/limits"
 	"github.com/kcp-dev/tmc/internal/object"
 	"github.com/kcp-dev/tmc/internal/policy"
 )
-
-// MaxSourceFileSize bounds one manifest file.
-const MaxSourceFileSize = 8 << 20
 
 // Source is one object read from a workspace source, as written.
 type Source struct {
@@ -39,11 +37,9 @@ type Source struct {
 	matches []bool
 }
 
-var kustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
-
 // isKustomization reports whether dir holds a kustomization file.
 func isKustomization(dir string) bool {
-	for _, k := range kustomizationFiles {
+	for _, k := range policy.KustomizationFiles {
 		if st, err := os.Stat(filepath.Join(dir, k)); err == nil && !st.IsDir() {
 			return true
 		}
@@ -166,34 +162,25 @@ func (r *renderer) readManifests(file string) ([]*Source, policy.ErrorList) {
 		return nil, errAt(0, "%v", policy.UnwrapPathError(err))
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxSourceFileSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, limits.MaxFileSize+1))
 	if err != nil {
 		return nil, errAt(0, "%v", err)
 	}
-	if len(data) > MaxSourceFileSize {
-		return nil, errAt(0, "file is larger than %d MiB", MaxSourceFileSize>>20)
+	if len(data) > limits.MaxFileSize {
+		return nil, errAt(0, "file is larger than %d MiB", limits.MaxFileSize>>20)
 	}
 	if strings.HasSuffix(strings.ToLower(file), ".json") {
 		if data, err = sigyaml.JSONToYAML(data); err != nil {
 			return nil, errAt(0, "invalid JSON: %v", err)
 		}
 	}
+	if r.inputBytes += len(data); r.inputBytes > limits.MaxRenderInput {
+		return nil, errAt(0, "the workspaces' sources hold more than %d MiB of manifests in all", limits.MaxRenderInput>>20)
+	}
+	docs, err := limits.Documents(data)
 	var out []*Source
 	var errs policy.ErrorList
-	dec := yaml3.NewDecoder(bytes.NewReader(data))
-	for {
-		var doc yaml3.Node
-		err := dec.Decode(&doc)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, errAt(0, "invalid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
-		}
-		if len(doc.Content) == 0 {
-			continue
-		}
-		n := doc.Content[0]
+	for _, n := range docs {
 		if n.Kind == yaml3.ScalarNode && n.Tag == "!!null" {
 			continue
 		}
@@ -204,6 +191,14 @@ func (r *renderer) readManifests(file string) ([]*Source, policy.ErrorList) {
 		}
 		if o != nil {
 			out = append(out, o)
+		}
+	}
+	if err != nil {
+		var ye *limits.YAMLError
+		if errors.As(err, &ye) {
+			errs = append(errs, errAt(ye.Line, "%s", ye.Message)...)
+		} else {
+			errs = append(errs, errAt(0, "%v", err)...)
 		}
 	}
 	return out, errs
@@ -235,7 +230,25 @@ func newSource(n *yaml3.Node, pos policy.Pos) (*Source, string) {
 		return nil, fmt.Sprintf("%s has no metadata.name", kind)
 	}
 	id := object.FromAPIVersion(av, kind, rn.GetNamespace(), rn.GetName())
+	if msg := checkObject(id, n); msg != "" {
+		return nil, msg
+	}
 	return &Source{ID: id, Pos: pos, Node: rn}, ""
+}
+
+// checkObject checks an object's name, namespace and size.
+func checkObject(id object.ID, n *yaml3.Node) string {
+	if err := id.Validate(); err != nil {
+		return fmt.Sprintf("%s: %v", id, err)
+	}
+	sh, err := limits.Measure(n)
+	if err != nil {
+		return fmt.Sprintf("%s: %v", id, err)
+	}
+	if sh.JSONSize() > limits.MaxObjectSize {
+		return fmt.Sprintf("%s is larger than %d MiB, more than the API server accepts", id, limits.MaxObjectSize>>20)
+	}
+	return ""
 }
 
 // kustomize builds a kustomization on an in-memory copy of the repo, so that
@@ -252,9 +265,24 @@ func (r *renderer) kustomize(rel string) ([]*Source, error) {
 		return nil, fmt.Errorf("kustomize build %s: %v", rel, err)
 	}
 	var out []*Source
+	var errs policy.ErrorList
+	pos := policy.Pos{File: path.Join(rel, "kustomization.yaml")}
 	for _, rn := range m.ToRNodeSlice() {
 		id := object.FromAPIVersion(rn.GetApiVersion(), rn.GetKind(), rn.GetNamespace(), rn.GetName())
-		out = append(out, &Source{ID: id, Pos: policy.Pos{File: path.Join(rel, "kustomization.yaml")}, Node: rn})
+		if msg := checkObject(id, rn.YNode()); msg != "" {
+			errs = append(errs, &policy.Error{Pos: pos, Message: msg})
+			continue
+		}
+		if sh, _ := limits.Measure(rn.YNode()); sh.JSONSize() > limits.MaxRenderInput-r.inputBytes {
+			errs = append(errs, &policy.Error{Pos: pos, Message: fmt.Sprintf("the workspaces' sources hold more than %d MiB of manifests in all", limits.MaxRenderInput>>20)})
+			break
+		} else {
+			r.inputBytes += sh.JSONSize()
+		}
+		out = append(out, &Source{ID: id, Pos: pos, Node: rn})
+	}
+	if len(errs) > 0 {
+		return nil, errs
 	}
 	return out, nil
 }
@@ -284,17 +312,17 @@ func (r *renderer) memFS() (filesys.FileSystem, error) {
 		if err != nil {
 			return err
 		}
-		if total += info.Size(); total > 256<<20 {
-			return fmt.Errorf("repo is larger than 256 MiB; kustomize builds need an in-memory copy")
+		if total += info.Size(); total > limits.MaxRepoCopy {
+			return fmt.Errorf("repo is larger than %d MiB; kustomize builds need an in-memory copy", limits.MaxRepoCopy>>20)
 		}
 		data, err := os.ReadFile(p)
 		if err != nil {
 			return err
 		}
 		rel := r.rel(p)
-		if base := path.Base(rel); base == "kustomization.yaml" || base == "kustomization.yml" || base == "Kustomization" {
-			if err := refuseRemote(rel, data); err != nil {
-				return err
+		if ext := path.Ext(rel); ext == ".yaml" || ext == ".yml" || policy.IsKustomizationFile(rel) {
+			if errs := policy.RemoteKustomizeRefs(rel, data); len(errs) > 0 {
+				return errs
 			}
 		}
 		return mem.WriteFile("/"+rel, data)
@@ -304,26 +332,6 @@ func (r *renderer) memFS() (filesys.FileSystem, error) {
 	}
 	r.mem = mem
 	return mem, nil
-}
-
-// refuseRemote rejects a kustomization whose resources, bases or components are URLs.
-func refuseRemote(rel string, data []byte) error {
-	var k struct {
-		Resources  []string `json:"resources"`
-		Bases      []string `json:"bases"`
-		Components []string `json:"components"`
-	}
-	if err := sigyaml.Unmarshal(data, &k); err != nil {
-		return fmt.Errorf("%s: invalid kustomization: %v", rel, err)
-	}
-	for _, list := range [][]string{k.Resources, k.Bases, k.Components} {
-		for _, res := range list {
-			if strings.Contains(res, "://") || strings.HasPrefix(res, "github.com/") || strings.HasPrefix(res, "git@") || strings.Contains(res, "?ref=") {
-				return fmt.Errorf("%s: remote resource %q is not allowed: sources must be in the repo", rel, res)
-			}
-		}
-	}
-	return nil
 }
 
 // hasAnchors reports whether a document uses YAML anchors, aliases or merge keys.

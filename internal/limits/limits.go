@@ -1,0 +1,64 @@
+// Package limits holds every bound tmc puts on untrusted input — the policy
+// repo, cluster facts and live objects — in one place, with the YAML checks
+// that enforce the structural ones. docs/security.md lists them with the
+// reasoning; change a value here and there together.
+package limits
+
+// Sizes of inputs read from the policy repo.
+const (
+	// MaxFileSize bounds one YAML or JSON file of the policy repo (policies and manifests).
+	MaxFileSize = 8 << 20
+	// MaxRenderInput bounds the bytes of manifests one render reads, over all
+	// workspaces and sources, besides the per-file cap.
+	MaxRenderInput = 64 << 20
+	// MaxObjectSize bounds one Kubernetes object, as JSON. The API server
+	// refuses request bodies over 3 MiB, so a larger object can never apply.
+	MaxObjectSize = 3 << 20
+	// MaxRepoCopy bounds the in-memory copy of the repo that kustomize builds read.
+	MaxRepoCopy = 256 << 20
+	// MaxFactsFile bounds a --facts file.
+	MaxFactsFile = 1 << 20
+	// MaxKubeconfig bounds a kubeconfig file named by a Cluster in the repo.
+	MaxKubeconfig = 1 << 20
+	// MaxPlanFile bounds a saved plan read by `tmc apply --plan`.
+	MaxPlanFile = 256 << 20
+)
+
+// Structure of YAML documents.
+const (
+	// MaxYAMLNodes bounds the nodes of one YAML document once its aliases are
+	// expanded (the "billion laughs" bound). Counted before anything expands them.
+	MaxYAMLNodes = 1_000_000
+	// MaxYAMLDepth bounds the nesting of mappings and lists in one document.
+	// It also bounds how much larger than its input an indented JSON or YAML
+	// rendering can get (each line's indent grows with depth).
+	MaxYAMLDepth = 100
+	// MaxYAMLBytes bounds the bytes of scalars in one document once its
+	// aliases are expanded.
+	MaxYAMLBytes = 16 << 20
+)
+
+// Expressions (expr-lang) and templates.
+const (
+	// MaxExprNodes bounds the size of an expression's syntax tree.
+	MaxExprNodes = 2000
+	// MaxExprMemory bounds the items (list elements, map entries, loop
+	// iterations) one run of an expression may allocate: expr-lang's memory budget.
+	MaxExprMemory = 200_000
+	// MaxExprBytes bounds the bytes of strings and lists one run of an
+	// expression may build with +, repeat, replace, join, split, concat,
+	// flatten, upper, lower, toJSON and toBase64, counted before each allocates.
+	MaxExprBytes = 1 << 20
+	// MaxTemplateOutput bounds the text one Template transformation renders;
+	// every template function refuses to build a string longer than this.
+	MaxTemplateOutput = 64 << 10
+	// MaxValueNodes bounds a transformation's value once its YAML aliases are expanded.
+	MaxValueNodes = 10_000
+)
+
+// Cluster facts.
+const (
+	// MaxCapacity bounds a declared or observed capacity figure (cores, bytes
+	// or pods), so that it stays a finite number in every output.
+	MaxCapacity = 1e18
+)
