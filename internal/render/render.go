@@ -114,16 +114,16 @@ type clusterFacts struct {
 
 // renderer holds the state of one Render call.
 type renderer struct {
-	p      *policy.Policies
-	root   string
-	opts   Options
-	facts  map[string]clusterFacts
-	ws     policy.WorkspaceFacts
-	ctx    context.Context
-	mem    filesys.FileSystem
+	p     *policy.Policies
+	root  string
+	opts  Options
+	facts map[string]clusterFacts
+	ws    policy.WorkspaceFacts
+	ctx   context.Context
+	mem   filesys.FileSystem
 	// inputBytes counts the manifest bytes read, against limits.MaxRenderInput.
 	inputBytes int
-	values map[*policy.Transformation]*yaml3.Node
+	values     map[*policy.Transformation]*yaml3.Node
 }
 
 // Render computes, for every workspace and target cluster, the objects the
