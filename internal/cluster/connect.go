@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"sort"
 	"sync"
 
@@ -100,6 +99,9 @@ func newClient(ctx context.Context, root string, c *policy.Cluster, opts Options
 	}
 	kctx := raw.Contexts[ctxName]
 	if ai, ok := raw.AuthInfos[kctx.AuthInfo]; ok && ai != nil {
+		if (ai.Exec != nil || ai.AuthProvider != nil) && kc.Path != "" {
+			return nil, fmt.Errorf("kubeconfig %s: user %q runs a credential plugin; a kubeconfig in the policy repo may not (--allow-exec-plugins applies only to the kubeconfig tmc is given)", kc.Path, kctx.AuthInfo)
+		}
 		if (ai.Exec != nil || ai.AuthProvider != nil) && !opts.AllowExecPlugins {
 			return nil, fmt.Errorf("kubeconfig user %q runs a credential plugin; pass --allow-exec-plugins to allow it", kctx.AuthInfo)
 		}
@@ -168,15 +170,11 @@ func rawConfig(ctx context.Context, root string, c *policy.Cluster, opts Options
 		}
 		return clientcmd.Load(data)
 	}
+	if kc.Path != "" {
+		return repoKubeconfig(root, kc.Path)
+	}
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	switch {
-	case kc.Path != "":
-		p := kc.Path
-		if !filepath.IsAbs(p) && root != "" {
-			p = filepath.Join(root, p)
-		}
-		rules.ExplicitPath = p
-	case opts.Kubeconfig != "":
+	if opts.Kubeconfig != "" {
 		rules.ExplicitPath = opts.Kubeconfig
 	}
 	cfg, err := rules.Load()

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"math"
 	"path"
 	"reflect"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/kcp-dev/tmc/internal/fieldpath"
+	"github.com/kcp-dev/tmc/internal/limits"
 )
 
 // maxDecodeSteps bounds the nodes visited decoding one document, so that
@@ -256,6 +258,8 @@ func (d *decoder) checkString(n *yaml.Node, fpath, s string, opts map[string]str
 			d.errorf(n, fpath, "invalid quantity %q: use a Kubernetes quantity such as 8, 7500m or 32Gi", s)
 		} else if q.Sign() < 0 {
 			d.errorf(n, fpath, "quantity %q must not be negative", s)
+		} else if f := q.AsApproximateFloat64(); math.IsInf(f, 0) || math.IsNaN(f) || f > limits.MaxCapacity {
+			d.errorf(n, fpath, "quantity %q is out of range (at most %g)", s, float64(limits.MaxCapacity))
 		}
 	}
 	if _, ok := opts["path"]; ok && s != "" {

@@ -85,6 +85,11 @@ func (v *validator) cluster(c *Cluster) {
 	if r := c.Spec.Kubeconfig.SecretRef; r != nil && c.Spec.Kubeconfig.Path != "" {
 		v.add(c.Origin.Errorf("spec.kubeconfig", "set either path or secretRef, not both"))
 	}
+	if p := c.Spec.Kubeconfig.Path; p != "" {
+		// A kubeconfig named by the repo is part of the repo: it may not
+		// leave it (absolute paths, .., symlinks), like every other path.
+		v.relPath(c.Origin, "spec.kubeconfig.path", p, true)
+	}
 	if lc := c.Spec.LogicalCluster; lc != "" {
 		v.logicalCluster(c.Origin, "spec.logicalCluster", lc)
 	}

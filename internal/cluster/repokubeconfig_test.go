@@ -1,0 +1,128 @@
+package cluster
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/kcp-dev/tmc/internal/policy"
+)
+
+// TestRepoKubeconfigSendsNoOutsideCredential runs a local TLS server that
+// records every Authorization header. A kubeconfig in the policy repo that
+// names a token file outside the repo, or a kubeconfig path that leaves the
+// repo, must be refused before any request; the canary token from outside
+// the repo must never reach the server. An inline token does (so the test
+// can see requests at all).
+func TestRepoKubeconfigSendsNoOutsideCredential(t *testing.T) {
+	var mu sync.Mutex
+	var auths []string
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		auths = append(auths, r.Header.Get("Authorization"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"major":"1","minor":"37","gitVersion":"v1.37.2"}`))
+	}))
+	defer srv.Close()
+	ca := base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}))
+
+	outside := t.TempDir()
+	const canary = "CANARY-outside-the-repo"
+	tokenFile := filepath.Join(outside, "token")
+	if err := os.WriteFile(tokenFile, []byte(canary), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig := func(user string) string {
+		return "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"" + srv.URL + "\", certificate-authority-data: " + ca + "}\n" +
+			"users:\n- name: u\n  user: " + user + "\ncontexts:\n- name: c1\n  context: {cluster: c, user: u}\n"
+	}
+	if err := os.WriteFile(filepath.Join(outside, "kubeconfig"), []byte(kubeconfig("{tokenFile: "+tokenFile+"}")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	repo := t.TempDir()
+	files := map[string]string{
+		"cluster.yaml":    "apiVersion: tmc.kcp.io/v1alpha1\nkind: Cluster\nmetadata: {name: c1}\nspec:\n  kubeconfig: {path: kube/config}\n",
+		"kube/config":     kubeconfig("{token: inline-token}"),
+		"kube/tokenfile":  kubeconfig("{tokenFile: " + tokenFile + "}"),
+		"kube/relative":   kubeconfig("{tokenFile: ../../" + filepath.Base(outside) + "/token}"),
+		"kube/clientcert": kubeconfig("{client-certificate: " + tokenFile + ", client-key: " + tokenFile + "}"),
+		"kube/exec":       kubeconfig("{exec: {apiVersion: client.authentication.k8s.io/v1, command: /bin/sh, interactiveMode: Never}}"),
+	}
+	for name, content := range files {
+		p := filepath.Join(repo, name)
+		_ = os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(filepath.Join(outside, "kubeconfig"), filepath.Join(repo, "kube", "link")); err != nil {
+		t.Fatal(err)
+	}
+	p, err := policy.Load(context.Background(), repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := DefaultOptions()
+	opts.AllowExecPlugins = true // the flag trusts the given kubeconfig, never the repo's
+	cases := []struct{ path, want string }{
+		{"kube/tokenfile", `may not name files (user "u" tokenFile "` + tokenFile + `")`},
+		{"kube/relative", `may not name files (user "u" tokenFile "../../`},
+		{"kube/clientcert", `may not name files (user "u" client-certificate`},
+		{"kube/exec", `a kubeconfig in the policy repo may not`},
+		{"kube/link", `kubeconfig.path: path "kube/link" leaves the repo through a symlink`},
+		{tokenFile, `kubeconfig.path: path "` + tokenFile + `" is absolute`},
+		{"../" + filepath.Base(outside) + "/kubeconfig", `leaves the repo`},
+		{"kube/config", ""},
+	}
+	for _, tc := range cases {
+		p.Clusters[0].Spec.Kubeconfig.Path = tc.path
+		set := Connect(context.Background(), p, opts)
+		c, err := set.Get("c1")
+		if tc.want != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%s: error %v, want %q", tc.path, err, tc.want)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", tc.path, err)
+		}
+		if _, err := c.Clientset.Discovery().ServerVersion(); err != nil {
+			t.Fatalf("%s: %v", tc.path, err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(auths) == 0 {
+		t.Fatal("the inline-token kubeconfig made no request: the test cannot see requests")
+	}
+	for _, a := range auths {
+		if strings.Contains(a, canary) {
+			t.Fatalf("a credential from outside the repo reached the server: %q", a)
+		}
+		if a != "Bearer inline-token" {
+			t.Errorf("unexpected Authorization %q", a)
+		}
+	}
+}
+
+// TestKubeconfigPathValidated: validate refuses kubeconfig paths that leave the repo.
+func TestKubeconfigPathValidated(t *testing.T) {
+	for path, want := range map[string]string{
+		"/etc/kubernetes/admin.conf": `spec.kubeconfig.path: path "/etc/kubernetes/admin.conf" is absolute`,
+		"../other/kubeconfig":        `spec.kubeconfig.path: path "../other/kubeconfig"`,
+	} {
+		_, err := policy.LoadFiles(map[string][]byte{"c.yaml": []byte("apiVersion: tmc.kcp.io/v1alpha1\nkind: Cluster\nmetadata: {name: c1}\nspec:\n  kubeconfig: {path: \"" + path + "\"}\n")})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", path, err, want)
+		}
+	}
+}
