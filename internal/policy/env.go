@@ -7,6 +7,7 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/kcp-dev/tmc/internal/limits"
@@ -20,6 +21,15 @@ type Env struct {
 	Resource map[string]any `expr:"resource"`
 	// Workspace is the workspace the expression runs for.
 	Workspace WorkspaceFacts `expr:"workspace"`
+	// budget is what this run may still build; see exprbound.go.
+	budget *exprBudget
+}
+
+// withBudget returns a copy of env with a fresh byte budget for one run.
+func withBudget(env *Env) *Env {
+	e := *env
+	e.budget = &exprBudget{left: limits.MaxExprBytes}
+	return &e
 }
 
 // ClusterFacts are a cluster's facts: declared in its Cluster object, observed on the live cluster.
@@ -89,7 +99,7 @@ func (p *Program) Facts(env *Env) []Fact {
 	out := make([]Fact, 0, len(p.reads))
 	for _, r := range p.reads {
 		m := vm.VM{MemoryBudget: limits.MaxExprMemory}
-		v, err := m.Run(r.prog, env)
+		v, err := m.Run(r.prog, withBudget(env))
 		if err != nil {
 			v = "<" + err.Error() + ">"
 		}
@@ -117,7 +127,7 @@ func (p *Program) Bool(env *Env) (bool, error) {
 // Run runs the program and returns its value.
 func (p *Program) Run(env *Env) (any, error) {
 	m := vm.VM{MemoryBudget: limits.MaxExprMemory}
-	out, err := m.Run(p.prog, env)
+	out, err := m.Run(p.prog, withBudget(env))
 	if err != nil {
 		return nil, p.errorf("%v", err)
 	}
@@ -183,8 +193,13 @@ func (c *readCollector) longest() []string {
 // compileExpr compiles src for the given scope; the error text is expr's
 // message with its caret snippet.
 func compileExpr(src string, scope exprScope) (*Program, error) {
-	opts := []expr.Option{expr.Env(Env{}), expr.MaxNodes(limits.MaxExprNodes), expr.AsBool()}
+	bo := &boundOps{}
+	opts := []expr.Option{expr.Env(Env{}), expr.MaxNodes(limits.MaxExprNodes), expr.AsBool(), expr.Patch(bo)}
 	prog, err := expr.Compile(src, opts...)
+	if len(bo.refused) > 0 {
+		fe := bo.refused[0]
+		return nil, fe.Bind(file.NewSource(src))
+	}
 	if err != nil {
 		return nil, err
 	}

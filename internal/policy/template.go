@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"text/template"
 	"text/template/parse"
+
+	"github.com/kcp-dev/tmc/internal/limits"
 )
 
 // TemplateData is what a Template transformation sees.
@@ -28,16 +31,37 @@ type TemplateData struct {
 // hugeWidth matches a printf width or precision of five digits or more.
 var hugeWidth = regexp.MustCompile(`%[-+# 0]*\d{5,}|\.\d{5,}`)
 
+// printfWidth matches the width and precision of each printf verb.
+var printfWidth = regexp.MustCompile(`%[-+# 0]*(\d*)(?:\.(\d*))?`)
+
+var errTemplateTooLong = fmt.Errorf("template function output would be longer than %d KiB", limits.MaxTemplateOutput>>10)
+
+// templateBound fails when a function is about to build more than a template may output.
+func templateBound(n int) error {
+	if n > limits.MaxTemplateOutput || n < 0 {
+		return errTemplateTooLong
+	}
+	return nil
+}
+
 // TemplateFuncs is the fixed function set of Template transformations: pure
 // string helpers, nothing that reads the environment, files or the network.
-// printf is replaced by a version that refuses huge widths.
+// Each refuses, before it allocates, to build a string longer than
+// limits.MaxTemplateOutput, so nested calls cannot build large strings that
+// the output cap would only see afterwards.
 var TemplateFuncs = template.FuncMap{
-	"lower":      strings.ToLower,
-	"upper":      strings.ToUpper,
+	"lower":      func(s string) (string, error) { return checked(strings.ToLower(s)) },
+	"upper":      func(s string) (string, error) { return checked(strings.ToUpper(s)) },
 	"trim":       strings.TrimSpace,
 	"trimPrefix": func(prefix, s string) string { return strings.TrimPrefix(s, prefix) },
 	"trimSuffix": func(suffix, s string) string { return strings.TrimSuffix(s, suffix) },
-	"replace":    func(old, new, s string) string { return strings.ReplaceAll(s, old, new) },
+	"replace": func(old, new, s string) (string, error) {
+		n := strings.Count(s, old)
+		if err := templateBound(len(s) + n*max(0, len(new)-len(old))); err != nil {
+			return "", err
+		}
+		return strings.ReplaceAll(s, old, new), nil
+	},
 	"trunc": func(n int, s string) string {
 		if n >= 0 && len(s) > n {
 			return s[:n]
@@ -50,13 +74,46 @@ var TemplateFuncs = template.FuncMap{
 		}
 		return v
 	},
-	"quote": func(s string) string { return fmt.Sprintf("%q", s) },
+	"quote": func(s string) (string, error) {
+		if err := templateBound(4*len(s) + 2); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%q", s), nil
+	},
 	"printf": func(format string, args ...any) (string, error) {
 		if hugeWidth.MatchString(format) {
 			return "", fmt.Errorf("printf width or precision too large in %q", format)
 		}
+		// An upper bound of the output: the format, every argument quoted,
+		// and every width and precision written in the format.
+		size := len(format)
+		for _, m := range printfWidth.FindAllStringSubmatch(format, -1) {
+			for _, d := range m[1:] {
+				if w, err := strconv.Atoi(d); err == nil {
+					size += w
+				}
+			}
+		}
+		for _, a := range args {
+			if s, ok := a.(string); ok {
+				size += 4*len(s) + 2
+			} else {
+				size += 64
+			}
+		}
+		if err := templateBound(size); err != nil {
+			return "", err
+		}
 		return fmt.Sprintf(format, args...), nil
 	},
+}
+
+// checked returns s when it is within the template output cap.
+func checked(s string) (string, error) {
+	if err := templateBound(len(s)); err != nil {
+		return "", err
+	}
+	return s, nil
 }
 
 // parseTemplate parses a Template transformation's text and checks that it
