@@ -97,6 +97,9 @@ func colorful(w io.Writer) bool {
 	if os.Getenv("NO_COLOR") != "" {
 		return false
 	}
+	if ts, ok := w.(*termSafe); ok {
+		w = ts.Unwrap()
+	}
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -51,6 +51,9 @@ skipped and which transformations fired on each object, in order.`,
 				if err != nil {
 					return err
 				}
+				if err := ff.Check(f.facts, p); err != nil {
+					return err
+				}
 				opts.Facts = ff
 			}
 			res, err := render.Render(cmd.Context(), p, opts)

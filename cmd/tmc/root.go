@@ -65,6 +65,7 @@ func interruptible(stderr io.Writer, quiet bool) (context.Context, func()) {
 
 // runContext executes tmc with args under ctx and returns the process exit code.
 func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	stdout, stderr = newTermSafe(stdout), newTermSafe(stderr)
 	root := newRootCommand(stdout, stderr)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)

@@ -37,6 +37,14 @@ func CheckNode(n *yaml.Node) error {
 	return err
 }
 
+// CheckShape is CheckNode without the duplicate-key check, for decoders
+// that report duplicate keys themselves with the field's path.
+func CheckShape(n *yaml.Node) error {
+	c := &checker{sizes: map[*yaml.Node]shape{}, active: map[*yaml.Node]bool{}, allowDup: true}
+	_, err := c.shape(n)
+	return err
+}
+
 // Shape is the size of a YAML document with its aliases expanded.
 type Shape struct {
 	// Nodes counts the nodes.
@@ -64,8 +72,9 @@ type shape struct {
 }
 
 type checker struct {
-	sizes  map[*yaml.Node]shape
-	active map[*yaml.Node]bool
+	sizes    map[*yaml.Node]shape
+	active   map[*yaml.Node]bool
+	allowDup bool
 }
 
 func (c *checker) shape(n *yaml.Node) (shape, error) {
@@ -104,7 +113,7 @@ func (c *checker) shape(n *yaml.Node) (shape, error) {
 				return shape{}, &YAMLError{Line: n.Line, Column: n.Column, Message: fmt.Sprintf("document nests deeper than %d levels", MaxYAMLDepth)}
 			}
 		}
-		if n.Kind == yaml.MappingNode {
+		if n.Kind == yaml.MappingNode && !c.allowDup {
 			if err := duplicateKeys(n); err != nil {
 				return shape{}, err
 			}

@@ -97,7 +97,12 @@ func (p *Program) Facts(env *Env) []Fact {
 		return nil
 	}
 	out := make([]Fact, 0, len(p.reads))
+	secret := isSecret(env.Resource)
 	for _, r := range p.reads {
+		if secret && readsSecretValue(r.path) {
+			out = append(out, Fact{Path: r.path, Value: Masked})
+			continue
+		}
 		m := vm.VM{MemoryBudget: limits.MaxExprMemory}
 		v, err := m.Run(r.prog, withBudget(env))
 		if err != nil {
@@ -129,6 +134,11 @@ func (p *Program) Run(env *Env) (any, error) {
 	m := vm.VM{MemoryBudget: limits.MaxExprMemory}
 	out, err := m.Run(p.prog, withBudget(env))
 	if err != nil {
+		if isSecret(env.Resource) && p.UsesResource {
+			// expr's runtime errors quote the values they failed on
+			// (int("s3cret"), a regexp built from a password): withhold them.
+			return nil, p.errorf("failed on a Secret (the error is withheld: it may quote a Secret value)")
+		}
 		return nil, p.errorf("%v", err)
 	}
 	return out, nil
@@ -233,4 +243,27 @@ func (c *readCollector) usesRoot(name string) bool {
 		}
 	}
 	return false
+}
+
+// Masked replaces a Secret value wherever tmc would otherwise show it.
+const Masked = "***"
+
+// isSecret reports whether an object (as plain data) is a core/v1 Secret.
+func isSecret(obj map[string]any) bool {
+	return obj != nil && obj["kind"] == "Secret" && obj["apiVersion"] == "v1"
+}
+
+// readsSecretValue reports whether a `resource` path of a Secret may hold a
+// value of it: everything but its kind, apiVersion, type, name, namespace
+// and labels (annotations may hold last-applied-configuration, data and all).
+func readsSecretValue(path string) bool {
+	if path != "resource" && !strings.HasPrefix(path, "resource.") {
+		return false
+	}
+	for _, safe := range []string{"resource.kind", "resource.apiVersion", "resource.type", "resource.metadata.name", "resource.metadata.namespace", "resource.metadata.labels"} {
+		if path == safe || strings.HasPrefix(path, safe+".") {
+			return false
+		}
+	}
+	return true
 }

@@ -3,6 +3,7 @@ package policy
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -181,7 +183,12 @@ func docHeader(n *yaml.Node) (apiVersion, kind *yaml.Node) {
 func (l *loader) loadDoc(file string, n *yaml.Node) {
 	av, kind := docHeader(n)
 	if av == nil || (av.Value != Group && !strings.HasPrefix(av.Value, Group+"/")) {
+		l.nearMiss(file, av, kind)
 		return // not ours: a manifest for a workspace source, a kustomization, a report...
+	}
+	if err := limits.CheckShape(n); err != nil {
+		l.errs = append(l.errs, yamlError(file, err))
+		return
 	}
 	pos := Pos{File: file, Line: n.Line, Column: n.Column}
 	if av.Value != APIVersion {
@@ -269,4 +276,30 @@ func (l *loader) finish() (*Policies, error) {
 	}
 	p.sort()
 	return p, nil
+}
+
+// nearMiss reports a document that names one of tmc's kinds with an
+// apiVersion whose group is a typo of tmc's: left alone it would be taken
+// for a workspace manifest and the policy silently ignored.
+func (l *loader) nearMiss(file string, av, kind *yaml.Node) {
+	if av == nil || kind == nil || !slices.Contains(Kinds, kind.Value) {
+		return
+	}
+	group, _, _ := strings.Cut(av.Value, "/")
+	if group == Group {
+		return
+	}
+	if d := levenshtein(strings.ToLower(group), Group); d > 0 && d <= 3 {
+		l.errs = append(l.errs, &Error{Pos: Pos{File: file, Line: av.Line, Column: av.Column}, Field: "apiVersion",
+			Message: fmt.Sprintf("apiVersion %q is not tmc's; this %s would be ignored (did you mean %q?)", av.Value, kind.Value, APIVersion)})
+	}
+}
+
+// yamlError places a limits.YAMLError in its file.
+func yamlError(file string, err error) *Error {
+	var ye *limits.YAMLError
+	if errors.As(err, &ye) {
+		return &Error{Pos: Pos{File: file, Line: ye.Line, Column: ye.Column}, Message: ye.Message}
+	}
+	return &Error{Pos: Pos{File: file}, Message: err.Error()}
 }

@@ -3,10 +3,18 @@ package render
 import (
 	"context"
 	"fmt"
+	"io"
+	"maps"
+	"math"
 	"os"
+	"slices"
+	"sort"
+	"strings"
+	"unicode"
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/kcp-dev/tmc/internal/limits"
 	"github.com/kcp-dev/tmc/internal/policy"
 )
 
@@ -50,17 +58,68 @@ type ObservedFacts struct {
 	Capacity          policy.CapacityFacts `json:"capacity,omitempty"`
 }
 
-// ReadFactsFile reads a facts file strictly.
+// ReadFactsFile reads a facts file strictly: at most limits.MaxFactsFile
+// bytes, within the YAML alias and depth budgets, no unknown field.
 func ReadFactsFile(path string) (FileFacts, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	var ff FileFacts
-	if err := yaml.UnmarshalStrict(data, &ff); err != nil {
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limits.MaxFactsFile+1))
+	if err != nil {
 		return nil, fmt.Errorf("facts file %s: %w", path, err)
 	}
+	if len(data) > limits.MaxFactsFile {
+		return nil, fmt.Errorf("facts file %s: larger than %d KiB", path, limits.MaxFactsFile>>10)
+	}
+	return ParseFacts(path, data)
+}
+
+// ParseFacts parses the content of a facts file; name is used in errors.
+func ParseFacts(name string, data []byte) (FileFacts, error) {
+	if err := limits.CheckBytes(data); err != nil {
+		return nil, fmt.Errorf("facts file %s: %w", name, err)
+	}
+	var ff FileFacts
+	if err := yaml.UnmarshalStrict(data, &ff); err != nil {
+		return nil, fmt.Errorf("facts file %s: %w", name, err)
+	}
 	return ff, nil
+}
+
+// Check refuses facts for clusters the policies do not declare (a typo
+// would otherwise be silently ignored) and figures that are negative or out
+// of range.
+func (ff FileFacts) Check(name string, p *policy.Policies) error {
+	known := map[string]bool{}
+	for _, c := range p.Clusters {
+		known[c.Metadata.Name] = true
+	}
+	var errs []string
+	for _, cluster := range slices.Sorted(maps.Keys(ff)) {
+		o := ff[cluster]
+		if !known[cluster] {
+			errs = append(errs, fmt.Sprintf("%s: no Cluster of that name in the policies", cluster))
+			continue
+		}
+		if o.Nodes < 0 {
+			errs = append(errs, fmt.Sprintf("%s.nodes: %d is negative", cluster, o.Nodes))
+		}
+		for field, v := range map[string]float64{"cpu": o.Capacity.CPU, "memory": o.Capacity.Memory, "pods": o.Capacity.Pods} {
+			if v < 0 || v > limits.MaxCapacity || math.IsNaN(v) {
+				errs = append(errs, fmt.Sprintf("%s.capacity.%s: %v is out of range (0 to %g)", cluster, field, v, float64(limits.MaxCapacity)))
+			}
+		}
+		if strings.ContainsFunc(o.KubernetesVersion, unicode.IsControl) {
+			errs = append(errs, fmt.Sprintf("%s.kubernetesVersion: holds control characters", cluster))
+		}
+	}
+	if len(errs) > 0 {
+		sort.Strings(errs)
+		return fmt.Errorf("facts file %s: %s", name, strings.Join(errs, "; "))
+	}
+	return nil
 }
 
 // Facts implements Facts.

@@ -67,7 +67,7 @@ func (r *renderer) place(w *policy.VirtualWorkspace) ([]Decision, error) {
 			env := &policy.Env{Cluster: f.facts, Workspace: r.ws}
 			ok, err := pl.Program.Bool(env)
 			if err != nil {
-				return nil, err
+				return nil, policy.ErrorList{onCluster(err, name)}
 			}
 			d.Reasons = append(d.Reasons, fmt.Sprintf("placement.conditional `%s` is %v (%s)", pl.Program.Source, ok, factString(pl.Program.Facts(env))))
 			d.Selected = ok
@@ -131,4 +131,11 @@ func factString(fs []policy.Fact) string {
 		parts[i] = fmt.Sprintf("%s=%v", f.Path, f.Value)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// onCluster names the cluster an expression failed for in its error.
+func onCluster(err error, cluster string) *policy.Error {
+	pe := *asError(err)
+	pe.Message = fmt.Sprintf("on cluster %s: %s", cluster, pe.Message)
+	return &pe
 }

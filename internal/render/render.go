@@ -239,7 +239,7 @@ func (r *renderer) cluster(name string, pps []*policy.ProjectionPolicy, sources 
 	for i, pp := range pps {
 		ok, why, err := r.policyApplies(pp, name)
 		if err != nil {
-			return c, policy.ErrorList{asError(err)}
+			return c, policy.ErrorList{onCluster(err, name)}
 		}
 		applies[i] = ok
 		c.Policies = append(c.Policies, PolicyDecision{Policy: pp.Metadata.Name, Applies: ok, Reason: why})
