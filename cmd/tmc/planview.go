@@ -97,6 +97,9 @@ func writePlanText(w io.Writer, pl *plan.Plan, color bool) error {
 	if n := len(pl.Unreachable()); n > 0 {
 		fmt.Fprintf(w, "%d %s unreachable: nothing is applied or pruned there.\n", n, plural(n, "cluster", "clusters"))
 	}
+	if s.Owned > 0 {
+		fmt.Fprintf(w, "%d %s to another workspace on %s cluster: skipped, never updated or pruned.\n", s.Owned, plural(s.Owned, "object belongs", "objects belong"), plural(s.Owned, "its", "their"))
+	}
 	if s.Conflicts > 0 {
 		fmt.Fprintf(w, "%d %s fields another manager owns: apply with --force-conflicts to take them.\n", s.Conflicts, plural(s.Conflicts, "object has", "objects have"))
 	}

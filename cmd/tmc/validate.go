@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kcp-dev/tmc/internal/policy"
+	"github.com/kcp-dev/tmc/internal/render"
 )
 
 // validateFormatVersion is the version of `tmc validate -o json`.
@@ -22,7 +23,10 @@ func newValidateCommand() *cobra.Command {
 		Short: "Load, validate and compile the policy tree in DIR (default .)",
 		Long: `validate reads every .yaml/.yml file under DIR, decodes the tmc.kcp.io
 documents strictly, checks references, selectors, paths, expressions and
-templates, and prints every problem with its file, line and field.
+templates, renders every workspace with the facts the Cluster objects declare
+(no cluster access: manifests, kustomizations, transformations and objects
+that two workspaces put on one cluster), and prints every problem with its
+file, line and field.
 Exit code 0 when the tree is valid, 1 otherwise.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -37,6 +41,15 @@ Exit code 0 when the tree is valid, 1 otherwise.`,
 			var list policy.ErrorList
 			if err != nil && !errors.As(err, &list) {
 				return err
+			}
+			if p != nil {
+				// Render every workspace with the declared facts (no cluster
+				// access, no network) so that manifest, kustomize,
+				// transformation and ownership errors show here too.
+				_, err := render.Render(cmd.Context(), p, render.Options{SkipLive: true})
+				if err != nil && !errors.As(err, &list) {
+					return err
+				}
 			}
 			view := validateView{w: cmd.OutOrStdout(), json: output == "json"}
 			if err := view.show(dir, p, list); err != nil {

@@ -276,7 +276,7 @@ func (a *applier) writeInventories(ctx context.Context, changes []*plan.Change, 
 			switch {
 			case ch.Action == plan.Unchanged, (ch.Action == plan.Create || ch.Action == plan.Update) && done[ch.Key()]:
 				set[ch.ID()] = true
-			case ch.Action == plan.Delete && done[ch.Key()]:
+			case ch.Action == plan.Delete && done[ch.Key()], ch.Action == plan.Skip && ch.Release:
 				delete(set, ch.ID())
 			}
 		}

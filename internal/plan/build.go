@@ -106,6 +106,33 @@ type work struct {
 	id      object.ID
 	reason  string // why a prune candidate is pruned
 	err     string // why a desired object cannot be planned
+	owner   string // another workspace that owns the object on this cluster
+	release bool   // a prune candidate another workspace renders: release, do not delete
+}
+
+// ownerKey identifies an object across API versions.
+type ownerKey struct{ group, kind, namespace, name string }
+
+func keyOf(id object.ID) ownerKey { return ownerKey{id.Group, id.Kind, id.Namespace, id.Name} }
+
+// owners says which workspaces own which objects on one cluster: those their
+// inventories record and those the render puts there.
+type owners struct {
+	recorded map[ownerKey][]string
+	rendered map[ownerKey]string
+}
+
+// other returns a workspace other than ws that owns id, or "".
+func (o owners) other(id object.ID, ws string, includeRendered bool) string {
+	for _, w := range o.recorded[keyOf(id)] {
+		if w != ws {
+			return w
+		}
+	}
+	if w := o.rendered[keyOf(id)]; includeRendered && w != "" && w != ws {
+		return w
+	}
+	return ""
 }
 
 func planCluster(ctx context.Context, p *policy.Policies, r *render.Result, set *cluster.Set, name string, opts Options) ([]*Change, ClusterState) {
@@ -130,6 +157,24 @@ func planCluster(ctx context.Context, p *policy.Policies, r *render.Result, set 
 		byWS[key] = inv
 		st.Inventories[key] = inv.ResourceVersion
 	}
+	own := owners{recorded: map[ownerKey][]string{}, rendered: map[ownerKey]string{}}
+	for _, inv := range invs {
+		for _, id := range inv.Objects {
+			k := keyOf(id)
+			own.recorded[k] = append(own.recorded[k], inv.LogicalCluster+"/"+inv.Workspace)
+		}
+	}
+	for _, ws := range r.Workspaces {
+		for _, rc := range ws.Clusters {
+			if rc.Name == name {
+				for _, o := range rc.Objects {
+					if _, dup := own.rendered[keyOf(o.ID)]; !dup {
+						own.rendered[keyOf(o.ID)] = ws.LogicalCluster + "/" + ws.Name
+					}
+				}
+			}
+		}
+	}
 	var todo []work
 	desiredIDs := map[object.ID]bool{}
 	for _, ws := range r.Workspaces {
@@ -151,7 +196,7 @@ func planCluster(ctx context.Context, p *policy.Policies, r *render.Result, set 
 				}
 				desired[o.ID] = true
 				desiredIDs[o.ID] = true
-				todo = append(todo, work{ws: ws, desired: u, id: o.ID})
+				todo = append(todo, work{ws: ws, desired: u, id: o.ID, owner: own.other(o.ID, key, false)})
 			}
 		}
 		inv := byWS[key]
@@ -168,7 +213,7 @@ func planCluster(ctx context.Context, p *policy.Policies, r *render.Result, set 
 		}
 		for _, id := range inv.Objects {
 			if !desired[id] {
-				todo = append(todo, work{ws: ws, id: id, reason: reason})
+				todo = append(todo, pruneWork(ws, id, reason, own.other(id, key, true)))
 			}
 		}
 	}
@@ -176,8 +221,9 @@ func planCluster(ctx context.Context, p *policy.Policies, r *render.Result, set 
 	if opts.Workspace == "" {
 		for _, inv := range byWS {
 			gone := &render.Workspace{Name: inv.Workspace, LogicalCluster: inv.LogicalCluster}
+			key := inv.LogicalCluster + "/" + inv.Workspace
 			for _, id := range inv.Objects {
-				todo = append(todo, work{ws: gone, id: id, reason: "workspace no longer in git"})
+				todo = append(todo, pruneWork(gone, id, "workspace no longer in git", own.other(id, key, true)))
 			}
 		}
 	}
@@ -260,11 +306,30 @@ func toUnstructured(o *render.Object, ws *render.Workspace) (*unstructured.Unstr
 	return u, nil
 }
 
+// pruneWork is a prune candidate; one that another workspace owns is
+// released from this workspace's inventory instead of deleted.
+func pruneWork(ws *render.Workspace, id object.ID, reason, owner string) work {
+	if owner != "" {
+		return work{ws: ws, id: id, owner: owner, release: true,
+			reason: fmt.Sprintf("%s, but workspace %s owns it on this cluster: not deleted, released from this workspace's inventory", reason, owner)}
+	}
+	return work{ws: ws, id: id, reason: reason}
+}
+
 // planObject plans one object: a GET, and a server-side-apply dry-run for desired objects.
 func planObject(ctx context.Context, c *cluster.Client, name string, w work, desiredIDs map[object.ID]bool, cache *liveCache, opts Options) *Change {
 	ch := newChange(w.ws, name, w.id, Unchanged)
 	if w.err != "" {
 		ch.Action, ch.Error = Skip, w.err
+		return ch
+	}
+	if w.owner != "" {
+		// Another workspace owns the object here: never update or delete it.
+		ch.Action, ch.Owner, ch.Release = Skip, w.owner, w.release
+		ch.Reason = w.reason
+		if !w.release {
+			ch.Reason = fmt.Sprintf("workspace %s owns this object on this cluster (its inventory records it); one object on a cluster belongs to one workspace", w.owner)
+		}
 		return ch
 	}
 	live, cached := cache.get(w.id)

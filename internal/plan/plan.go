@@ -62,6 +62,13 @@ type Change struct {
 	Reason string `json:"reason,omitempty"`
 	// Conflict names the fields another field manager owns (apply needs --force-conflicts).
 	Conflict string `json:"conflict,omitempty"`
+	// Owner is set when another workspace (logicalCluster/name) owns the
+	// object on this cluster: its inventory records it, or it renders it. The
+	// change is then skipped: one object on one cluster belongs to one workspace.
+	Owner string `json:"owner,omitempty"`
+	// Release is set on a skipped prune whose object another workspace now
+	// renders: apply drops it from this workspace's inventory without deleting it.
+	Release bool `json:"release,omitempty"`
 	// Error is why the object could not be planned.
 	Error string `json:"error,omitempty"`
 	// ResourceVersion is the live object's at plan time ("" when it does not exist).
@@ -96,7 +103,9 @@ type Summary struct {
 	Unchanged int `json:"unchanged"`
 	Skip      int `json:"skip"`
 	Conflicts int `json:"conflicts"`
-	Errors    int `json:"errors"`
+	// Owned counts objects skipped because another workspace owns them.
+	Owned  int `json:"owned"`
+	Errors int `json:"errors"`
 }
 
 // Count returns the number of changes with an action.
@@ -150,6 +159,9 @@ func Summarize(changes []*Change) Summary {
 		}
 		if c.Conflict != "" {
 			s.Conflicts++
+		}
+		if c.Owner != "" && !c.Release {
+			s.Owned++
 		}
 		if c.Error != "" {
 			s.Errors++

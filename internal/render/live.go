@@ -30,6 +30,9 @@ func (r *renderer) readLive(w *policy.VirtualWorkspace) ([]*Source, policy.Error
 			continue
 		}
 		field := fmt.Sprintf("spec.sources[%d].cluster", i)
+		if r.opts.SkipLive {
+			continue
+		}
 		if r.opts.Live == nil {
 			errs = append(errs, w.Origin.Errorf(field, "source cluster %s: reading live objects needs cluster access (tmc plan and tmc apply read them; tmc render does not)", src.Cluster))
 			continue

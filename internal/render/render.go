@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	yaml3 "go.yaml.in/yaml/v3"
 	"golang.org/x/sync/errgroup"
@@ -26,6 +27,8 @@ type Options struct {
 	// Live reads the objects of workspace sources that name a cluster; nil
 	// makes such sources an error (tmc render has no cluster access).
 	Live Live
+	// SkipLive leaves live cluster sources out instead (tmc validate).
+	SkipLive bool
 }
 
 // Live reads live objects from a source cluster. internal/cluster implements it.
@@ -187,8 +190,61 @@ func Render(ctx context.Context, p *policy.Policies, opts Options) (*Result, err
 			errs = append(errs, &policy.Error{Pos: w.Origin.Pos, Object: w.Origin.Object, Message: err.Error()})
 		}
 	}
+	errs = append(errs, overlaps(res)...)
 	errs.Sort()
 	return res, errs.Err()
+}
+
+// overlaps reports objects that two workspaces put on the same cluster: one
+// object on one cluster belongs to at most one workspace, or one
+// workspace's prune would delete the other's object. The error names both
+// workspaces and sources, once per pair, with the clusters concerned.
+func overlaps(res *Result) policy.ErrorList {
+	type key struct {
+		group, kind, namespace, name, cluster string
+	}
+	type owner struct {
+		ws  *Workspace
+		obj *Object
+	}
+	type pair struct {
+		a, b   *Workspace
+		object string
+	}
+	first := map[key]owner{}
+	clusters := map[pair][]string{}
+	var order []pair
+	pos := map[pair]*Object{}
+	for _, ws := range res.Workspaces {
+		for _, c := range append(append([]*Cluster(nil), ws.Clusters...), ws.Held...) {
+			for _, o := range c.Objects {
+				k := key{o.ID.Group, o.ID.Kind, o.ID.Namespace, o.ID.Name, c.Name}
+				prev, dup := first[k]
+				if !dup {
+					first[k] = owner{ws, o}
+					continue
+				}
+				if prev.ws == ws {
+					continue
+				}
+				p := pair{prev.ws, ws, o.ID.String()}
+				if _, seen := clusters[p]; !seen {
+					order = append(order, p)
+					pos[p] = o
+				}
+				clusters[p] = append(clusters[p], c.Name)
+			}
+		}
+	}
+	var errs policy.ErrorList
+	for _, p := range order {
+		o := pos[p]
+		other := first[key{o.ID.Group, o.ID.Kind, o.ID.Namespace, o.ID.Name, clusters[p][0]}].obj
+		errs = append(errs, &policy.Error{Pos: o.Source, Message: fmt.Sprintf(
+			"%s is rendered to cluster %s by workspace %s and by workspace %s (from %s): one object on a cluster belongs to one workspace",
+			p.object, strings.Join(clusters[p], ", "), p.b.Name, p.a.Name, other.Source)})
+	}
+	return errs
 }
 
 func (r *renderer) workspace(w *policy.VirtualWorkspace) (*Workspace, error) {

@@ -149,3 +149,25 @@ func TestTemplateMakesInvalidName(t *testing.T) {
 		t.Fatalf("render error = %v", err)
 	}
 }
+
+// TestWorkspacesMayNotShareObjects: two workspaces that put the same object
+// on the same cluster are an error naming both, once with its clusters.
+func TestWorkspacesMayNotShareObjects(t *testing.T) {
+	files := tree("    - {type: Delete, jsonPath: data.zz}\n")
+	files["cluster2.yaml"] = hdr + "kind: Cluster\nmetadata:\n  name: c2\n"
+	files["ws2.yaml"] = hdr + "kind: VirtualWorkspace\nmetadata:\n  name: other\nspec:\n  sources: [{path: other}]\n"
+	files["other/cm.yaml"] = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  namespace: ns\ndata:\n  mine: \"true\"\n"
+	p := loadDir(t, writeTree(t, files))
+	_, err := Render(context.Background(), p, Options{})
+	want := "app/cm.yaml:1: ConfigMap/ns/cm is rendered to cluster c1, c2 by workspace ws and by workspace other (from other/cm.yaml:1): one object on a cluster belongs to one workspace"
+	if err == nil || err.Error() != want {
+		t.Fatalf("render error = %v\nwant %s", err, want)
+	}
+	// Placed on different clusters, the same object is fine.
+	files["ws2.yaml"] = hdr + "kind: VirtualWorkspace\nmetadata:\n  name: other\nspec:\n  placement: {clusters: [c2]}\n  sources: [{path: other}]\n"
+	files["ws.yaml"] = hdr + "kind: VirtualWorkspace\nmetadata:\n  name: ws\nspec:\n  placement: {clusters: [c1]}\n  sources: [{path: app}]\n  projectionPolicies: [pp]\n"
+	p = loadDir(t, writeTree(t, files))
+	if _, err := Render(context.Background(), p, Options{}); err != nil {
+		t.Fatal(err)
+	}
+}
