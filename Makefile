@@ -58,10 +58,16 @@ bench: envtest ## Run the benchmarks and print their figures (see docs/benchmark
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 20x ./internal/...
 	$(GO) run ./hack/bench -n 1000
 
-fuzz: ## Run each fuzz target for 30s
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/fieldpath
-	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 30s ./internal/policy
-	$(GO) test -run '^$$' -fuzz FuzzTransform -fuzztime 30s ./internal/render
+FUZZTIME ?= 30s
+fuzz: ## Run each fuzz target for FUZZTIME (default 30s): every reader of untrusted input
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./internal/fieldpath
+	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME) ./internal/policy
+	$(GO) test -run '^$$' -fuzz FuzzTransform -fuzztime $(FUZZTIME) ./internal/render
+	$(GO) test -run '^$$' -fuzz FuzzManifests -fuzztime $(FUZZTIME) ./internal/render
+	$(GO) test -run '^$$' -fuzz FuzzFacts -fuzztime $(FUZZTIME) ./internal/render
+	$(GO) test -run '^$$' -fuzz FuzzDocuments -fuzztime $(FUZZTIME) ./internal/limits
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./internal/plan
+	$(GO) test -run '^$$' -fuzz FuzzLoadRepoKubeconfig -fuzztime $(FUZZTIME) ./internal/cluster
 
 clean: ## Remove bin/ (including the envtest binaries)
 	rm -rf $(BIN)

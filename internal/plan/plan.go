@@ -1,12 +1,15 @@
 package plan
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/kcp-dev/tmc/internal/limits"
 	"github.com/kcp-dev/tmc/internal/object"
 )
 
@@ -179,18 +182,35 @@ func (p *Plan) Save(path string) error {
 	return os.WriteFile(path, append(data, '\n'), 0o600)
 }
 
-// Read reads a saved plan.
+// Read reads a saved plan of at most limits.MaxPlanFile bytes.
 func Read(path string) (*Plan, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	var p Plan
-	if err := json.Unmarshal(data, &p); err != nil {
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limits.MaxPlanFile+1))
+	if err != nil {
 		return nil, fmt.Errorf("plan %s: %w", path, err)
 	}
+	if len(data) > limits.MaxPlanFile {
+		return nil, fmt.Errorf("plan %s is larger than %d MiB", path, limits.MaxPlanFile>>20)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes a saved plan; name is used in errors. Only the fields of
+// Plan are read (unknown fields are an error), so the decoder's memory is
+// bounded by the input.
+func Parse(name string, data []byte) (*Plan, error) {
+	var p Plan
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return nil, fmt.Errorf("plan %s: %w", name, err)
+	}
 	if p.FormatVersion != FormatVersion {
-		return nil, fmt.Errorf("plan %s has formatVersion %q; this tmc reads %q", path, p.FormatVersion, FormatVersion)
+		return nil, fmt.Errorf("plan %s has formatVersion %q; this tmc reads %q", name, p.FormatVersion, FormatVersion)
 	}
 	return &p, nil
 }

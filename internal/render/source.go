@@ -169,7 +169,16 @@ func (r *renderer) readManifests(file string) ([]*Source, policy.ErrorList) {
 	if len(data) > limits.MaxFileSize {
 		return nil, errAt(0, "file is larger than %d MiB", limits.MaxFileSize>>20)
 	}
-	if strings.HasSuffix(strings.ToLower(file), ".json") {
+	return r.readData(rel, data)
+}
+
+// readData reads the Kubernetes objects of one file's content; rel names the file.
+func (r *renderer) readData(rel string, data []byte) ([]*Source, policy.ErrorList) {
+	errAt := func(line int, format string, args ...any) policy.ErrorList {
+		return policy.ErrorList{{Pos: policy.Pos{File: rel, Line: line}, Message: fmt.Sprintf(format, args...)}}
+	}
+	if strings.HasSuffix(strings.ToLower(rel), ".json") {
+		var err error
 		if data, err = sigyaml.JSONToYAML(data); err != nil {
 			return nil, errAt(0, "invalid JSON: %v", err)
 		}
