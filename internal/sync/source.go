@@ -94,14 +94,19 @@ func newSource(ctx context.Context, url, branch, dir string, a GitAuth) (*source
 		return nil, err
 	}
 	s := &source{url: url, branch: branch, dir: dir, auth: auth}
-	opts := &git.CloneOptions{URL: url, Auth: auth}
-	if branch != "" {
-		opts.ReferenceName = plumbing.NewBranchReferenceName(branch)
-		opts.SingleBranch = true
-	}
-	repo, err := git.PlainCloneContext(ctx, dir, false, opts)
+	repo, err := s.reuse()
 	if err != nil {
-		return nil, fmt.Errorf("clone %s: %w", url, err)
+		// Nothing to reuse, or a clone that is corrupt, half-written or of
+		// another repo or branch: start over. The workdir may survive
+		// restarts (an emptyDir does); nothing in it is precious.
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, fmt.Errorf("clear %s: %w", dir, err)
+		}
+		repo, err = s.clone(ctx)
+		if err != nil {
+			_ = os.RemoveAll(dir) // never leave a half-written clone behind
+			return nil, err
+		}
 	}
 	s.repo = repo
 	if s.branch == "" {
@@ -112,6 +117,53 @@ func newSource(ctx context.Context, url, branch, dir string, a GitAuth) (*source
 		s.branch = head.Name().Short()
 	}
 	return s, nil
+}
+
+// reuse opens an existing clone of the same remote (and branch, when one
+// is asked for). fetch then brings it to the remote head and cleans it.
+func (s *source) reuse() (*git.Repository, error) {
+	if _, err := os.Stat(s.dir); err != nil {
+		return nil, err
+	}
+	repo, err := git.PlainOpen(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	remote, err := repo.Remote("origin")
+	if err != nil {
+		return nil, err
+	}
+	if urls := remote.Config().URLs; len(urls) == 0 || urls[0] != s.url {
+		return nil, fmt.Errorf("clone of %v, not %s", urls, s.url)
+	}
+	head, err := repo.Head()
+	if err != nil {
+		return nil, err
+	}
+	if s.branch != "" && head.Name().Short() != s.branch {
+		return nil, fmt.Errorf("clone of branch %s, not %s", head.Name().Short(), s.branch)
+	}
+	if _, err := repo.Worktree(); err != nil {
+		return nil, err
+	}
+	// A clone whose objects are damaged fails here or at the first fetch.
+	if _, err := repo.CommitObject(head.Hash()); err != nil {
+		return nil, err
+	}
+	return repo, nil
+}
+
+func (s *source) clone(ctx context.Context) (*git.Repository, error) {
+	opts := &git.CloneOptions{URL: s.url, Auth: s.auth}
+	if s.branch != "" {
+		opts.ReferenceName = plumbing.NewBranchReferenceName(s.branch)
+		opts.SingleBranch = true
+	}
+	repo, err := git.PlainCloneContext(ctx, s.dir, false, opts)
+	if err != nil {
+		return nil, fmt.Errorf("clone %s: %w", s.url, err)
+	}
+	return repo, nil
 }
 
 // fetch brings the clone to the remote branch's head and returns its commit.
@@ -136,6 +188,10 @@ func (s *source) fetch(ctx context.Context) (string, error) {
 	}
 	if err := wt.Reset(&git.ResetOptions{Commit: ref.Hash(), Mode: git.HardReset}); err != nil {
 		return "", fmt.Errorf("check out %s: %w", ref.Hash(), err)
+	}
+	// Files a crash left half-written (reports) are not part of any commit.
+	if err := wt.Clean(&git.CleanOptions{Dir: true}); err != nil {
+		return "", fmt.Errorf("clean %s: %w", s.dir, err)
 	}
 	return ref.Hash().String(), nil
 }
