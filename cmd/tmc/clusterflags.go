@@ -30,6 +30,15 @@ type clusterFlags struct {
 }
 
 func (f *clusterFlags) add(cmd *cobra.Command) {
+	f.addConnection(cmd)
+	cmd.Flags().StringVar(&f.workspace, "workspace", "", "only this workspace")
+	cmd.Flags().StringVar(&f.cluster, "cluster", "", "only this cluster")
+	cmd.Flags().IntVar(&f.perCluster, "per-cluster-concurrency", 16, "requests in flight to one cluster")
+}
+
+// addConnection registers only the flags that say how clusters are reached
+// (tmc sync reads no others).
+func (f *clusterFlags) addConnection(cmd *cobra.Command) {
 	d := cluster.DefaultOptions()
 	cmd.Flags().StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG, then ~/.kube/config); each Cluster uses the context its kubeconfig names")
 	cmd.Flags().Float32Var(&f.qps, "qps", d.QPS, "client-side requests per second per cluster")
@@ -37,9 +46,6 @@ func (f *clusterFlags) add(cmd *cobra.Command) {
 	cmd.Flags().DurationVar(&f.timeout, "request-timeout", d.Timeout, "timeout of one API request")
 	cmd.Flags().BoolVar(&f.allowExec, "allow-exec-plugins", false, "allow kubeconfig users that run credential plugins")
 	cmd.Flags().BoolVar(&f.insecure, "insecure-skip-tls-verify", false, "allow kubeconfig clusters that skip TLS verification")
-	cmd.Flags().StringVar(&f.workspace, "workspace", "", "only this workspace")
-	cmd.Flags().StringVar(&f.cluster, "cluster", "", "only this cluster")
-	cmd.Flags().IntVar(&f.perCluster, "per-cluster-concurrency", 16, "requests in flight to one cluster")
 }
 
 func (f *clusterFlags) options() cluster.Options {

@@ -15,8 +15,7 @@ import (
 func main() {
 	// controller-runtime warns on stderr unless its logger is set; tmc reports errors itself.
 	ctrllog.SetLogger(logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
-	// tmc sync handles its own signals (finish the reconcile, release the Lease).
-	ctx, stop := interruptible(os.Stderr, len(os.Args) > 1 && os.Args[1] == "sync")
+	ctx, stop := interruptible(os.Stderr)
 	code := runContext(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

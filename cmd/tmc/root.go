@@ -38,11 +38,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return runContext(context.Background(), args, stdout, stderr)
 }
 
-// interruptible returns a context that a second interrupt cancels: the first
-// lets the work in flight finish (an apply is never cut in the middle of a
-// cluster), as terraform does.
-func interruptible(stderr io.Writer, quiet bool) (context.Context, func()) {
+// interruptible is tmc's one signal handler. It returns a context that a
+// second interrupt (SIGINT or SIGTERM) cancels; the first lets the work in
+// flight finish (an apply is never cut in the middle of a cluster), as
+// terraform does, and cancels the context stopRequested returns, which
+// long-running commands (tmc sync) watch to stop taking new work.
+func interruptible(stderr io.Writer) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
+	stop, stopNow := context.WithCancel(context.Background())
+	ctx = context.WithValue(ctx, stopKey{}, stop)
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
@@ -51,16 +55,26 @@ func interruptible(stderr io.Writer, quiet bool) (context.Context, func()) {
 		case <-ctx.Done():
 			return
 		}
-		if !quiet {
-			fmt.Fprintln(stderr, "interrupt: finishing the work in flight; interrupt again to cancel it")
-		}
+		fmt.Fprintln(stderr, "interrupt: finishing the work in flight; interrupt again to cancel it")
+		stopNow()
 		select {
 		case <-sigs:
 			cancel()
 		case <-ctx.Done():
 		}
 	}()
-	return ctx, func() { signal.Stop(sigs); cancel() }
+	return ctx, func() { signal.Stop(sigs); stopNow(); cancel() }
+}
+
+type stopKey struct{}
+
+// stopRequested returns the context the first interrupt cancels; without a
+// signal handler (tests) it is ctx itself.
+func stopRequested(ctx context.Context) context.Context {
+	if stop, ok := ctx.Value(stopKey{}).(context.Context); ok {
+		return stop
+	}
+	return ctx
 }
 
 // runContext executes tmc with args under ctx and returns the process exit code.

@@ -7,8 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -27,6 +26,7 @@ type syncFlags struct {
 	repo, branch, path, listen, workdir string
 	interval, healthInterval            time.Duration
 	leaderElect                         bool
+	leaseDuration, shutdownGrace        time.Duration
 	leaseNamespace, leaseName           string
 	auth                                tmcsync.GitAuth
 	noPush, forceConflicts              bool
@@ -48,8 +48,11 @@ does; --force-conflicts=false reports them instead).
 
 HTTP on --listen: /healthz, /readyz, /metrics, /api/v1/workspaces and
 /api/v1/workspaces/{logicalCluster}/{name}. With --leader-elect, replicas
-share a Lease and one syncs. SIGTERM finishes the reconcile in flight,
-releases the Lease and exits; a second signal cancels it.
+share a Lease and one syncs. SIGTERM finishes the reconcile in flight
+(within --shutdown-grace-period), then releases the Lease, then stops the
+HTTP server, and exits 0; a second signal cancels the reconcile. A replica
+that loses its Lease stops at once and campaigns again. The clone in
+--workdir is reused on restart.
 
 Git credentials: --git-username/--git-password (a value @FILE is read from
 FILE; TMC_GIT_USERNAME, TMC_GIT_PASSWORD or TMC_GIT_TOKEN in the environment),
@@ -62,7 +65,7 @@ or --ssh-key-file with --ssh-known-hosts.`,
 			return runSync(cmd, &cf, &f)
 		},
 	}
-	cf.add(cmd)
+	cf.addConnection(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&f.repo, "repo", "", "git URL (https, ssh, file://) or local path of the policy repo")
 	fl.StringVar(&f.branch, "branch", "", "branch to sync (default: the remote's default branch)")
@@ -74,6 +77,8 @@ or --ssh-key-file with --ssh-known-hosts.`,
 	fl.BoolVar(&f.leaderElect, "leader-elect", false, "share a Lease with other replicas so that one syncs")
 	fl.StringVar(&f.leaseNamespace, "leader-elect-namespace", "", "namespace of the Lease (default: $POD_NAMESPACE, then tmc-system)")
 	fl.StringVar(&f.leaseName, "leader-elect-name", "tmc-sync", "name of the Lease")
+	fl.DurationVar(&f.leaseDuration, "leader-elect-lease-duration", 15*time.Second, "how long a Lease lasts without renewal; another replica takes over within it")
+	fl.DurationVar(&f.shutdownGrace, "shutdown-grace-period", 90*time.Second, "on SIGTERM, how long the reconcile in flight may take before it is cancelled (keep it below the pod's terminationGracePeriodSeconds)")
 	fl.StringVar(&f.auth.Username, "git-username", "", "git user for https (or @FILE)")
 	fl.StringVar(&f.auth.Password, "git-password", "", "git password or token for https (or @FILE)")
 	fl.StringVar(&f.auth.SSHKeyFile, "ssh-key-file", "", "private key for ssh git URLs")
@@ -104,20 +109,27 @@ func homeConfig(cf *clusterFlags) (*rest.Config, error) {
 }
 
 func runSync(cmd *cobra.Command, cf *clusterFlags, f *syncFlags) error {
-	// First signal: stop after the reconcile in flight; second: cancel it too.
-	loopCtx, stopLoop := context.WithCancel(cmd.Context())
-	finishCtx, cancelAll := context.WithCancel(context.Background())
-	defer stopLoop()
-	defer cancelAll()
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(sigs)
+	// tmc's one signal handler (main.go): the first SIGTERM/SIGINT cancels
+	// stop, so no new reconcile starts; the reconcile in flight finishes
+	// under finish, which the grace period or a second signal cancels.
+	hard := cmd.Context()
+	stop := stopRequested(hard)
+	finish, cancelFinish := context.WithCancel(hard)
+	defer cancelFinish()
 	go func() {
-		<-sigs
-		progress(cmd, "signal received: finishing the reconcile in flight (again to cancel it)")
-		stopLoop()
-		<-sigs
-		cancelAll()
+		select {
+		case <-stop.Done():
+		case <-finish.Done():
+			return
+		}
+		t := time.NewTimer(f.shutdownGrace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			progress(cmd, "shutdown grace period (%s) over: cancelling the reconcile in flight", f.shutdownGrace)
+			cancelFinish()
+		case <-finish.Done():
+		}
 	}()
 	auth, err := tmcsync.AuthFromEnvAndFiles(f.auth)
 	if err != nil {
@@ -158,32 +170,92 @@ func runSync(cmd *cobra.Command, cf *clusterFlags, f *syncFlags) error {
 	}
 	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	defer srv.Shutdown(context.Background())
 	progress(cmd, "serving /healthz, /readyz, /metrics and /api/v1/workspaces on %s", ln.Addr())
-	if !f.leaderElect {
-		return s.Run(loopCtx, finishCtx)
-	}
-	if home == nil {
-		return errors.New("--leader-elect needs the cluster tmc runs in (in-cluster config or --kubeconfig)")
-	}
-	host, _ := os.Hostname()
-	lock := &resourcelock.LeaseLock{
-		LeaseMeta:  metav1.ObjectMeta{Name: f.leaseName, Namespace: ns},
-		Client:     home.CoordinationV1(),
-		LockConfig: resourcelock.ResourceLockConfig{Identity: host + "_" + rand.String(8)},
-	}
 	var runErr error
-	leaderelection.RunOrDie(loopCtx, leaderelection.LeaderElectionConfig{
-		Lock: lock, ReleaseOnCancel: true, Name: f.leaseName,
-		LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second,
-		Callbacks: leaderelection.LeaderCallbacks{
-			OnStartedLeading: func(ctx context.Context) {
-				progress(cmd, "leading (Lease %s/%s)", ns, f.leaseName)
-				runErr = s.Run(ctx, finishCtx)
-				stopLoop()
-			},
-			OnStoppedLeading: func() { progress(cmd, "stopped leading") },
-		},
-	})
+	if !f.leaderElect {
+		runErr = s.Run(stop, finish)
+	} else if home == nil {
+		runErr = errors.New("--leader-elect needs the cluster tmc runs in (in-cluster config or --kubeconfig)")
+	} else {
+		runErr = lead(cmd, home, ns, f, func(ctx, fin context.Context) error { return s.Run(ctx, fin) }, stop, finish)
+	}
+	// Last, stop serving (bounded): the probes and the status API answer until the work is done.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		_ = srv.Close()
+	}
+	progress(cmd, "stopped serving; exiting")
 	return runErr
+}
+
+// lead runs work while this replica holds the Lease, in this order on
+// shutdown: stop taking work, finish the reconcile in flight, release the
+// Lease. On losing the Lease the work stops at once (the reconcile in flight
+// is cancelled: another replica may be leading already) and the replica
+// campaigns again; the syncer's state is rebuilt from git and the clusters,
+// so a replica that leads again starts like a fresh one.
+func lead(cmd *cobra.Command, home kubernetes.Interface, ns string, f *syncFlags, work func(ctx, finish context.Context) error, stop, finish context.Context) error {
+	host, _ := os.Hostname()
+	id := host + "_" + rand.String(8)
+	for stop.Err() == nil {
+		lock := &resourcelock.LeaseLock{
+			LeaseMeta:  metav1.ObjectMeta{Name: f.leaseName, Namespace: ns},
+			Client:     home.CoordinationV1(),
+			LockConfig: resourcelock.ResourceLockConfig{Identity: id},
+		}
+		var leading atomic.Bool
+		workDone := make(chan struct{})
+		var workErr error
+		elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
+			Lock: lock, ReleaseOnCancel: true, Name: f.leaseName,
+			LeaseDuration: f.leaseDuration, RenewDeadline: f.leaseDuration * 2 / 3, RetryPeriod: max(f.leaseDuration/8, 500*time.Millisecond),
+			Callbacks: leaderelection.LeaderCallbacks{
+				OnStartedLeading: func(leadCtx context.Context) {
+					defer close(workDone)
+					leading.Store(true)
+					progress(cmd, "leading (Lease %s/%s)", ns, f.leaseName)
+					runCtx, c1 := mergeDone(stop, leadCtx)
+					defer c1()
+					fin, c2 := mergeDone(finish, leadCtx)
+					defer c2()
+					workErr = work(runCtx, fin)
+				},
+				OnStoppedLeading: func() {},
+			},
+		})
+		if err != nil {
+			return err
+		}
+		leCtx, releaseLease := context.WithCancel(context.Background())
+		electorDone := make(chan struct{})
+		go func() { elector.Run(leCtx); close(electorDone) }()
+		select {
+		case <-workDone:
+		case <-electorDone:
+		case <-stop.Done():
+		}
+		if leading.Load() {
+			<-workDone // the reconcile in flight finishes before the Lease goes
+		}
+		releaseLease()
+		<-electorDone
+		if leading.Load() {
+			progress(cmd, "released the Lease %s/%s", ns, f.leaseName)
+		}
+		if workErr != nil {
+			return workErr
+		}
+		if stop.Err() == nil {
+			progress(cmd, "lost the Lease %s/%s: work stopped; campaigning again", ns, f.leaseName)
+		}
+	}
+	return nil
+}
+
+// mergeDone returns a context that is done when either a or b is.
+func mergeDone(a, b context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(a)
+	stopB := context.AfterFunc(b, cancel)
+	return ctx, func() { stopB(); cancel() }
 }

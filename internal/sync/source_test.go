@@ -77,10 +77,14 @@ func TestSourceSurvivesRestarts(t *testing.T) {
 
 	// Corrupt clones are replaced by a fresh one.
 	for name, corrupt := range map[string]func(){
-		"HEAD garbage":      func() { _ = os.WriteFile(filepath.Join(work, ".git", "HEAD"), []byte("garbage"), 0o644) },
-		"no .git":           func() { _ = os.RemoveAll(filepath.Join(work, ".git")) },
-		"objects removed":   func() { _ = os.RemoveAll(filepath.Join(work, ".git", "objects")) },
-		"another remote":    func() { r, _ := git.PlainOpen(work); _ = r.DeleteRemote("origin"); _, _ = r.CreateRemote(remoteConfig("/elsewhere")) },
+		"HEAD garbage":    func() { _ = os.WriteFile(filepath.Join(work, ".git", "HEAD"), []byte("garbage"), 0o644) },
+		"no .git":         func() { _ = os.RemoveAll(filepath.Join(work, ".git")) },
+		"objects removed": func() { _ = os.RemoveAll(filepath.Join(work, ".git", "objects")) },
+		"another remote": func() {
+			r, _ := git.PlainOpen(work)
+			_ = r.DeleteRemote("origin")
+			_, _ = r.CreateRemote(remoteConfig("/elsewhere"))
+		},
 		"a file, not a dir": func() { _ = os.RemoveAll(work); _ = os.WriteFile(work, []byte("x"), 0o644) },
 	} {
 		t.Run(name, func(t *testing.T) {

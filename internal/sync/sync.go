@@ -129,6 +129,9 @@ func (s *Syncer) Run(ctx, finishCtx context.Context) error {
 	tick := time.NewTimer(interval)
 	defer tick.Stop()
 	for {
+		if ctx.Err() != nil {
+			return nil // stopping: take no new work
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -211,6 +214,9 @@ func (s *Syncer) runOnce(ctx context.Context) {
 		return
 	}
 	s.skipped = 0
+	start := time.Now()
+	s.opts.Logf("reconciling revision %s", short(good))
+	defer func() { s.opts.Logf("reconcile of revision %s finished in %s", short(good), time.Since(start).Round(time.Millisecond)) }()
 	if err := s.reconcile(ctx, p, good); err != nil {
 		s.opts.Logf("reconcile %s: %v", short(good), err)
 		s.metrics.Reconciles.WithLabelValues("error").Inc()

@@ -2,11 +2,13 @@ package e2e
 
 import (
 	"context"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	stdsync "sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -58,9 +60,29 @@ func TestLeaderElection(t *testing.T) {
 			t.Fatalf("git %v: %v\n%s", args, err, out)
 		}
 	}
+	// The leader reaches the cluster through a proxy that can slow it down,
+	// so that a reconcile is in flight when SIGTERM comes.
+	u, err := url.Parse(cs.Get("home").Config.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy, err := harness.NewProxy(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(proxy.Close)
+	slowKubeconfig := filepath.Join(dir, "slow-kubeconfig")
+	if err := cs.WriteKubeconfig(slowKubeconfig, map[string]string{"home": "https://" + proxy.Addr}); err != nil {
+		t.Fatal(err)
+	}
 	start := func(name string) (*exec.Cmd, *safeBuffer) {
-		cmd := exec.Command(tmcBin, "sync", "--repo", repo, "--no-push-reports", "--kubeconfig", cs.KubeconfigPath, "--interval", "1s",
-			"--leader-elect", "--leader-elect-namespace", "default", "--listen", freePort(t))
+		kubeconfig := cs.KubeconfigPath
+		if name == "a" {
+			kubeconfig = slowKubeconfig
+		}
+		cmd := exec.Command(tmcBin, "sync", "--repo", repo, "--no-push-reports", "--kubeconfig", kubeconfig, "--interval", "1s",
+			"--leader-elect", "--leader-elect-namespace", "default", "--leader-elect-lease-duration", "6s", "--listen", freePort(t),
+			"--workdir", filepath.Join(dir, "work-"+name))
 		buf := &safeBuffer{}
 		cmd.Stdout, cmd.Stderr = buf, buf
 		if err := cmd.Start(); err != nil {
@@ -91,15 +113,53 @@ func TestLeaderElection(t *testing.T) {
 	if err := cs.Get("home").Client.Get(context.Background(), client.ObjectKey{Namespace: "default", Name: "tmc-sync"}, lease); err != nil || lease.Spec.HolderIdentity == nil {
 		t.Fatalf("lease: %v %+v", err, lease.Spec)
 	}
-	_ = leaderCmd.Process.Signal(os.Interrupt)
-	eventually(t, "the standby takes over once the leader releases the Lease", 30*time.Second, func() (bool, string) {
-		return leading(standby), standby.String()
+	// Hold a reconcile: slow the leader's connection, commit a change, and
+	// send SIGTERM once the reconcile of the new revision has started.
+	eventually(t, "the first reconcile finished", 30*time.Second, func() (bool, string) {
+		return strings.Contains(leader.String(), "reconcile of revision"), leader.String()
 	})
+	proxy.SetDelay(300 * time.Millisecond)
+	if err := os.WriteFile(filepath.Join(repo, "app/cm2.yaml"), []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: led2, namespace: default}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"add", "-A"}, {"-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "second"}} {
+		if out, err := exec.Command("git", append([]string{"-C", repo}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	rev, _ := exec.Command("git", "-C", repo, "rev-parse", "--short=12", "HEAD").Output()
+	started := "reconciling revision " + strings.TrimSpace(string(rev))
+	eventually(t, "the reconcile of the new revision started", 30*time.Second, func() (bool, string) {
+		return strings.Contains(leader.String(), started), leader.String()
+	})
+	sigterm := time.Now()
+	_ = leaderCmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
 	go func() { done <- leaderCmd.Wait() }()
 	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		t.Errorf("the leader did not exit after SIGINT:\n%s", leader.String())
+	case err := <-done:
+		if err != nil {
+			t.Errorf("the leader exited with %v after SIGTERM, want 0", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the leader did not exit after SIGTERM:\n%s", leader.String())
 	}
+	logs := leader.String()
+	finished := "reconcile of revision " + strings.TrimSpace(string(rev)) + " finished"
+	order := []string{started, "interrupt: finishing the work in flight", finished, "released the Lease default/tmc-sync", "stopped serving; exiting"}
+	last := -1
+	for _, line := range order {
+		i := strings.Index(logs, line)
+		if i < 0 || i < last {
+			t.Fatalf("want, in order: %q\nlogs:\n%s", order, logs)
+		}
+		last = i
+	}
+	if !exists(t, cs.Get("home"), &corev1.ConfigMap{}, "default", "led2") {
+		t.Error("the reconcile in flight at SIGTERM did not finish its apply")
+	}
+	eventually(t, "the standby takes over within the lease duration", 6*time.Second+5*time.Second, func() (bool, string) {
+		return leading(standby), standby.String()
+	})
+	t.Logf("standby leading %s after SIGTERM", time.Since(sigterm).Round(100*time.Millisecond))
 }

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // Proxy forwards TCP connections from a local port to an API server, and can
@@ -17,7 +19,12 @@ type Proxy struct {
 	mu     sync.Mutex
 	ln     net.Listener
 	conns  map[net.Conn]bool
+	delay  atomic.Int64 // nanoseconds each chunk from the server is held back
 }
+
+// SetDelay holds back every chunk the server sends by d (0 turns it off): a
+// slow network, to keep requests in flight for a while.
+func (p *Proxy) SetDelay(d time.Duration) { p.delay.Store(int64(d)) }
 
 // NewProxy starts a proxy to target (host:port) on a free local port.
 func NewProxy(target string) (*Proxy, error) {
@@ -54,7 +61,7 @@ func (p *Proxy) forward(c net.Conn) {
 	p.mu.Unlock()
 	done := make(chan struct{}, 2)
 	go func() { _, _ = io.Copy(up, c); done <- struct{}{} }()
-	go func() { _, _ = io.Copy(c, up); done <- struct{}{} }()
+	go func() { _ = p.copyDelayed(c, up); done <- struct{}{} }()
 	<-done
 	c.Close()
 	up.Close()
@@ -62,6 +69,25 @@ func (p *Proxy) forward(c net.Conn) {
 	delete(p.conns, c)
 	delete(p.conns, up)
 	p.mu.Unlock()
+}
+
+// copyDelayed copies src to dst, holding each chunk back by the current delay.
+func (p *Proxy) copyDelayed(dst io.Writer, src io.Reader) error {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if d := time.Duration(p.delay.Load()); d > 0 {
+				time.Sleep(d)
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return werr
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // Cut closes the listener and every open connection: the cluster is unreachable.
