@@ -216,7 +216,9 @@ func (s *Syncer) runOnce(ctx context.Context) {
 	s.skipped = 0
 	start := time.Now()
 	s.opts.Logf("reconciling revision %s", short(good))
-	defer func() { s.opts.Logf("reconcile of revision %s finished in %s", short(good), time.Since(start).Round(time.Millisecond)) }()
+	defer func() {
+		s.opts.Logf("reconcile of revision %s finished in %s", short(good), time.Since(start).Round(time.Millisecond))
+	}()
 	if err := s.reconcile(ctx, p, good); err != nil {
 		s.opts.Logf("reconcile %s: %v", short(good), err)
 		s.metrics.Reconciles.WithLabelValues("error").Inc()
