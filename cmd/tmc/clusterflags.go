@@ -49,7 +49,11 @@ func (f *clusterFlags) addConnection(cmd *cobra.Command) {
 }
 
 func (f *clusterFlags) options() cluster.Options {
-	return cluster.Options{Kubeconfig: f.kubeconfig, QPS: f.qps, Burst: f.burst, Timeout: f.timeout, AllowExecPlugins: f.allowExec, InsecureSkipTLSVerify: f.insecure}
+	inFlight := f.perCluster
+	if inFlight <= 0 {
+		inFlight = cluster.DefaultOptions().MaxInFlight
+	}
+	return cluster.Options{Kubeconfig: f.kubeconfig, QPS: f.qps, Burst: f.burst, Timeout: f.timeout, AllowExecPlugins: f.allowExec, InsecureSkipTLSVerify: f.insecure, MaxInFlight: inFlight}
 }
 
 // session is a loaded tree, its clusters and its render with live facts.

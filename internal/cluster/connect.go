@@ -130,11 +130,15 @@ func NewClient(c *policy.Cluster, cfg *rest.Config, opts Options) (*Client, erro
 		counter.OnRequest = func(verb string) { opts.OnRequest(name, verb) }
 	}
 	prev := cfg.WrapTransport
+	var slots chan struct{} // one bound per cluster, whichever client sends
+	if opts.MaxInFlight > 0 {
+		slots = make(chan struct{}, opts.MaxInFlight)
+	}
 	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
 		if prev != nil {
 			rt = prev(rt)
 		}
-		return counter.Wrap(rt)
+		return counter.Wrap(limitInFlight(rt, slots))
 	}
 	cl, err := client.New(cfg, client.Options{})
 	if err != nil {

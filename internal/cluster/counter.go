@@ -122,3 +122,23 @@ func isCollection(path string) bool {
 	}
 	return len(rest) <= 1
 }
+
+// limitInFlight returns a RoundTripper that lets at most cap(slots) requests (other
+// than watches, which stay open) be in flight at once; the others wait.
+func limitInFlight(rt http.RoundTripper, slots chan struct{}) http.RoundTripper {
+	if slots == nil {
+		return rt
+	}
+	return roundTripper(func(req *http.Request) (*http.Response, error) {
+		if req.URL.Query().Get("watch") == "true" {
+			return rt.RoundTrip(req)
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-req.Context().Done():
+			return nil, req.Context().Err()
+		}
+		defer func() { <-slots }()
+		return rt.RoundTrip(req)
+	})
+}

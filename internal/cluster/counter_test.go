@@ -2,8 +2,12 @@ package cluster
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestVerb(t *testing.T) {
@@ -43,5 +47,51 @@ func TestVerb(t *testing.T) {
 		if got := verb(&http.Request{Method: method, URL: u}); got != want {
 			t.Errorf("%s: verb %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestLimitInFlight: at most cap(slots) requests are in flight at once,
+// across every client sharing the slots; watches do not take a slot.
+func TestLimitInFlight(t *testing.T) {
+	var inFlight, peak atomic.Int64
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		if r.URL.Query().Get("watch") != "true" {
+			<-release
+		}
+		inFlight.Add(-1)
+	}))
+	defer srv.Close()
+	slots := make(chan struct{}, 3)
+	clients := []*http.Client{{Transport: limitInFlight(http.DefaultTransport, slots)}, {Transport: limitInFlight(http.DefaultTransport, slots)}}
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := clients[i%2].Get(srv.URL + "/api/v1/pods")
+			if err == nil {
+				resp.Body.Close()
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	// A watch passes while every slot is taken.
+	resp, err := clients[0].Get(srv.URL + "/api/v1/pods?watch=true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	close(release)
+	wg.Wait()
+	if p := peak.Load(); p > 4 || p < 3 {
+		t.Fatalf("peak in flight %d, want 3 (+1 for the watch)", p)
 	}
 }

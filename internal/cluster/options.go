@@ -24,10 +24,14 @@ type Options struct {
 	SecretKubeconfig func(ctx context.Context, namespace, name, key string) ([]byte, error)
 	// OnRequest, when set, is called for every API request with the cluster and verb (for metrics).
 	OnRequest func(cluster, verb string)
+	// MaxInFlight bounds the requests in flight to one cluster, shared by
+	// every user of the Set (all workspaces of a reconcile); watches do not
+	// count. 0 means no bound.
+	MaxInFlight int
 }
 
 // DefaultOptions are sized for throughput: client-go's own defaults (5 QPS,
 // burst 10) would make a plan of 1,000 objects take minutes.
 func DefaultOptions() Options {
-	return Options{QPS: 200, Burst: 400, Timeout: 30 * time.Second}
+	return Options{QPS: 200, Burst: 400, Timeout: 30 * time.Second, MaxInFlight: 16}
 }

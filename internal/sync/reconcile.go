@@ -15,6 +15,7 @@ import (
 	"github.com/kcp-dev/tmc/internal/aggregate"
 	"github.com/kcp-dev/tmc/internal/apply"
 	"github.com/kcp-dev/tmc/internal/cluster"
+	"github.com/kcp-dev/tmc/internal/inventory"
 	"github.com/kcp-dev/tmc/internal/plan"
 	"github.com/kcp-dev/tmc/internal/policy"
 	"github.com/kcp-dev/tmc/internal/render"
@@ -104,7 +105,7 @@ func watchKeys(p *policy.Policies, r *render.Result, changes []*plan.Change) map
 		}
 		gv, err := schema.ParseGroupVersion(ch.APIVersion)
 		if err == nil {
-			keys[watchKey{cluster: ch.Cluster, gvk: gv.WithKind(ch.Kind)}] = true
+			keys[watchKey{cluster: ch.Cluster, gvk: gv.WithKind(ch.Kind), labels: inventory.LabelWorkspace}] = true
 		}
 	}
 	for _, ws := range r.Workspaces {
@@ -112,11 +113,41 @@ func watchKeys(p *policy.Policies, r *render.Result, changes []*plan.Change) map
 			ap := p.AggregationPolicy(name)
 			gvk := schema.GroupVersionKind{Group: ap.Spec.GVK.Group, Version: ap.Spec.GVK.Version, Kind: ap.Spec.GVK.Kind}
 			for _, c := range ws.Clusters {
-				keys[watchKey{cluster: c.Name, gvk: gvk}] = true
+				keys[watchKey{cluster: c.Name, gvk: gvk, labels: inventory.LabelWorkspace}] = true
+			}
+		}
+		// Live sources: a change on the source cluster is a change to project.
+		for _, src := range ws.Policy.Spec.Sources {
+			if src.Cluster == "" {
+				continue
+			}
+			for _, sel := range src.ResourceSelectors {
+				if sel.Kind == "" || sel.Version == "" {
+					continue // cannot be watched: the full resync covers it
+				}
+				group := sel.Group
+				if group == "core" {
+					group = ""
+				}
+				k := watchKey{cluster: src.Cluster, gvk: schema.GroupVersionKind{Group: group, Version: sel.Version, Kind: sel.Kind}, namespace: namespaceOf(sel.Fields)}
+				if sel.Labels != nil {
+					k.labels = sel.Labels.String()
+				}
+				keys[k] = true
 			}
 		}
 	}
 	return keys
+}
+
+// namespaceOf returns X of a metadata.namespace=X field requirement.
+func namespaceOf(reqs []policy.FieldRequirement) string {
+	for _, r := range reqs {
+		if r.Field == "metadata.namespace" && !r.NotEqual {
+			return r.Value
+		}
+	}
+	return ""
 }
 
 // clustersFor reuses the cluster clients while the revision is unchanged.
@@ -192,8 +223,23 @@ func (s *Syncer) terminate(r *render.Result, changes []*plan.Change, gone *wsRes
 			continue
 		}
 		delete(s.statuses, key)
+		s.forgetWorkspaceLocked(st.Name)
 	}
 	s.updateWorkspaceMetricsLocked()
+}
+
+// forgetWorkspaceLocked deletes the metric series of a workspace that is gone.
+func (s *Syncer) forgetWorkspaceLocked(name string) {
+	for _, key := range s.statuses {
+		if key.Name == name {
+			return // a workspace of the same name in another logical cluster
+		}
+	}
+	l := map[string]string{"workspace": name}
+	s.metrics.ClusterHealth.DeletePartialMatch(l)
+	s.metrics.ProjectionDuration.DeletePartialMatch(l)
+	s.metrics.AggregationDuration.DeletePartialMatch(l)
+	delete(s.healthSeries, name)
 }
 
 // aggregate builds every workspace's view, at most maxWorkers at once.
@@ -293,13 +339,21 @@ func (s *Syncer) record(r *render.Result, views []*aggregate.WorkspaceView, resu
 				w.Phase, w.Message = status.Error, fmt.Sprintf("target clusters unreachable: %v (skipped, nothing pruned there)", res.unreachable)
 			}
 		}
+		series := map[string]bool{}
 		for _, tc := range w.TargetClusters {
 			v := 0.0
 			if tc.Healthy && tc.Reachable {
 				v = 1
 			}
 			s.metrics.ClusterHealth.WithLabelValues(tc.Name, w.Name).Set(v)
+			series[tc.Name] = true
 		}
+		for c := range s.healthSeries[w.Name] {
+			if !series[c] { // the cluster left the workspace
+				s.metrics.ClusterHealth.DeleteLabelValues(c, w.Name)
+			}
+		}
+		s.healthSeries[w.Name] = series
 		s.statuses[key] = w
 	}
 	s.metrics.ProjectedResources.Reset()
@@ -332,6 +386,7 @@ func (s *Syncer) updateWorkspaceMetricsLocked() {
 		counts[w.Phase]++
 	}
 	for phase, n := range counts {
-		s.metrics.Workspaces.WithLabelValues(phase).Set(float64(n))
+		// The seed's dashboards query lower-case values: active, error, ...
+		s.metrics.Workspaces.WithLabelValues(strings.ToLower(phase)).Set(float64(n))
 	}
 }

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -60,6 +61,8 @@ type Syncer struct {
 	clusters     *cluster.Set
 	clustersRev  string
 	unhealthy    map[string]bool
+	facts        map[string]policy.ClusterFacts // as the last health probe read them
+	healthSeries map[string]map[string]bool     // tmc_cluster_health series set, by workspace and cluster
 	reconcileReq chan struct{}
 
 	// Steady state: watches on what tmc manages let an unchanged world skip reconciles.
@@ -78,7 +81,7 @@ func New(opts Options) *Syncer {
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}
 	}
-	s := &Syncer{opts: opts, metrics: NewMetrics(), statuses: map[string]status.Workspace{}, unhealthy: map[string]bool{}, reconcileReq: make(chan struct{}, 1)}
+	s := &Syncer{opts: opts, metrics: NewMetrics(), statuses: map[string]status.Workspace{}, unhealthy: map[string]bool{}, facts: map[string]policy.ClusterFacts{}, healthSeries: map[string]map[string]bool{}, reconcileReq: make(chan struct{}, 1)}
 	user := opts.Cluster.OnRequest
 	s.opts.Cluster.OnRequest = func(c, verb string) {
 		s.metrics.APIRequests.WithLabelValues(c, verb).Inc()
@@ -123,8 +126,11 @@ func (s *Syncer) Run(ctx, finishCtx context.Context) error {
 	defer s.watch.stop()
 	s.opts.Logf("cloned %s (branch %s)", s.opts.Repo, src.branch)
 	s.Trigger()
-	health := time.NewTimer(0)
-	defer health.Stop()
+	hctx, stopHealth := context.WithCancel(ctx)
+	var hwg stdsync.WaitGroup
+	hwg.Add(1)
+	go func() { defer hwg.Done(); s.healthLoop(hctx) }()
+	defer func() { stopHealth(); hwg.Wait() }()
 	interval, _ := s.intervals()
 	tick := time.NewTimer(interval)
 	defer tick.Stop()
@@ -135,11 +141,6 @@ func (s *Syncer) Run(ctx, finishCtx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-health.C:
-			s.checkHealth(ctx)
-			_, hInterval := s.intervals()
-			health.Reset(hInterval)
-			continue
 		case <-s.reconcileReq:
 		case <-tick.C:
 		}
@@ -219,8 +220,13 @@ func (s *Syncer) runOnce(ctx context.Context) {
 	defer func() {
 		s.opts.Logf("reconcile of revision %s finished in %s", short(good), time.Since(start).Round(time.Millisecond))
 	}()
-	if err := s.reconcile(ctx, p, good); err != nil {
+	err = s.reconcile(ctx, p, good)
+	if err != nil {
 		s.opts.Logf("reconcile %s: %v", short(good), err)
+	}
+	// The result is the outcome: a reconcile that left a workspace in error
+	// (a cluster unreachable, an apply failing) is not a success.
+	if err != nil || s.anyPhase(status.Error) {
 		s.metrics.Reconciles.WithLabelValues("error").Inc()
 	} else {
 		s.metrics.Reconciles.WithLabelValues("success").Inc()
@@ -230,13 +236,47 @@ func (s *Syncer) runOnce(ctx context.Context) {
 	s.mu.Unlock()
 }
 
+func (s *Syncer) anyPhase(phase string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, w := range s.statuses {
+		if w.Phase == phase {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *Syncer) setRevErr(rev string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.revErr, s.revErrRev = err, rev
 }
 
-// checkHealth probes every cluster; one that comes back triggers a reconcile.
+// healthLoop probes every cluster at the health interval, on its own
+// goroutine so that a reconcile in flight does not delay what the status
+// API, the metrics and the workspace phases say about cluster health.
+func (s *Syncer) healthLoop(ctx context.Context) {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.checkHealth(ctx)
+		_, h := s.intervals()
+		t.Reset(h)
+	}
+}
+
+// checkHealth probes every cluster at once (a dead cluster costs one
+// healthCheckTimeout, however many there are) and re-reads its facts. A
+// health transition updates statuses and metrics at once; a cluster that
+// comes back, or whose facts changed (capacity, Nodes, version), triggers a
+// reconcile, so that placements and transformations reading those facts
+// follow within one health interval.
 func (s *Syncer) checkHealth(ctx context.Context) {
 	s.mu.RLock()
 	set, p := s.clusters, s.good
@@ -244,27 +284,83 @@ func (s *Syncer) checkHealth(ctx context.Context) {
 	if set == nil || p == nil {
 		return
 	}
-	recovered := false
-	for _, c := range p.Clusters {
-		name := c.Metadata.Name
-		cl, err := set.Get(name)
-		if err == nil {
-			err = cl.Health(ctx)
-		}
-		s.mu.Lock()
-		was := s.unhealthy[name]
-		s.unhealthy[name] = err != nil
-		s.mu.Unlock()
-		switch {
-		case err != nil && !was:
-			s.opts.Logf("cluster %s is unhealthy: %v", name, err)
-		case err == nil && was:
-			s.opts.Logf("cluster %s is healthy again", name)
-			recovered = true
-		}
+	type probe struct {
+		facts policy.ClusterFacts
+		err   error
 	}
-	if recovered {
+	results := make([]probe, len(p.Clusters))
+	var wg stdsync.WaitGroup
+	for i, c := range p.Clusters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f, err := set.Facts(ctx, c)
+			results[i] = probe{f, err}
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return
+	}
+	trigger := false
+	s.mu.Lock()
+	for i, c := range p.Clusters {
+		name, r := c.Metadata.Name, results[i]
+		was, seen := s.unhealthy[name]
+		s.unhealthy[name] = r.err != nil
+		switch {
+		case r.err != nil && !was:
+			s.opts.Logf("cluster %s is unhealthy: %v", name, r.err)
+			s.clusterHealthLocked(name, r.err)
+			s.watch.dirty.Store(true)
+		case r.err == nil && was && seen:
+			s.opts.Logf("cluster %s is healthy again", name)
+			s.clusterHealthLocked(name, nil)
+			trigger = true
+		}
+		if r.err != nil {
+			continue
+		}
+		if prev, ok := s.facts[name]; ok && !sameFacts(prev, r.facts) {
+			s.opts.Logf("facts of cluster %s changed (nodes %d → %d, cpu %g → %g, memory %g → %g, version %s → %s)", name,
+				prev.Nodes, r.facts.Nodes, prev.Capacity.CPU, r.facts.Capacity.CPU, prev.Capacity.Memory, r.facts.Capacity.Memory, prev.KubernetesVersion, r.facts.KubernetesVersion)
+			trigger = true
+		}
+		s.facts[name] = r.facts
+	}
+	s.updateWorkspaceMetricsLocked()
+	s.mu.Unlock()
+	if trigger {
 		s.Trigger()
+	}
+}
+
+func sameFacts(a, b policy.ClusterFacts) bool {
+	return a.Nodes == b.Nodes && a.Capacity == b.Capacity && a.KubernetesVersion == b.KubernetesVersion && a.Healthy == b.Healthy
+}
+
+// clusterHealthLocked records a health transition in every workspace that
+// targets the cluster: its target cluster entry, its health metric, and —
+// when the cluster went away — its phase.
+func (s *Syncer) clusterHealthLocked(name string, err error) {
+	for key, w := range s.statuses {
+		for i, tc := range w.TargetClusters {
+			if tc.Name != name {
+				continue
+			}
+			tc.Healthy, tc.Reachable, tc.Error = err == nil, err == nil, ""
+			v := 1.0
+			if err != nil {
+				tc.Error, v = err.Error(), 0
+				if w.Phase == status.Active {
+					w.Phase, w.Message = status.Error, fmt.Sprintf("target cluster %s is unhealthy: %v", name, err)
+				}
+			}
+			w.TargetClusters = append([]aggregate.TargetCluster(nil), w.TargetClusters...)
+			w.TargetClusters[i] = tc
+			s.metrics.ClusterHealth.WithLabelValues(name, w.Name).Set(v)
+		}
+		s.statuses[key] = w
 	}
 }
 

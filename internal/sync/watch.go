@@ -12,7 +12,6 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/kcp-dev/tmc/internal/cluster"
-	"github.com/kcp-dev/tmc/internal/inventory"
 )
 
 // watches keep one watch per (cluster, kind) of the objects tmc manages,
@@ -30,6 +29,11 @@ type watches struct {
 type watchKey struct {
 	cluster string
 	gvk     schema.GroupVersionKind
+	// labels is the label selector of the watch: the workspace label for
+	// what tmc manages, a live source's own selector for source objects.
+	labels string
+	// namespace narrows a source watch; "" watches every namespace.
+	namespace string
 }
 
 // restart replaces the watches with one per key, starting from now.
@@ -42,12 +46,20 @@ func (w *watches) restart(ctx context.Context, set *cluster.Set, keys map[watchK
 	wctx, cancel := context.WithCancel(ctx)
 	w.cancel, w.keys = cancel, keys
 	w.dirty.Store(false)
+	// Each watch starts with a LIST: start them all at once, so that a slow
+	// or dead cluster delays none of the others.
+	var wg stdsync.WaitGroup
 	for k := range keys {
-		if err := w.watch(wctx, set, k); err != nil {
-			logf("watch %s on %s: %v (the next interval reconciles)", k.gvk.Kind, k.cluster, err)
-			w.dirty.Store(true)
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := w.watch(wctx, set, k); err != nil {
+				logf("watch %s on %s: %v (the next interval reconciles)", k.gvk.Kind, k.cluster, err)
+				w.dirty.Store(true)
+			}
+		}()
 	}
+	wg.Wait()
 }
 
 func (w *watches) watch(ctx context.Context, set *cluster.Set, k watchKey) error {
@@ -67,8 +79,11 @@ func (w *watches) watch(ctx context.Context, set *cluster.Set, k watchKey) error
 	if err != nil {
 		return err
 	}
-	ri := dyn.Resource(mapping.Resource)
-	sel := metav1.ListOptions{LabelSelector: inventory.LabelWorkspace, Limit: 1}
+	var ri dynamic.ResourceInterface = dyn.Resource(mapping.Resource)
+	if k.namespace != "" {
+		ri = dyn.Resource(mapping.Resource).Namespace(k.namespace)
+	}
+	sel := metav1.ListOptions{LabelSelector: k.labels, Limit: 1}
 	list, err := ri.List(ctx, sel)
 	if err != nil {
 		return err
@@ -108,4 +123,4 @@ func (w *watches) stop() {
 	w.keys = nil
 }
 
-func (k watchKey) String() string { return fmt.Sprintf("%s/%s", k.cluster, k.gvk) }
+func (k watchKey) String() string { return fmt.Sprintf("%s/%s{%s}", k.cluster, k.gvk, k.labels) }
