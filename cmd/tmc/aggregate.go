@@ -81,23 +81,16 @@ re-applying the reports on the remote head if someone pushed first.`,
 				return err
 			}
 			if write {
-				files, err := report.Files(s.policies.Config.Reports.Path, views)
+				res, err := report.Publish(ctx, views, report.PublishOptions{
+					PolicyRoot: dir, ReportsPath: s.policies.Config.Reports.Path,
+					Prune: cf.workspace == "" && cf.cluster == "", Commit: commit,
+					CommitOptions: report.CommitOptions{AuthorName: author, AuthorEmail: authorEmail, Push: push, Message: commitMessage(views)},
+				})
 				if err != nil {
 					return err
 				}
-				changed, err := report.Write(dir, files)
-				if err != nil {
-					return err
-				}
-				progress(cmd, "reports: %d of %d files changed", len(changed), len(files))
+				progress(cmd, "reports: %d of %d files changed, %d removed", len(res.Changed), len(res.Files), len(res.Removed))
 				if commit {
-					res, err := report.Commit(ctx, dir, files, report.CommitOptions{
-						AuthorName: author, AuthorEmail: authorEmail, Push: push,
-						Message: commitMessage(views),
-					})
-					if err != nil {
-						return err
-					}
 					switch {
 					case res.Commit == "":
 						progress(cmd, "reports unchanged: no commit")

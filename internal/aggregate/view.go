@@ -23,6 +23,9 @@ type WorkspaceView struct {
 	TargetClusters []TargetCluster `json:"targetClusters"`
 	// AggregatedResources holds one view per AggregationPolicy of the workspace.
 	AggregatedResources []KindView `json:"aggregatedResources"`
+	// StaleSince is set (RFC 3339) when no target cluster could be read and
+	// a report shows the last view it had instead, since that time.
+	StaleSince string `json:"staleSince,omitempty"`
 }
 
 // TargetCluster is a target cluster's health as aggregation saw it.
@@ -84,6 +87,9 @@ type Origin struct {
 	Message string `json:"message,omitempty"`
 	// LastChanged is when the instance last changed (managedFields, then creationTimestamp), RFC 3339.
 	LastChanged string `json:"lastChanged,omitempty"`
+	// StaleSince is set (RFC 3339) on an instance of an unreachable cluster
+	// that a report carries over from its last reading, since that time.
+	StaleSince string `json:"staleSince,omitempty"`
 }
 
 // Condition is one condition type merged across clusters.

@@ -336,6 +336,4 @@ type ConfigSpec struct {
 type ReportsConfig struct {
 	// Path is the repo directory reports are written under. Defaults to reports.
 	Path string `json:"path,omitempty"`
-	// Branch is the branch report commits go to. Defaults to the branch synced.
-	Branch string `json:"branch,omitempty"`
 }

@@ -36,6 +36,8 @@ type CommitOptions struct {
 	Attempts int
 	// Backoff is the first retry delay, doubled each retry (default 200ms).
 	Backoff time.Duration
+	// Remove are files (relative to the work tree root) removed in the same commit.
+	Remove []string
 }
 
 // CommitResult says what Commit did.
@@ -75,7 +77,7 @@ func Commit(ctx context.Context, dir string, files map[string][]byte, opts Commi
 	if err != nil {
 		return res, err
 	}
-	hash, err := commitFiles(repo, wt, root, files, opts.Message, sig)
+	hash, err := commitFiles(repo, wt, root, files, opts.Remove, opts.Message, sig)
 	if err != nil {
 		return res, err
 	}
@@ -202,11 +204,22 @@ func rebase(ctx context.Context, repo *git.Repository, wt *git.Worktree, root st
 	if err := wt.Reset(&git.ResetOptions{Commit: ref.Hash(), Mode: git.HardReset}); err != nil {
 		return "", fmt.Errorf("reset to %s: %w", remoteRef.Short(), err)
 	}
-	return commitFiles(repo, wt, root, files, opts.Message, sig)
+	return commitFiles(repo, wt, root, files, opts.Remove, opts.Message, sig)
 }
 
 // commitFiles writes and stages the files, and commits when the index changed.
-func commitFiles(repo *git.Repository, wt *git.Worktree, root string, files map[string][]byte, msg string, sig *object.Signature) (string, error) {
+func commitFiles(repo *git.Repository, wt *git.Worktree, root string, files map[string][]byte, remove []string, msg string, sig *object.Signature) (string, error) {
+	for _, rel := range remove {
+		if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(rel))); err != nil {
+			continue
+		}
+		if _, err := wt.Remove(rel); err != nil {
+			// Never committed: just delete it.
+			if err := os.Remove(filepath.Join(root, filepath.FromSlash(rel))); err != nil {
+				return "", fmt.Errorf("git rm %s: %w", rel, err)
+			}
+		}
+	}
 	for _, rel := range slices.Sorted(maps.Keys(files)) {
 		full := filepath.Join(root, filepath.FromSlash(rel))
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
@@ -224,7 +237,7 @@ func commitFiles(repo *git.Repository, wt *git.Worktree, root string, files map[
 		return "", err
 	}
 	staged := false
-	for _, rel := range slices.Sorted(maps.Keys(files)) {
+	for _, rel := range append(slices.Sorted(maps.Keys(files)), remove...) {
 		if s := st.File(rel); s.Staging != git.Unmodified && s.Staging != git.Untracked {
 			staged = true
 		}

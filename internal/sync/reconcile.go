@@ -273,13 +273,12 @@ func (s *Syncer) aggregate(ctx context.Context, p *policy.Policies, r *render.Re
 
 // writeReports commits changed reports into the syncer's clone and pushes them.
 func (s *Syncer) writeReports(ctx context.Context, p *policy.Policies, views []*aggregate.WorkspaceView) error {
-	files, err := report.Files(filepath.ToSlash(filepath.Join(s.opts.Path, p.Config.Reports.Path)), views)
-	if err != nil {
-		return err
-	}
-	res, err := report.Commit(ctx, s.src.dir, files, report.CommitOptions{
-		AuthorName: "tmc", AuthorEmail: "tmc@localhost", Push: s.opts.PushReports, Auth: s.src.auth,
-		Message: fmt.Sprintf("tmc: reports for %d workspaces\n\nAggregated at %s from revision %s.\n", len(views), time.Now().UTC().Format(time.RFC3339), short(s.goodRev)),
+	res, err := report.Publish(ctx, views, report.PublishOptions{
+		PolicyRoot: filepath.Join(s.src.dir, s.opts.Path), ReportsPath: p.Config.Reports.Path, Prune: true, Commit: true,
+		CommitOptions: report.CommitOptions{
+			AuthorName: "tmc", AuthorEmail: "tmc@localhost", Push: s.opts.PushReports, Auth: s.src.auth,
+			Message: fmt.Sprintf("tmc: reports for %d workspaces\n\nAggregated at %s from revision %s.\n", len(views), time.Now().UTC().Format(time.RFC3339), short(s.goodRev)),
+		},
 	})
 	if err != nil {
 		if strings.Contains(err.Error(), "checked out") {
