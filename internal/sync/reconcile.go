@@ -42,6 +42,7 @@ func (s *Syncer) reconcile(ctx context.Context, p *policy.Policies, rev string) 
 		return err
 	}
 	s.markAll(r, status.Synchronizing, "")
+	s.rememberFacts(r)
 	cfg := p.Config
 	results := map[string]*wsResult{}
 	var mu stdsync.Mutex
@@ -148,6 +149,20 @@ func namespaceOf(reqs []policy.FieldRequirement) string {
 		}
 	}
 	return ""
+}
+
+// rememberFacts keeps the cluster facts this render used: the health probe
+// compares what it reads with them, and a difference triggers a reconcile.
+func (s *Syncer) rememberFacts(r *render.Result) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ws := range r.Workspaces {
+		for _, d := range ws.Placement {
+			if d.FactsError == "" {
+				s.facts[d.Cluster] = d.Facts
+			}
+		}
+	}
 }
 
 // clustersFor reuses the cluster clients while the revision is unchanged.
