@@ -57,6 +57,7 @@ fmt-check: ## Fail when a file is not gofmt'ed
 bench: envtest ## Run the benchmarks and print their figures (see docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 20x ./internal/...
 	$(GO) run ./hack/bench -n 1000
+	$(GO) run ./hack/soak -intervals 250
 
 FUZZTIME ?= 30s
 fuzz: ## Run each fuzz target for FUZZTIME (default 30s): every reader of untrusted input
