@@ -9,7 +9,7 @@ COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X github.com/kcp-dev/tmc/internal/version.Version=$(VERSION) -X github.com/kcp-dev/tmc/internal/version.Commit=$(COMMIT)
 GOTEST_FLAGS ?= -count=1 -timeout 20m
 
-.PHONY: help build demo image install test test-unit test-e2e envtest schemas vet lint fmt fmt-check bench fuzz clean
+.PHONY: help build demo image install test test-unit test-e2e envtest schemas vet lint staticcheck tidy-check fmt fmt-check bench fuzz clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F ':.*?## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -31,8 +31,9 @@ install: ## Install tmc into $GOPATH/bin
 envtest: ## Build kube-apiserver and etcd for the tests into bin/envtest (no-op when up to date)
 	@hack/build-envtest.sh $(ENVTEST_DIR)
 
-test: envtest vet fmt-check ## Everything CI runs: vet, format check, unit and end-to-end tests
-	$(GO) test $(GOTEST_FLAGS) ./...
+test: envtest lint ## Everything CI runs: lint, unit tests with the race detector, end-to-end tests
+	$(GO) test $(GOTEST_FLAGS) -race $$($(GO) list ./... | grep -v /test/)
+	$(GO) test $(GOTEST_FLAGS) ./test/...
 
 test-unit: ## Unit tests only (no API servers)
 	$(GO) test $(GOTEST_FLAGS) $$($(GO) list ./... | grep -v /test/)
@@ -46,13 +47,24 @@ schemas: ## Regenerate schemas/ from the Go types
 vet: ## go vet
 	$(GO) vet ./...
 
-lint: vet fmt-check ## vet and format check
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+GOIMPORTS ?= $(GO) run golang.org/x/tools/cmd/goimports@v0.51.0
 
-fmt: ## gofmt the tree
+lint: vet fmt-check tidy-check staticcheck ## vet, gofmt + goimports (local imports grouped), go mod tidy check, staticcheck
+
+staticcheck: ## staticcheck (built from the module proxy on first use)
+	$(STATICCHECK) ./...
+
+tidy-check: ## Fail when go.mod/go.sum are not tidy
+	$(GO) mod tidy -diff
+
+fmt: ## gofmt and goimports the tree
 	gofmt -w $$(git ls-files '*.go')
+	$(GOIMPORTS) -local github.com/kcp-dev/tmc -w $$(git ls-files '*.go')
 
-fmt-check: ## Fail when a file is not gofmt'ed
+fmt-check: ## Fail when a file is not gofmt'ed or its imports are not grouped (std, others, github.com/kcp-dev/tmc)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [[ -n "$$out" ]]; then echo "not gofmt'ed:"; echo "$$out"; exit 1; fi
+	@out=$$($(GOIMPORTS) -local github.com/kcp-dev/tmc -l $$(git ls-files '*.go')); if [[ -n "$$out" ]]; then echo "imports not grouped (make fmt):"; echo "$$out"; exit 1; fi
 
 bench: envtest ## Run the benchmarks and print their figures (see docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 20x ./internal/...

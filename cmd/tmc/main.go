@@ -6,9 +6,9 @@ package main
 
 import (
 	"log/slog"
+	"os"
 
 	"github.com/go-logr/logr"
-	"os"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 

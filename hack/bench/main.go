@@ -7,24 +7,23 @@
 package main
 
 import (
-	"log/slog"
-
 	"context"
 	"flag"
 	"fmt"
-	"github.com/go-logr/logr"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/go-logr/logr"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kcp-dev/tmc/internal/aggregate"
@@ -143,7 +142,7 @@ func run(n, perCluster int) error {
 			for i := 0; i < n; i++ {
 				cg.Go(func() error {
 					u := obj("v1", "ConfigMap", "bench-bare", fmt.Sprintf("cm-%04d", i), map[string]any{"data": map[string]any{"index": fmt.Sprint(i), "payload": payload}})
-					return c.Client.Patch(cctx, u, client.Apply, client.FieldOwner("bench"), client.ForceOwnership)
+					return c.Client.Apply(cctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("bench"), client.ForceOwnership)
 				})
 			}
 			return cg.Wait()
@@ -200,7 +199,7 @@ func aggregateBench(ctx context.Context, cs *harness.Clusters, work string, perC
 			g.Go(func() error {
 				u := obj("v1", "ConfigMap", "bench-agg", fmt.Sprintf("agg-%05d", i), map[string]any{"data": map[string]any{"index": fmt.Sprint(i), "cluster": c.Name}})
 				u.SetLabels(map[string]string{"tmc.kcp.io/workspace": "agg"})
-				return c.Client.Patch(gctx, u, client.Apply, client.FieldOwner("bench"), client.ForceOwnership)
+				return c.Client.Apply(gctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("bench"), client.ForceOwnership)
 			})
 		}
 		if err := g.Wait(); err != nil {

@@ -7,18 +7,18 @@
 package main
 
 import (
-	"log/slog"
-
 	"context"
 	"flag"
 	"fmt"
-	"github.com/go-logr/logr"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
-	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"strings"
 	"syscall"
+
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/kcp-dev/tmc/test/harness"
 )

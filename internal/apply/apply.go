@@ -222,11 +222,11 @@ func (a *applier) apply(ctx context.Context, ch *plan.Change) error {
 }
 
 func (a *applier) patch(ctx context.Context, obj *unstructured.Unstructured) error {
-	opts := []client.PatchOption{client.FieldOwner(plan.FieldManager)}
+	opts := []client.ApplyOption{client.FieldOwner(plan.FieldManager)}
 	if a.opts.ForceConflicts {
 		opts = append(opts, client.ForceOwnership)
 	}
-	return a.c.Client.Patch(ctx, obj, client.Apply, opts...)
+	return a.c.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), opts...)
 }
 
 func isImmutable(err error) bool {

@@ -19,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kcp-dev/tmc/internal/object"
@@ -117,8 +118,9 @@ func Write(ctx context.Context, c client.Client, inv *Inventory) error {
 		}
 		return nil
 	}
-	ns := &corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}, ObjectMeta: metav1.ObjectMeta{Name: Namespace, Labels: map[string]string{LabelManagedBy: ManagedBy}}}
-	if err := c.Patch(ctx, ns, client.Apply, client.FieldOwner("tmc"), client.ForceOwnership); err != nil {
+	ns := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace",
+		"metadata": map[string]any{"name": Namespace, "labels": map[string]any{LabelManagedBy: ManagedBy}}}}
+	if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(ns), client.FieldOwner("tmc"), client.ForceOwnership); err != nil {
 		return fmt.Errorf("create namespace %s: %w", Namespace, err)
 	}
 	objs := append([]object.ID(nil), inv.Objects...)
@@ -127,20 +129,19 @@ func Write(ctx context.Context, c client.Client, inv *Inventory) error {
 	if err != nil {
 		return err
 	}
-	cm := &corev1.ConfigMap{
-		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
-		ObjectMeta: metav1.ObjectMeta{
-			Namespace:   Namespace,
-			Name:        name,
-			Labels:      map[string]string{LabelManagedBy: ManagedBy, LabelInventory: "true", LabelWorkspace: LabelValue(inv.Workspace)},
-			Annotations: map[string]string{AnnotLogicalCluster: inv.LogicalCluster, AnnotWorkspace: inv.Workspace},
+	cm := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{
+			"namespace":   Namespace,
+			"name":        name,
+			"labels":      map[string]any{LabelManagedBy: ManagedBy, LabelInventory: "true", LabelWorkspace: LabelValue(inv.Workspace)},
+			"annotations": map[string]any{AnnotLogicalCluster: inv.LogicalCluster, AnnotWorkspace: inv.Workspace},
 		},
-		Data: map[string]string{dataKey: string(raw)},
-	}
-	if err := c.Patch(ctx, cm, client.Apply, client.FieldOwner("tmc"), client.ForceOwnership); err != nil {
+		"data": map[string]any{dataKey: string(raw)},
+	}}
+	if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(cm), client.FieldOwner("tmc"), client.ForceOwnership); err != nil {
 		return fmt.Errorf("write inventory of %s/%s: %w", inv.LogicalCluster, inv.Workspace, err)
 	}
-	inv.ResourceVersion = cm.ResourceVersion
+	inv.ResourceVersion = cm.GetResourceVersion()
 	return nil
 }
 

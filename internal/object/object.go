@@ -10,7 +10,7 @@ import (
 	"fmt"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/api/validation/path"
+	"k8s.io/apimachinery/pkg/api/validate/content"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -121,7 +121,7 @@ func (id ID) Validate() error {
 	if builtinGroups[id.Group] {
 		errs = validation.IsDNS1123Subdomain(id.Name)
 	} else {
-		errs = path.IsValidPathSegmentName(id.Name)
+		errs = content.IsPathSegmentName(id.Name)
 		if len(id.Name) > validation.DNS1123SubdomainMaxLength {
 			errs = append(errs, validation.MaxLenError(validation.DNS1123SubdomainMaxLength))
 		}

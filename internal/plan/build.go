@@ -414,11 +414,11 @@ func crdCreated(id object.ID, desiredIDs map[object.ID]bool) bool {
 
 func dryRun(ctx context.Context, c *cluster.Client, desired *unstructured.Unstructured, force bool) (*unstructured.Unstructured, error) {
 	dry := desired.DeepCopy()
-	opts := []client.PatchOption{client.DryRunAll, client.FieldOwner(FieldManager)}
+	opts := []client.ApplyOption{client.DryRunAll, client.FieldOwner(FieldManager)}
 	if force {
 		opts = append(opts, client.ForceOwnership)
 	}
-	err := c.Client.Patch(ctx, dry, client.Apply, opts...)
+	err := c.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(dry), opts...)
 	return dry, err
 }
 

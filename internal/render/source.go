@@ -125,6 +125,16 @@ func (r *renderer) readPath(rel string) ([]*Source, error) {
 			return nil, err
 		}
 	}
+	// Refuse an oversized source before reading any of it.
+	var total int64
+	for _, f := range files {
+		if st, err := os.Stat(f); err == nil {
+			total += st.Size()
+		}
+	}
+	if int64(r.inputBytes)+total > limits.MaxRenderInput {
+		return nil, fmt.Errorf("path %q: the workspaces' sources hold more than %d MiB of manifests in all", rel, limits.MaxRenderInput>>20)
+	}
 	var out []*Source
 	var errs policy.ErrorList
 	for _, f := range files {

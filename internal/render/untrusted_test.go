@@ -129,9 +129,10 @@ func TestManifestBudgets(t *testing.T) {
 // than one render reads.
 func TestRenderInputCap(t *testing.T) {
 	files := tree("    - {type: Delete, jsonPath: data.zz}\n")
-	chunk := strings.Repeat("x", 2<<20)
-	for i := range limits.MaxRenderInput/(2<<20) + 2 {
-		files[fmt.Sprintf("app/cm%02d.yaml", i)] = fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm%02d\n  namespace: ns\ndata:\n  a: %s\n", i, chunk)
+	// JSON manifests (the policy loader reads only YAML), each under the per-file cap.
+	chunk := strings.Repeat("x", 4<<20)
+	for i := range limits.MaxRenderInput/(4<<20) + 2 {
+		files[fmt.Sprintf("app/cm%02d.json", i)] = fmt.Sprintf(`{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm%02d", "namespace": "ns"}, "data": {"a": %q}}`, i, chunk)
 	}
 	p := loadDir(t, writeTree(t, files))
 	_, err := Render(context.Background(), p, Options{})

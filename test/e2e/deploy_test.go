@@ -38,12 +38,12 @@ func TestDeployManifests(t *testing.T) {
 			t.Fatal(err)
 		}
 		kinds[u.GetKind()] = true
-		opts := []client.PatchOption{client.FieldOwner("tmc-test"), client.ForceOwnership}
+		opts := []client.ApplyOption{client.FieldOwner("tmc-test"), client.ForceOwnership}
 		if i > 0 || u.GetKind() != "Namespace" {
 			opts = append(opts, client.DryRunAll)
 		}
 		// The Namespace is created for real so that the namespaced objects can be dry-run in it.
-		if err := c.Patch(ctx, u, client.Apply, opts...); err != nil {
+		if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), opts...); err != nil {
 			t.Errorf("%s/%s rejected: %v", u.GetKind(), u.GetName(), err)
 		}
 	}
