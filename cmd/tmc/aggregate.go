@@ -13,8 +13,8 @@ import (
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kcp-dev/tmc"
 	"github.com/kcp-dev/tmc/internal/aggregate"
-	"github.com/kcp-dev/tmc/internal/report"
 )
 
 // aggregateOutput is the JSON and YAML form of `tmc aggregate`.
@@ -57,7 +57,7 @@ re-applying the reports on the remote head if someone pushed first.`,
 				return err
 			}
 			progress(cmd, "aggregating...")
-			views, err := aggregate.Build(ctx, s.policies, s.rendered, s.clusters, s.aggregateOptions(&cf))
+			views, err := s.Aggregate(ctx, tmc.AggregateOptions{})
 			if err != nil {
 				return err
 			}
@@ -81,10 +81,10 @@ re-applying the reports on the remote head if someone pushed first.`,
 				return err
 			}
 			if write {
-				res, err := report.Publish(ctx, views, report.PublishOptions{
-					PolicyRoot: dir, ReportsPath: s.policies.Config.Reports.Path,
+				res, err := tmc.PublishReports(ctx, views, tmc.PublishOptions{
+					PolicyRoot: dir, ReportsPath: s.Repo.Policies.Config.Reports.Path,
 					Prune: cf.workspace == "" && cf.cluster == "", Commit: commit,
-					CommitOptions: report.CommitOptions{AuthorName: author, AuthorEmail: authorEmail, Push: push, Message: commitMessage(views)},
+					CommitOptions: tmc.CommitOptions{AuthorName: author, AuthorEmail: authorEmail, Push: push, Message: commitMessage(views)},
 				})
 				if err != nil {
 					return err

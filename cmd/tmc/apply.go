@@ -7,8 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kcp-dev/tmc"
 	"github.com/kcp-dev/tmc/internal/apply"
-	"github.com/kcp-dev/tmc/internal/plan"
 )
 
 func newApplyCommand() *cobra.Command {
@@ -36,42 +36,27 @@ One cluster failing never stops the others; the exit code is 1 if any failed.`,
 			if err != nil {
 				return err
 			}
-			popts := s.planOptions(&cf)
-			popts.ForceConflicts = forceConflicts
-			var pl *plan.Plan
+			var pl *tmc.Plan
 			if planFile != "" {
-				if pl, err = plan.Read(planFile); err != nil {
-					return err
-				}
-				desired, err := plan.Desired(s.rendered)
-				if err != nil {
-					return err
-				}
-				if err := apply.AttachObjects(pl, desired); err != nil {
-					return err
-				}
 				progress(cmd, "checking that the clusters did not change since the plan...")
-				refused := apply.Verify(ctx, pl, s.clusters, cf.perCluster)
-				for i, st := range pl.Clusters {
-					if err, ok := refused[st.Name]; ok {
-						pl.Clusters[i].Reachable, pl.Clusters[i].Error = false, err.Error()
-					}
+				if pl, err = s.LoadPlan(ctx, planFile, cf.perCluster); err != nil {
+					return err
 				}
 			} else {
-				popts.ValidateCreates = false
+				popts := tmc.PlanOptions{ForceConflicts: forceConflicts, PerCluster: cf.perCluster}
 				progress(cmd, "planning...")
-				if pl, err = plan.Build(ctx, s.policies, s.rendered, s.clusters, popts); err != nil {
+				if pl, err = s.Plan(ctx, popts); err != nil {
 					return err
 				}
 				progress(cmd, "plan: %d to create, %d to update, %d to delete, %d unchanged", pl.Summary.Create, pl.Summary.Update, pl.Summary.Delete, pl.Summary.Unchanged)
 			}
-			aopts := apply.DefaultOptions()
+			aopts := tmc.DefaultApplyOptions()
 			aopts.ForceConflicts, aopts.Force, aopts.Wait, aopts.Timeout = forceConflicts, force, wait, timeout
-			aopts.Clusters, aopts.PerCluster = popts.Clusters, cf.perCluster
+			aopts.PerCluster = cf.perCluster
 			aopts.Progress = func(c apply.ClusterResult) {
 				progress(cmd, "cluster %s done: %d created, %d updated, %d deleted", c.Name, c.Created, c.Updated, c.Deleted)
 			}
-			res, err := apply.Apply(ctx, pl, s.clusters, aopts)
+			res, err := s.Apply(ctx, pl, aopts)
 			if err != nil {
 				return err
 			}

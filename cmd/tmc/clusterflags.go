@@ -10,11 +10,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/kcp-dev/tmc/internal/aggregate"
+	"github.com/kcp-dev/tmc"
 	"github.com/kcp-dev/tmc/internal/cluster"
-	"github.com/kcp-dev/tmc/internal/plan"
 	"github.com/kcp-dev/tmc/internal/policy"
-	"github.com/kcp-dev/tmc/internal/render"
 )
 
 // clusterFlags are the flags of every command that talks to clusters.
@@ -56,22 +54,14 @@ func (f *clusterFlags) options() cluster.Options {
 	return cluster.Options{Kubeconfig: f.kubeconfig, QPS: f.qps, Burst: f.burst, Timeout: f.timeout, AllowExecPlugins: f.allowExec, InsecureSkipTLSVerify: f.insecure, MaxInFlight: inFlight}
 }
 
-// session is a loaded tree, its clusters and its render with live facts.
-type session struct {
-	policies *policy.Policies
-	clusters *cluster.Set
-	rendered *render.Result
-}
-
 // open loads DIR, connects to its clusters and renders with their live facts.
-func (f *clusterFlags) open(ctx context.Context, cmd *cobra.Command, dir string) (*session, error) {
+func (f *clusterFlags) open(ctx context.Context, cmd *cobra.Command, dir string) (*tmc.Session, error) {
 	p, err := loadPolicies(cmd, dir)
 	if err != nil {
 		return nil, err
 	}
-	set := cluster.Connect(ctx, p, f.options())
 	progress(cmd, "reading facts of %d clusters...", len(p.Clusters))
-	r, err := render.Render(ctx, p, render.Options{Workspace: f.workspace, Cluster: f.cluster, Facts: set, Live: set})
+	s, err := (&tmc.Repo{Policies: p}).Connect(ctx, tmc.ConnectOptions{Cluster: f.options(), Workspace: f.workspace, ClusterName: f.cluster})
 	if err != nil {
 		if list, ok := err.(policy.ErrorList); ok {
 			printErrors(cmd.ErrOrStderr(), list)
@@ -79,22 +69,7 @@ func (f *clusterFlags) open(ctx context.Context, cmd *cobra.Command, dir string)
 		}
 		return nil, err
 	}
-	return &session{policies: p, clusters: set, rendered: r}, nil
-}
-
-func (s *session) planOptions(f *clusterFlags) plan.Options {
-	o := plan.DefaultOptions()
-	o.Clusters = s.policies.Config.MaxWorkers
-	o.PerCluster = f.perCluster
-	o.Workspace, o.Cluster = f.workspace, f.cluster
-	o.Revision = gitRevision(s.policies.Root)
-	return o
-}
-
-func (s *session) aggregateOptions(f *clusterFlags) aggregate.Options {
-	o := aggregate.DefaultOptions()
-	o.Workspace, o.Clusters = f.workspace, s.policies.Config.MaxWorkers
-	return o
+	return s, nil
 }
 
 // progress writes a progress line to stderr.

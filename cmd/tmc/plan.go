@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kcp-dev/tmc/internal/plan"
+	"github.com/kcp-dev/tmc"
 )
 
 func newPlanCommand() *cobra.Command {
@@ -33,10 +33,10 @@ Exit codes: 0 success, 1 error, and with --detailed-exitcode 0 no changes,
 			if err != nil {
 				return err
 			}
-			opts := s.planOptions(&cf)
-			opts.ForceConflicts = forceConflicts
+			opts := tmc.DefaultPlanOptions()
+			opts.ForceConflicts, opts.PerCluster = forceConflicts, cf.perCluster
 			progress(cmd, "planning...")
-			pl, err := plan.Build(ctx, s.policies, s.rendered, s.clusters, opts)
+			pl, err := s.Plan(ctx, opts)
 			if err != nil {
 				return err
 			}

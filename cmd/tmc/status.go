@@ -7,8 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kcp-dev/tmc/internal/aggregate"
-	"github.com/kcp-dev/tmc/internal/plan"
 	"github.com/kcp-dev/tmc/internal/status"
 )
 
@@ -34,16 +32,10 @@ and projection counts. tmc sync serves the same JSON at /api/v1/workspaces.`,
 			if err != nil {
 				return err
 			}
-			popts := s.planOptions(&cf)
-			pl, err := plan.Build(ctx, s.policies, s.rendered, s.clusters, popts)
+			rep, err := s.Status(ctx)
 			if err != nil {
 				return err
 			}
-			views, err := aggregate.Build(ctx, s.policies, s.rendered, s.clusters, s.aggregateOptions(&cf))
-			if err != nil {
-				return err
-			}
-			rep := status.Build(s.rendered, pl, views)
 			w := bufio.NewWriter(cmd.OutOrStdout())
 			if output == "json" {
 				err = writeJSON(w, rep)

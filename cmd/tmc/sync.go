@@ -6,20 +6,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/rand"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/client-go/tools/leaderelection"
-	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
-	tmcsync "github.com/kcp-dev/tmc/internal/sync"
+	"github.com/kcp-dev/tmc"
 )
 
 type syncFlags struct {
@@ -28,7 +19,7 @@ type syncFlags struct {
 	leaderElect                         bool
 	leaseDuration, shutdownGrace        time.Duration
 	leaseNamespace, leaseName           string
-	auth                                tmcsync.GitAuth
+	auth                                tmc.GitAuth
 	noPush, forceConflicts              bool
 }
 
@@ -88,26 +79,6 @@ or --ssh-key-file with --ssh-known-hosts.`,
 	return cmd
 }
 
-func podNamespace(flag string) string {
-	if flag != "" {
-		return flag
-	}
-	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
-		return ns
-	}
-	return "tmc-system"
-}
-
-// homeConfig reaches the cluster tmc runs in: in-cluster, else the kubeconfig's current context.
-func homeConfig(cf *clusterFlags) (*rest.Config, error) {
-	if cfg, err := rest.InClusterConfig(); err == nil {
-		return cfg, nil
-	}
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = cf.kubeconfig
-	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
-}
-
 func runSync(cmd *cobra.Command, cf *clusterFlags, f *syncFlags) error {
 	// tmc's one signal handler (main.go): the first SIGTERM/SIGINT cancels
 	// stop, so no new reconcile starts; the reconcile in flight finishes
@@ -131,54 +102,30 @@ func runSync(cmd *cobra.Command, cf *clusterFlags, f *syncFlags) error {
 		case <-finish.Done():
 		}
 	}()
-	auth, err := tmcsync.AuthFromEnvAndFiles(f.auth)
+	auth, err := tmc.GitAuthFromEnv(f.auth)
 	if err != nil {
 		return err
 	}
-	copts := cf.options()
-	ns := podNamespace(f.leaseNamespace)
-	var home kubernetes.Interface
-	if cfg, err := homeConfig(cf); err == nil {
-		home, _ = kubernetes.NewForConfig(cfg)
-	}
-	if home != nil {
-		copts.SecretKubeconfig = func(ctx context.Context, namespace, name, key string) ([]byte, error) {
-			if namespace == "" {
-				namespace = ns
-			}
-			sec, err := home.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
-			if err != nil {
-				return nil, err
-			}
-			data, ok := sec.Data[key]
-			if !ok {
-				return nil, fmt.Errorf("no key %q in Secret %s/%s", key, namespace, name)
-			}
-			return data, nil
-		}
-	}
-	s := tmcsync.New(tmcsync.Options{
+	opts := tmc.ManagerOptions{
 		Repo: f.repo, Branch: f.branch, Path: f.path, Interval: f.interval, HealthInterval: f.healthInterval,
-		Auth: auth, WorkDir: f.workdir, Cluster: copts, ForceConflicts: f.forceConflicts, PushReports: !f.noPush,
+		Auth: auth, WorkDir: f.workdir, Cluster: cf.options(), ForceConflicts: f.forceConflicts, PushReports: !f.noPush,
+		HomeKubeconfig: cf.kubeconfig, Namespace: f.leaseNamespace,
 		Logf: func(format string, args ...any) {
 			fmt.Fprintf(cmd.ErrOrStderr(), time.Now().UTC().Format(time.RFC3339)+" "+format+"\n", args...)
 		},
-	})
+	}
+	if f.leaderElect {
+		opts.LeaderElection = &tmc.LeaderElection{Name: f.leaseName, LeaseDuration: f.leaseDuration}
+	}
+	m := tmc.NewManager(opts)
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	progress(cmd, "serving /healthz, /readyz, /metrics and /api/v1/workspaces on %s", ln.Addr())
-	var runErr error
-	if !f.leaderElect {
-		runErr = s.Run(stop, finish)
-	} else if home == nil {
-		runErr = errors.New("--leader-elect needs the cluster tmc runs in (in-cluster config or --kubeconfig)")
-	} else {
-		runErr = lead(cmd, home, ns, f, func(ctx, fin context.Context) error { return s.Run(ctx, fin) }, stop, finish)
-	}
+	runErr := m.Run(stop, finish)
 	// Last, stop serving (bounded): the probes and the status API answer until the work is done.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -187,75 +134,4 @@ func runSync(cmd *cobra.Command, cf *clusterFlags, f *syncFlags) error {
 	}
 	progress(cmd, "stopped serving; exiting")
 	return runErr
-}
-
-// lead runs work while this replica holds the Lease, in this order on
-// shutdown: stop taking work, finish the reconcile in flight, release the
-// Lease. On losing the Lease the work stops at once (the reconcile in flight
-// is cancelled: another replica may be leading already) and the replica
-// campaigns again; the syncer's state is rebuilt from git and the clusters,
-// so a replica that leads again starts like a fresh one.
-func lead(cmd *cobra.Command, home kubernetes.Interface, ns string, f *syncFlags, work func(ctx, finish context.Context) error, stop, finish context.Context) error {
-	host, _ := os.Hostname()
-	id := host + "_" + rand.String(8)
-	for stop.Err() == nil {
-		lock := &resourcelock.LeaseLock{
-			LeaseMeta:  metav1.ObjectMeta{Name: f.leaseName, Namespace: ns},
-			Client:     home.CoordinationV1(),
-			LockConfig: resourcelock.ResourceLockConfig{Identity: id},
-		}
-		var leading atomic.Bool
-		workDone := make(chan struct{})
-		var workErr error
-		elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
-			Lock: lock, ReleaseOnCancel: true, Name: f.leaseName,
-			LeaseDuration: f.leaseDuration, RenewDeadline: f.leaseDuration * 2 / 3, RetryPeriod: max(f.leaseDuration/8, 500*time.Millisecond),
-			Callbacks: leaderelection.LeaderCallbacks{
-				OnStartedLeading: func(leadCtx context.Context) {
-					defer close(workDone)
-					leading.Store(true)
-					progress(cmd, "leading (Lease %s/%s)", ns, f.leaseName)
-					runCtx, c1 := mergeDone(stop, leadCtx)
-					defer c1()
-					fin, c2 := mergeDone(finish, leadCtx)
-					defer c2()
-					workErr = work(runCtx, fin)
-				},
-				OnStoppedLeading: func() {},
-			},
-		})
-		if err != nil {
-			return err
-		}
-		leCtx, releaseLease := context.WithCancel(context.Background())
-		electorDone := make(chan struct{})
-		go func() { elector.Run(leCtx); close(electorDone) }()
-		select {
-		case <-workDone:
-		case <-electorDone:
-		case <-stop.Done():
-		}
-		if leading.Load() {
-			<-workDone // the reconcile in flight finishes before the Lease goes
-		}
-		releaseLease()
-		<-electorDone
-		if leading.Load() {
-			progress(cmd, "released the Lease %s/%s", ns, f.leaseName)
-		}
-		if workErr != nil {
-			return workErr
-		}
-		if stop.Err() == nil {
-			progress(cmd, "lost the Lease %s/%s: work stopped; campaigning again", ns, f.leaseName)
-		}
-	}
-	return nil
-}
-
-// mergeDone returns a context that is done when either a or b is.
-func mergeDone(a, b context.Context) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(a)
-	stopB := context.AfterFunc(b, cancel)
-	return ctx, func() { stopB(); cancel() }
 }

@@ -26,10 +26,9 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kcp-dev/tmc"
 	"github.com/kcp-dev/tmc/internal/aggregate"
-	"github.com/kcp-dev/tmc/internal/apply"
 	"github.com/kcp-dev/tmc/internal/cluster"
-	"github.com/kcp-dev/tmc/internal/plan"
 	"github.com/kcp-dev/tmc/internal/policy"
 	"github.com/kcp-dev/tmc/internal/render"
 	"github.com/kcp-dev/tmc/test/harness"
@@ -290,28 +289,27 @@ type result struct {
 // tmcRun loads, renders, plans and (when doApply) applies the repo, as tmc apply / tmc plan do.
 func tmcRun(ctx context.Context, repo, kubeconfig string, perCluster int, doApply bool) (result, error) {
 	start := time.Now()
-	p, err := policy.Load(ctx, repo)
+	r, err := tmc.Open(ctx, repo)
 	if err != nil {
 		return result{}, err
 	}
-	o := cluster.DefaultOptions()
-	o.Kubeconfig = kubeconfig
-	set := cluster.Connect(ctx, p, o)
-	r, err := render.Render(ctx, p, render.Options{Facts: set})
+	o := tmc.DefaultClusterOptions()
+	o.Kubeconfig, o.MaxInFlight = kubeconfig, perCluster
+	s, err := r.Connect(ctx, tmc.ConnectOptions{Cluster: o})
 	if err != nil {
 		return result{}, err
 	}
-	po := plan.DefaultOptions()
+	po := tmc.DefaultPlanOptions()
 	po.PerCluster = perCluster
 	po.ValidateCreates = !doApply
-	pl, err := plan.Build(ctx, p, r, set, po)
+	pl, err := s.Plan(ctx, po)
 	if err != nil {
 		return result{}, err
 	}
 	if doApply {
-		ao := apply.DefaultOptions()
+		ao := tmc.DefaultApplyOptions()
 		ao.PerCluster = perCluster
-		res, err := apply.Apply(ctx, pl, set, ao)
+		res, err := s.Apply(ctx, pl, ao)
 		if err != nil {
 			return result{}, err
 		}
@@ -323,9 +321,10 @@ func tmcRun(ctx context.Context, repo, kubeconfig string, perCluster int, doAppl
 	}
 	took := time.Since(start)
 	var reqs int64
-	for _, n := range set.Names() {
-		c, _ := set.Get(n)
-		reqs += c.Requests.Total()
+	for _, byVerb := range s.Requests() {
+		for _, n := range byVerb {
+			reqs += n
+		}
 	}
 	return result{took, reqs}, nil
 }

@@ -99,3 +99,10 @@ func (c *ConfigSpec) setDefaults() {
 		c.Reports.Path = DefaultReportsPath
 	}
 }
+
+// WithDefaults returns the Config with every unset field defaulted, for a
+// Config given at run time rather than loaded from a tree.
+func (c ConfigSpec) WithDefaults() ConfigSpec {
+	c.setDefaults()
+	return c
+}

@@ -41,6 +41,8 @@ type Options struct {
 	PushReports bool
 	// Logf logs a line; nil discards.
 	Logf func(format string, args ...any)
+	// Workers, when set, overrides the Config's maxWorkers.
+	Workers int
 }
 
 // Syncer is the continuous reconciler.
@@ -60,6 +62,7 @@ type Syncer struct {
 	lastRun      time.Time
 	clusters     *cluster.Set
 	clustersRev  string
+	override     *policy.ConfigSpec // set by SetConfig; wins over the repo's Config
 	unhealthy    map[string]bool
 	facts        map[string]policy.ClusterFacts // as the last health probe read them
 	healthSeries map[string]map[string]bool     // tmc_cluster_health series set, by workspace and cluster
@@ -90,6 +93,27 @@ func New(opts Options) *Syncer {
 		}
 	}
 	return s
+}
+
+// SetConfig replaces, from now on, the Config of every revision with cfg
+// (nil goes back to the repo's); the next reconcile uses it. Defaults fill
+// what cfg leaves unset.
+func (s *Syncer) SetConfig(cfg *policy.ConfigSpec) {
+	s.mu.Lock()
+	if cfg != nil {
+		c := cfg.WithDefaults()
+		cfg = &c
+	}
+	s.override = cfg
+	s.mu.Unlock()
+	s.Trigger()
+}
+
+// SetWorkers overrides the Config's maxWorkers (0 goes back to it).
+func (s *Syncer) SetWorkers(n int) {
+	s.mu.Lock()
+	s.opts.Workers = n
+	s.mu.Unlock()
 }
 
 // Metrics returns the syncer's metrics.
@@ -155,7 +179,10 @@ func (s *Syncer) intervals() (time.Duration, time.Duration) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	i, h := time.Minute*5, 30*time.Second
-	if s.good != nil {
+	switch {
+	case s.override != nil:
+		i, h = policy.Duration(s.override.SyncInterval), policy.Duration(s.override.HealthCheckInterval)
+	case s.good != nil:
 		i, h = policy.Duration(s.good.Config.SyncInterval), policy.Duration(s.good.Config.HealthCheckInterval)
 	}
 	if s.opts.Interval > 0 {
@@ -205,10 +232,20 @@ func (s *Syncer) runOnce(ctx context.Context) {
 		s.mu.Unlock()
 	}
 	s.mu.RLock()
-	p, good := s.good, s.goodRev
+	p, good, override, workers := s.good, s.goodRev, s.override, s.opts.Workers
 	s.mu.RUnlock()
 	if p == nil {
 		return // no valid revision yet
+	}
+	if override != nil || workers > 0 {
+		pp := *p
+		if override != nil {
+			pp.Config = *override
+		}
+		if workers > 0 {
+			pp.Config.MaxWorkers = workers
+		}
+		p = &pp
 	}
 	if known && s.lastOK && !s.watch.dirty.Load() && s.skipped < FullResyncEvery {
 		s.skipped++ // nothing changed in git or on the clusters since the last converged reconcile

@@ -4,11 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/kcp-dev/tmc/internal/apply"
-	"github.com/kcp-dev/tmc/internal/cluster"
-	"github.com/kcp-dev/tmc/internal/plan"
-	"github.com/kcp-dev/tmc/internal/policy"
-	"github.com/kcp-dev/tmc/internal/render"
+	engine "github.com/kcp-dev/tmc"
 )
 
 type clusterRequests struct {
@@ -27,28 +23,28 @@ type inProcessResult struct {
 func applyInProcess(t *testing.T, f *fixture, validate bool) inProcessResult {
 	t.Helper()
 	ctx := context.Background()
-	p, err := policy.Load(ctx, f.dir)
+	repo, err := engine.Open(ctx, f.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := cluster.DefaultOptions()
-	opts.Kubeconfig = f.kubeconfig
-	set := cluster.Connect(ctx, p, opts)
-	r, err := render.Render(ctx, p, render.Options{Facts: set, Live: set})
+	copts := engine.DefaultClusterOptions()
+	copts.Kubeconfig = f.kubeconfig
+	s, err := repo.Connect(ctx, engine.ConnectOptions{Cluster: copts})
 	if err != nil {
 		t.Fatal(err)
 	}
-	popts := plan.DefaultOptions()
+	popts := engine.DefaultPlanOptions()
 	popts.ValidateCreates = validate
-	pl, err := plan.Build(ctx, p, r, set, popts)
+	pl, err := s.Plan(ctx, popts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := apply.Apply(ctx, pl, set, apply.DefaultOptions())
+	res, err := s.Apply(ctx, pl, engine.DefaultApplyOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out inProcessResult
+	requests := s.Requests()
 	for _, c := range res.Clusters {
 		if c.Failed() {
 			t.Errorf("%s failed: %s %v", c.Name, c.Error, c.Errors)
@@ -56,11 +52,9 @@ func applyInProcess(t *testing.T, f *fixture, validate bool) inProcessResult {
 		out.created += c.Created
 		out.updated += c.Updated
 		out.deleted += c.Deleted
-		cl, err := set.Get(c.Name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out.clusters = append(out.clusters, clusterRequests{name: c.Name, writes: cl.Requests.Writes(), requests: cl.Requests.Snapshot()})
+		byVerb := requests[c.Name]
+		writes := byVerb["create"] + byVerb["update"] + byVerb["patch"] + byVerb["delete"]
+		out.clusters = append(out.clusters, clusterRequests{name: c.Name, writes: writes, requests: byVerb})
 	}
 	return out
 }

@@ -1,0 +1,110 @@
+package tmc_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net/http"
+	"os/signal"
+	"syscall"
+
+	"github.com/kcp-dev/tmc"
+)
+
+// Render a policy tree without any cluster access: what each target cluster
+// of each workspace must hold, with the facts the Cluster objects declare.
+func ExampleRepo_Render() {
+	ctx := context.Background()
+	repo, err := tmc.Open(ctx, "examples/policies")
+	if err != nil {
+		log.Fatal(err) // an ErrorList: every problem with its file, line and field
+	}
+	rendered, err := repo.Render(ctx, tmc.RenderOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, ws := range rendered.Workspaces {
+		for _, c := range ws.Clusters {
+			fmt.Printf("%s on %s: %d objects\n", ws.Name, c.Name, len(c.Objects))
+		}
+	}
+	// Output:
+	// web-app on edge-1: 5 objects
+	// web-app on prod-east: 5 objects
+	// web-app on prod-west: 5 objects
+}
+
+// Plan and apply a tree on its clusters, as `tmc apply` does.
+func ExampleSession_Apply() {
+	ctx := context.Background()
+	repo, err := tmc.Open(ctx, "examples/policies")
+	if err != nil {
+		log.Fatal(err)
+	}
+	opts := tmc.DefaultClusterOptions()
+	opts.Kubeconfig = "/path/to/kubeconfig" // one context per Cluster, named after it
+	s, err := repo.Connect(ctx, tmc.ConnectOptions{Cluster: opts})
+	if err != nil {
+		log.Fatal(err)
+	}
+	pl, err := s.Plan(ctx, tmc.DefaultPlanOptions())
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%d to create, %d to update, %d to delete\n", pl.Summary.Create, pl.Summary.Update, pl.Summary.Delete)
+	res, err := s.Apply(ctx, pl, tmc.DefaultApplyOptions())
+	if err != nil {
+		log.Fatal(err)
+	}
+	if res.Failed() {
+		log.Fatalf("apply failed: %+v", res.Clusters)
+	}
+}
+
+// Aggregate every workspace's resources back from its clusters and commit
+// the reports below the policy tree.
+func ExamplePublishReports() {
+	ctx := context.Background()
+	repo, err := tmc.Open(ctx, "policies")
+	if err != nil {
+		log.Fatal(err)
+	}
+	s, err := repo.Connect(ctx, tmc.ConnectOptions{Cluster: tmc.DefaultClusterOptions()})
+	if err != nil {
+		log.Fatal(err)
+	}
+	views, err := s.Aggregate(ctx, tmc.AggregateOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	res, err := tmc.PublishReports(ctx, views, tmc.PublishOptions{
+		PolicyRoot: "policies", ReportsPath: repo.Policies.Config.Reports.Path, Prune: true, Commit: true,
+		CommitOptions: tmc.CommitOptions{AuthorName: "tmc", AuthorEmail: "tmc@example.com", Message: "tmc: reports"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("committed", res.Commit)
+}
+
+// Embed the continuous syncer in another program, with its status API.
+func ExampleManager() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	m := tmc.NewManager(tmc.ManagerOptions{
+		Repo: "https://git.example.com/org/policies.git", Branch: "main",
+		Cluster: tmc.DefaultClusterOptions(), ForceConflicts: true, PushReports: true,
+		LeaderElection: &tmc.LeaderElection{Name: "tmc-sync"},
+	})
+	go func() { _ = http.ListenAndServe(":8080", m.Handler()) }()
+	go func() {
+		// At run time: the workspaces, one of them, the health, a new Config.
+		_ = m.ListVirtualWorkspaces()
+		_, _ = m.GetVirtualWorkspace("root:production", "web-app")
+		_ = m.GetHealth()
+		_ = m.ApplyConfig(&tmc.Config{SyncInterval: "1m", MaxWorkers: 8})
+	}()
+	if err := m.Start(ctx, 4); err != nil { // 4 workspaces at once
+		log.Fatal(err)
+	}
+}

@@ -1,0 +1,293 @@
+package tmc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+
+	"github.com/kcp-dev/tmc/internal/policy"
+	tmcsync "github.com/kcp-dev/tmc/internal/sync"
+)
+
+// GitAuth says how the Manager authenticates to the git remote.
+type GitAuth = tmcsync.GitAuth
+
+// GitAuthFromEnv fills what a leaves empty from TMC_GIT_USERNAME,
+// TMC_GIT_PASSWORD and TMC_GIT_TOKEN, and reads values of the form @FILE from FILE.
+func GitAuthFromEnv(a GitAuth) (GitAuth, error) { return tmcsync.AuthFromEnvAndFiles(a) }
+
+// Health is the Manager's health: degraded when the newest revision failed
+// to load or a workspace is in error.
+type Health = tmcsync.Health
+
+// ManagerOptions configure the continuous syncer.
+type ManagerOptions struct {
+	// Repo is the git URL (https, ssh, file://) or a local path of the policy repo.
+	Repo string
+	// Branch to sync; empty is the remote's default branch.
+	Branch string
+	// Path is the policy tree's directory inside the repo.
+	Path string
+	// Interval and HealthInterval override the Config's syncInterval and healthCheckInterval.
+	Interval, HealthInterval time.Duration
+	// Auth authenticates to the git remote.
+	Auth GitAuth
+	// WorkDir holds the clone, reused across restarts; empty makes a temporary one.
+	WorkDir string
+	// Cluster says how target clusters are reached.
+	Cluster ClusterOptions
+	// ForceConflicts takes fields other managers own, reverting hand edits (Flux's behaviour).
+	ForceConflicts bool
+	// PushReports pushes report commits to the remote.
+	PushReports bool
+	// HomeKubeconfig reaches the cluster tmc runs in (Leases, kubeconfig
+	// Secrets); empty means the in-cluster config, then the default rules.
+	HomeKubeconfig string
+	// Namespace holds the Lease and the kubeconfig Secrets; empty means
+	// $POD_NAMESPACE, then tmc-system.
+	Namespace string
+	// LeaderElection, when set, makes replicas share a Lease so that one syncs.
+	LeaderElection *LeaderElection
+	// ShutdownGrace bounds, for Start, how long the reconcile in flight may
+	// take once ctx is done (default 90s).
+	ShutdownGrace time.Duration
+	// Logf logs a line; nil discards.
+	Logf func(format string, args ...any)
+}
+
+// LeaderElection configures the Lease replicas share.
+type LeaderElection struct {
+	// Name of the Lease (default tmc-sync).
+	Name string
+	// LeaseDuration is how long a Lease lasts unrenewed (default 15s).
+	LeaseDuration time.Duration
+}
+
+// Manager is the continuous syncer: it keeps every target cluster converged
+// with a git repo — render, plan, apply, aggregate, report — on every new
+// revision, on events and at the sync interval, and serves its status.
+type Manager struct {
+	opts ManagerOptions
+	s    *tmcsync.Syncer
+	home kubernetes.Interface
+	ns   string
+}
+
+// NewManager makes a Manager; Start runs it.
+func NewManager(o ManagerOptions) *Manager {
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
+	}
+	m := &Manager{opts: o, ns: o.Namespace}
+	if m.ns == "" {
+		m.ns = os.Getenv("POD_NAMESPACE")
+	}
+	if m.ns == "" {
+		m.ns = "tmc-system"
+	}
+	if cfg, err := homeConfig(o.HomeKubeconfig); err == nil {
+		m.home, _ = kubernetes.NewForConfig(cfg)
+	}
+	copts := o.Cluster
+	if m.home != nil && copts.SecretKubeconfig == nil {
+		copts.SecretKubeconfig = m.secretKubeconfig
+	}
+	m.s = tmcsync.New(tmcsync.Options{
+		Repo: o.Repo, Branch: o.Branch, Path: o.Path, Interval: o.Interval, HealthInterval: o.HealthInterval,
+		Auth: o.Auth, WorkDir: o.WorkDir, Cluster: copts, ForceConflicts: o.ForceConflicts, PushReports: o.PushReports, Logf: o.Logf,
+	})
+	return m
+}
+
+// homeConfig reaches the cluster tmc runs in: in-cluster, else the kubeconfig's current context.
+func homeConfig(kubeconfig string) (*rest.Config, error) {
+	if cfg, err := rest.InClusterConfig(); err == nil {
+		return cfg, nil
+	}
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = kubeconfig
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+}
+
+// secretKubeconfig reads a Cluster's kubeconfig from a Secret of the home cluster.
+func (m *Manager) secretKubeconfig(ctx context.Context, namespace, name, key string) ([]byte, error) {
+	if namespace == "" {
+		namespace = m.ns
+	}
+	sec, err := m.home.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	data, ok := sec.Data[key]
+	if !ok {
+		return nil, fmt.Errorf("no key %q in Secret %s/%s", key, namespace, name)
+	}
+	return data, nil
+}
+
+// Start runs the Manager with at most workers workspaces reconciled at once
+// (0 keeps the Config's maxWorkers) until ctx is done; the reconcile in
+// flight then finishes within ShutdownGrace, and with leader election the
+// Lease is released after it.
+func (m *Manager) Start(ctx context.Context, workers int) error {
+	if workers > 0 {
+		m.s.SetWorkers(workers)
+	}
+	grace := m.opts.ShutdownGrace
+	if grace <= 0 {
+		grace = 90 * time.Second
+	}
+	finish, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(grace, cancel)
+		context.AfterFunc(finish, func() { t.Stop() })
+	})
+	defer stop()
+	return m.Run(ctx, finish)
+}
+
+// Run is Start with the shutdown in the caller's hands: no new reconcile
+// starts once ctx is done, and the one in flight runs under finish (the tmc
+// CLI cancels finish on a second signal or when the grace period ends).
+func (m *Manager) Run(ctx, finish context.Context) error {
+	if m.opts.LeaderElection == nil {
+		return m.s.Run(ctx, finish)
+	}
+	if m.home == nil {
+		return errors.New("leader election needs the cluster tmc runs in (in-cluster config or a kubeconfig)")
+	}
+	return m.lead(ctx, finish)
+}
+
+// lead runs the syncer while this replica holds the Lease, in this order on
+// shutdown: stop taking work, finish the reconcile in flight, release the
+// Lease. On losing the Lease the work stops at once (another replica may be
+// leading already) and the replica campaigns again; the syncer rebuilds its
+// state from git and the clusters, so leading again starts like a fresh start.
+func (m *Manager) lead(stop, finish context.Context) error {
+	le := m.opts.LeaderElection
+	name, d := le.Name, le.LeaseDuration
+	if name == "" {
+		name = "tmc-sync"
+	}
+	if d <= 0 {
+		d = 15 * time.Second
+	}
+	host, _ := os.Hostname()
+	id := host + "_" + rand.String(8)
+	for stop.Err() == nil {
+		lock := &resourcelock.LeaseLock{
+			LeaseMeta:  metav1.ObjectMeta{Name: name, Namespace: m.ns},
+			Client:     m.home.CoordinationV1(),
+			LockConfig: resourcelock.ResourceLockConfig{Identity: id},
+		}
+		var leading atomic.Bool
+		workDone := make(chan struct{})
+		var workErr error
+		elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
+			Lock: lock, ReleaseOnCancel: true, Name: name,
+			LeaseDuration: d, RenewDeadline: d * 2 / 3, RetryPeriod: max(d/8, 500*time.Millisecond),
+			Callbacks: leaderelection.LeaderCallbacks{
+				OnStartedLeading: func(leadCtx context.Context) {
+					defer close(workDone)
+					leading.Store(true)
+					m.opts.Logf("leading (Lease %s/%s)", m.ns, name)
+					runCtx, c1 := mergeDone(stop, leadCtx)
+					defer c1()
+					fin, c2 := mergeDone(finish, leadCtx)
+					defer c2()
+					workErr = m.s.Run(runCtx, fin)
+				},
+				OnStoppedLeading: func() {},
+			},
+		})
+		if err != nil {
+			return err
+		}
+		leCtx, releaseLease := context.WithCancel(context.Background())
+		electorDone := make(chan struct{})
+		go func() { elector.Run(leCtx); close(electorDone) }()
+		select {
+		case <-workDone:
+		case <-electorDone:
+		case <-stop.Done():
+		}
+		if leading.Load() {
+			<-workDone // the reconcile in flight finishes before the Lease goes
+		}
+		releaseLease()
+		<-electorDone
+		if leading.Load() {
+			m.opts.Logf("released the Lease %s/%s", m.ns, name)
+		}
+		if workErr != nil {
+			return workErr
+		}
+		if stop.Err() == nil {
+			m.opts.Logf("lost the Lease %s/%s: work stopped; campaigning again", m.ns, name)
+		}
+	}
+	return nil
+}
+
+// mergeDone returns a context that is done when either a or b is.
+func mergeDone(a, b context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(a)
+	stopB := context.AfterFunc(b, cancel)
+	return ctx, func() { stopB(); cancel() }
+}
+
+// ListVirtualWorkspaces returns every workspace's status, sorted.
+func (m *Manager) ListVirtualWorkspaces() []WorkspaceStatus { return m.s.Statuses().Workspaces }
+
+// GetVirtualWorkspace returns one workspace's status.
+func (m *Manager) GetVirtualWorkspace(logicalCluster, name string) (WorkspaceStatus, bool) {
+	for _, w := range m.s.Statuses().Workspaces {
+		if w.LogicalCluster == logicalCluster && w.Name == name {
+			return w, true
+		}
+	}
+	return WorkspaceStatus{}, false
+}
+
+// GetHealth returns the Manager's health.
+func (m *Manager) GetHealth() Health { return m.s.Health() }
+
+// ApplyConfig replaces the Config of the synced repo with cfg from now on
+// (nil goes back to the repo's): sync and health intervals, maxWorkers,
+// projection and aggregation switches, the reports path. Unset fields take
+// their defaults; the next reconcile starts at once.
+func (m *Manager) ApplyConfig(cfg *Config) error {
+	if cfg != nil {
+		for field, v := range map[string]string{"syncInterval": cfg.SyncInterval, "healthCheckInterval": cfg.HealthCheckInterval} {
+			if v == "" {
+				continue
+			}
+			if d, err := time.ParseDuration(v); err != nil || d <= 0 {
+				return fmt.Errorf("config %s: %q is not a positive duration", field, v)
+			}
+		}
+		if cfg.MaxWorkers < 0 {
+			return fmt.Errorf("config maxWorkers: %d is negative", cfg.MaxWorkers)
+		}
+	}
+	m.s.SetConfig((*policy.ConfigSpec)(cfg))
+	return nil
+}
+
+// Handler serves /healthz, /readyz, /metrics, /api/v1/workspaces and
+// /api/v1/workspaces/{logicalCluster}/{name}.
+func (m *Manager) Handler() http.Handler { return m.s.Handler() }

@@ -1,0 +1,184 @@
+package tmc
+
+import (
+	"context"
+
+	"github.com/go-git/go-git/v5"
+
+	"github.com/kcp-dev/tmc/internal/aggregate"
+	"github.com/kcp-dev/tmc/internal/apply"
+	"github.com/kcp-dev/tmc/internal/cluster"
+	"github.com/kcp-dev/tmc/internal/plan"
+	"github.com/kcp-dev/tmc/internal/render"
+	"github.com/kcp-dev/tmc/internal/report"
+	"github.com/kcp-dev/tmc/internal/status"
+)
+
+// ConnectOptions say how a Session reaches its clusters and what it covers.
+type ConnectOptions struct {
+	// Cluster says how clusters are reached (kubeconfig, rate limits, requests in flight).
+	Cluster ClusterOptions
+	// Workspace and ClusterName narrow the session to one workspace or one cluster.
+	Workspace, ClusterName string
+}
+
+// Session is a repo connected to its clusters and rendered with their live
+// facts and live sources. Plan, Apply, Aggregate and Status work on it; one
+// Session serves one run (its render is a snapshot).
+type Session struct {
+	// Repo is the policy tree.
+	Repo *Repo
+	// Rendered is the render with live facts.
+	Rendered *Rendered
+	clusters *cluster.Set
+	opts     ConnectOptions
+}
+
+// Connect builds a client per Cluster (no request yet), reads every
+// cluster's facts concurrently and renders the tree with them and with the
+// objects of live sources. Render problems come back as an ErrorList.
+func (r *Repo) Connect(ctx context.Context, o ConnectOptions) (*Session, error) {
+	set := cluster.Connect(ctx, r.Policies, o.Cluster)
+	rendered, err := render.Render(ctx, r.Policies, render.Options{Workspace: o.Workspace, Cluster: o.ClusterName, Facts: set, Live: set})
+	if err != nil {
+		return nil, err
+	}
+	return &Session{Repo: r, Rendered: rendered, clusters: set, opts: o}, nil
+}
+
+// Requests returns every cluster's API request counts so far, by cluster and verb.
+func (s *Session) Requests() map[string]map[string]int64 { return s.clusters.Requests() }
+
+// PlanOptions tune a plan.
+type PlanOptions struct {
+	// ForceConflicts plans as if tmc takes ownership of fields other managers own.
+	ForceConflicts bool
+	// ValidateCreates dry-runs objects that do not exist yet (tmc plan does;
+	// tmc apply lets the apply validate them).
+	ValidateCreates bool
+	// PerCluster bounds the requests in flight to one cluster (default 16).
+	PerCluster int
+}
+
+// DefaultPlanOptions validate creates with 16 requests in flight per cluster.
+func DefaultPlanOptions() PlanOptions { return PlanOptions{ValidateCreates: true, PerCluster: 16} }
+
+// Plan computes what converging the clusters would change: per object and
+// cluster, a server-side-apply dry-run compared with the live object, and
+// the pruning of what the inventories recorded and git no longer holds. It
+// writes nothing. Unreachable clusters are recorded, never pruned.
+func (s *Session) Plan(ctx context.Context, o PlanOptions) (*Plan, error) {
+	po := plan.DefaultOptions()
+	po.Clusters = s.Repo.Policies.Config.MaxWorkers
+	if o.PerCluster > 0 {
+		po.PerCluster = o.PerCluster
+	}
+	po.ForceConflicts, po.ValidateCreates = o.ForceConflicts, o.ValidateCreates
+	po.Workspace, po.Cluster = s.opts.Workspace, s.opts.ClusterName
+	po.Revision = Revision(s.Repo.Policies.Root)
+	return plan.Build(ctx, s.Repo.Policies, s.Rendered, s.clusters, po)
+}
+
+// LoadPlan reads a saved plan (tmc plan --out) for this session: it
+// attaches the objects of this session's render, refusing a plan whose
+// digests the render does not match, and marks unreachable every cluster
+// whose objects or inventories changed since the plan was made.
+func (s *Session) LoadPlan(ctx context.Context, path string, perCluster int) (*Plan, error) {
+	pl, err := plan.Read(path)
+	if err != nil {
+		return nil, err
+	}
+	desired, err := plan.Desired(s.Rendered)
+	if err != nil {
+		return nil, err
+	}
+	if err := apply.AttachObjects(pl, desired); err != nil {
+		return nil, err
+	}
+	if perCluster <= 0 {
+		perCluster = 16
+	}
+	refused := apply.Verify(ctx, pl, s.clusters, perCluster)
+	for i, st := range pl.Clusters {
+		if err, ok := refused[st.Name]; ok {
+			pl.Clusters[i].Reachable, pl.Clusters[i].Error = false, err.Error()
+		}
+	}
+	return pl, nil
+}
+
+// ApplyOptions tune an apply.
+type ApplyOptions = apply.Options
+
+// DefaultApplyOptions apply 4 clusters at once with 16 requests in flight each.
+func DefaultApplyOptions() ApplyOptions { return apply.DefaultOptions() }
+
+// Apply converges the clusters with a plan: CRDs and Namespaces first, then
+// the rest, with server-side apply; prunes what the plan deletes; records the
+// inventories. One cluster failing never stops the others.
+func (s *Session) Apply(ctx context.Context, pl *Plan, o ApplyOptions) (*ApplyResult, error) {
+	if o.Clusters <= 0 {
+		o.Clusters = s.Repo.Policies.Config.MaxWorkers
+	}
+	return apply.Apply(ctx, pl, s.clusters, o)
+}
+
+// AggregateOptions narrow an aggregation.
+type AggregateOptions struct {
+	// Workspace aggregates only the named workspace.
+	Workspace string
+}
+
+// Aggregate reads every workspace's aggregated kinds back from its target
+// clusters and merges them into one view per workspace.
+func (s *Session) Aggregate(ctx context.Context, o AggregateOptions) ([]*WorkspaceView, error) {
+	ao := aggregate.DefaultOptions()
+	ao.Workspace, ao.Clusters = o.Workspace, s.Repo.Policies.Config.MaxWorkers
+	if ao.Workspace == "" {
+		ao.Workspace = s.opts.Workspace
+	}
+	return aggregate.Build(ctx, s.Repo.Policies, s.Rendered, s.clusters, ao)
+}
+
+// Status plans and aggregates without changing anything and builds every
+// workspace's status from the two.
+func (s *Session) Status(ctx context.Context) (StatusReport, error) {
+	pl, err := s.Plan(ctx, DefaultPlanOptions())
+	if err != nil {
+		return StatusReport{}, err
+	}
+	views, err := s.Aggregate(ctx, AggregateOptions{})
+	if err != nil {
+		return StatusReport{}, err
+	}
+	return status.Build(s.Rendered, pl, views), nil
+}
+
+// PublishOptions say where reports go and whether they are committed.
+type PublishOptions = report.PublishOptions
+
+// PublishResult says what PublishReports wrote, removed and committed.
+type PublishResult = report.PublishResult
+
+// CommitOptions say how report commits are made and pushed.
+type CommitOptions = report.CommitOptions
+
+// PublishReports writes the views as report files below the policy tree
+// and, when asked, commits and pushes them (the one path `tmc aggregate` and
+// the syncer share).
+func PublishReports(ctx context.Context, views []*WorkspaceView, o PublishOptions) (PublishResult, error) {
+	return report.Publish(ctx, views, o)
+}
+
+// Revision returns the git commit checked out in the work tree holding dir, or "".
+func Revision(dir string) string {
+	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return ""
+	}
+	head, err := repo.Head()
+	if err != nil {
+		return ""
+	}
+	return head.Hash().String()
+}
