@@ -26,85 +26,83 @@ package tmc
 import (
 	"context"
 
-	"github.com/kcp-dev/tmc/internal/aggregate"
-	"github.com/kcp-dev/tmc/internal/apply"
-	"github.com/kcp-dev/tmc/internal/cluster"
-	"github.com/kcp-dev/tmc/internal/plan"
-	"github.com/kcp-dev/tmc/internal/policy"
-	"github.com/kcp-dev/tmc/internal/render"
-	"github.com/kcp-dev/tmc/internal/status"
+	"github.com/kcp-dev/tmc/internal/engine"
 )
 
-// The engine's values. They are the internal packages' types under names
-// callers can use; their fields and methods are documented there.
+// The engine's values, under names callers can use; their fields and
+// methods are documented in the internal packages they come from.
 type (
 	// Policies is a loaded, validated policy tree.
-	Policies = policy.Policies
+	Policies = engine.Policies
 	// Config is the manager's settings: the spec of the tree's Config object.
-	Config = policy.ConfigSpec
+	Config = engine.Config
 	// Error is one problem of a policy tree, with file, line, object and field.
-	Error = policy.Error
+	Error = engine.Error
 	// ErrorList is every problem of a policy tree, sorted by file and line.
-	ErrorList = policy.ErrorList
+	ErrorList = engine.ErrorList
 	// Rendered is what every target cluster of every workspace must hold.
-	Rendered = render.Result
+	Rendered = engine.Rendered
 	// Facts gives the facts of a cluster that expressions and templates read.
-	Facts = render.Facts
+	Facts = engine.Facts
 	// Plan is what converging the clusters would change: a value, computed
 	// without side effects, that Apply reads and never writes.
-	Plan = plan.Plan
+	Plan = engine.Plan
 	// Change is one object's change on one cluster.
-	Change = plan.Change
+	Change = engine.Change
 	// ApplyResult is what Apply did, per cluster.
-	ApplyResult = apply.Result
+	ApplyResult = engine.ApplyResult
 	// WorkspaceView is one workspace's unified view across its target clusters.
-	WorkspaceView = aggregate.WorkspaceView
+	WorkspaceView = engine.WorkspaceView
 	// StatusReport is every workspace's status.
-	StatusReport = status.Report
+	StatusReport = engine.StatusReport
 	// WorkspaceStatus is one workspace's status: phase, target clusters, kinds.
-	WorkspaceStatus = status.Workspace
+	WorkspaceStatus = engine.WorkspaceStatus
 	// ClusterOptions say how clusters are reached.
-	ClusterOptions = cluster.Options
+	ClusterOptions = engine.ClusterOptions
+
+	// Repo is a policy tree that loaded and validated.
+	Repo = engine.Repo
+	// RenderOptions narrow and feed a render.
+	RenderOptions = engine.RenderOptions
+	// Session is a repo connected to its clusters and rendered with their
+	// live facts and sources; Plan, Apply, Aggregate and Status work on it.
+	Session = engine.Session
+	// ConnectOptions say how a Session reaches its clusters and what it covers.
+	ConnectOptions = engine.ConnectOptions
+	// PlanOptions tune a plan.
+	PlanOptions = engine.PlanOptions
+	// ApplyOptions tune an apply.
+	ApplyOptions = engine.ApplyOptions
+	// AggregateOptions narrow an aggregation.
+	AggregateOptions = engine.AggregateOptions
+	// PublishOptions say where reports go and whether they are committed.
+	PublishOptions = engine.PublishOptions
+	// PublishResult says what PublishReports wrote, removed and committed.
+	PublishResult = engine.PublishResult
+	// CommitOptions say how report commits are made and pushed.
+	CommitOptions = engine.CommitOptions
 )
-
-// DefaultClusterOptions are sized for throughput (200 QPS, 16 requests in flight per cluster).
-func DefaultClusterOptions() ClusterOptions { return cluster.DefaultOptions() }
-
-// Repo is a policy tree that loaded and validated.
-type Repo struct {
-	// Policies are the tree's policy objects.
-	Policies *Policies
-}
 
 // Open loads the policy tree in dir: every YAML file, decoded strictly,
 // validated and with its expressions compiled. A tree with problems returns
 // an ErrorList holding all of them.
-func Open(ctx context.Context, dir string) (*Repo, error) {
-	p, err := policy.Load(ctx, dir)
-	if err != nil {
-		return nil, err
-	}
-	return &Repo{Policies: p}, nil
+func Open(ctx context.Context, dir string) (*Repo, error) { return engine.Open(ctx, dir) }
+
+// DefaultClusterOptions are sized for throughput (200 QPS, 16 requests in flight per cluster).
+func DefaultClusterOptions() ClusterOptions { return engine.DefaultClusterOptions() }
+
+// DefaultPlanOptions validate creates with 16 requests in flight per cluster.
+func DefaultPlanOptions() PlanOptions { return engine.DefaultPlanOptions() }
+
+// DefaultApplyOptions apply the Config's maxWorkers clusters at once with 16 requests in flight each.
+func DefaultApplyOptions() ApplyOptions { return engine.DefaultApplyOptions() }
+
+// PublishReports writes the views as report files below the policy tree
+// and, when asked, commits and pushes them (the one path `tmc aggregate` and
+// the syncer share).
+func PublishReports(ctx context.Context, views []*WorkspaceView, o PublishOptions) (PublishResult, error) {
+	return engine.PublishReports(ctx, views, o)
 }
 
-// RenderOptions narrow and feed a render.
-type RenderOptions struct {
-	// Workspace and Cluster render only the named workspace or cluster; empty renders all.
-	Workspace, Cluster string
-	// Facts gives cluster facts; nil uses what the Cluster objects declare.
-	Facts Facts
-}
-
-// Render computes what each target cluster must hold, with no cluster
-// access and no network. Live cluster sources need a Session.
-func (r *Repo) Render(ctx context.Context, o RenderOptions) (*Rendered, error) {
-	return render.Render(ctx, r.Policies, render.Options{Workspace: o.Workspace, Cluster: o.Cluster, Facts: o.Facts})
-}
-
-// Validate renders every workspace with the facts the Cluster objects
-// declare, leaving live sources out, and returns every problem found (what
-// `tmc validate` reports beyond loading).
-func (r *Repo) Validate(ctx context.Context) error {
-	_, err := render.Render(ctx, r.Policies, render.Options{SkipLive: true})
-	return err
-}
+// Revision returns the git commit checked out in the work tree holding dir, or "".
+func Revision(dir string) string { return engine.Revision(dir) }

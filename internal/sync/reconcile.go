@@ -13,13 +13,12 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/kcp-dev/tmc/internal/aggregate"
-	"github.com/kcp-dev/tmc/internal/apply"
 	"github.com/kcp-dev/tmc/internal/cluster"
+	"github.com/kcp-dev/tmc/internal/engine"
 	"github.com/kcp-dev/tmc/internal/inventory"
 	"github.com/kcp-dev/tmc/internal/plan"
 	"github.com/kcp-dev/tmc/internal/policy"
 	"github.com/kcp-dev/tmc/internal/render"
-	"github.com/kcp-dev/tmc/internal/report"
 	"github.com/kcp-dev/tmc/internal/status"
 )
 
@@ -33,10 +32,11 @@ type wsResult struct {
 // workspace of a revision, at most maxWorkers workspaces at once.
 func (s *Syncer) reconcile(ctx context.Context, p *policy.Policies, rev string) error {
 	set := s.clustersFor(ctx, p, rev)
-	r, err := render.Render(ctx, p, render.Options{Facts: set, Live: set})
-	if err != nil && r == nil {
+	sess, err := (&engine.Repo{Policies: p}).ConnectWith(ctx, set, engine.ConnectOptions{})
+	if sess == nil {
 		return err
 	}
+	r := sess.Rendered
 	if err != nil {
 		s.markAll(r, status.Error, err.Error())
 		return err
@@ -53,7 +53,7 @@ func (s *Syncer) reconcile(ctx context.Context, p *policy.Policies, rev string) 
 		for _, ws := range r.Workspaces {
 			g.Go(func() error {
 				start := time.Now()
-				res, chs := s.project(gctx, p, r, set, rev, plan.Options{Workspace: ws.Name})
+				res, chs := s.project(gctx, sess, rev, engine.PlanOptions{Workspace: ws.Name})
 				s.metrics.ProjectionDuration.WithLabelValues(ws.Name).Observe(time.Since(start).Seconds())
 				mu.Lock()
 				defer mu.Unlock()
@@ -64,14 +64,14 @@ func (s *Syncer) reconcile(ctx context.Context, p *policy.Policies, rev string) 
 		}
 		_ = g.Wait()
 		// Workspaces git no longer holds: prune what their inventories recorded.
-		gone, chs := s.project(ctx, p, r, set, rev, plan.Options{GoneOnly: true})
+		gone, chs := s.project(ctx, sess, rev, engine.PlanOptions{GoneOnly: true})
 		changes = append(changes, chs...)
 		s.terminate(r, chs, gone)
 	}
 	var views []*aggregate.WorkspaceView
 	var aggErr error
 	if *cfg.AggregationEnabled {
-		views, aggErr = s.aggregate(ctx, p, r, set, cfg.MaxWorkers)
+		views, aggErr = s.aggregate(ctx, sess, cfg.MaxWorkers)
 		if aggErr == nil {
 			aggErr = s.writeReports(ctx, p, views)
 		}
@@ -176,10 +176,10 @@ func (s *Syncer) clustersFor(ctx context.Context, p *policy.Policies, rev string
 }
 
 // project plans and applies one workspace (or, with GoneOnly, the pruning of workspaces git dropped).
-func (s *Syncer) project(ctx context.Context, p *policy.Policies, r *render.Result, set *cluster.Set, rev string, o plan.Options) (*wsResult, []*plan.Change) {
+func (s *Syncer) project(ctx context.Context, sess *engine.Session, rev string, o engine.PlanOptions) (*wsResult, []*plan.Change) {
 	res := &wsResult{}
-	o.Clusters, o.PerCluster, o.ForceConflicts, o.Revision = p.Config.MaxWorkers, 16, s.opts.ForceConflicts, rev
-	pl, err := plan.Build(ctx, p, r, set, o)
+	o.ForceConflicts, o.Revision, o.PerCluster = s.opts.ForceConflicts, rev, 16
+	pl, err := sess.Plan(ctx, o)
 	if err != nil {
 		res.errs = append(res.errs, err.Error())
 		return res, nil
@@ -187,10 +187,10 @@ func (s *Syncer) project(ctx context.Context, p *policy.Policies, r *render.Resu
 	for _, c := range pl.Unreachable() {
 		res.unreachable = append(res.unreachable, c.Name)
 	}
-	ao := apply.DefaultOptions()
-	ao.ForceConflicts, ao.Clusters, ao.PerCluster = s.opts.ForceConflicts, p.Config.MaxWorkers, 16
+	ao := engine.DefaultApplyOptions()
+	ao.ForceConflicts = s.opts.ForceConflicts
 	if pl.HasChanges() {
-		if _, err := apply.Apply(ctx, pl, set, ao); err != nil {
+		if _, err := sess.Apply(ctx, pl, ao); err != nil {
 			res.errs = append(res.errs, err.Error())
 		}
 	}
@@ -258,14 +258,15 @@ func (s *Syncer) forgetWorkspaceLocked(name string) {
 }
 
 // aggregate builds every workspace's view, at most maxWorkers at once.
-func (s *Syncer) aggregate(ctx context.Context, p *policy.Policies, r *render.Result, set *cluster.Set, workers int) ([]*aggregate.WorkspaceView, error) {
+func (s *Syncer) aggregate(ctx context.Context, sess *engine.Session, workers int) ([]*aggregate.WorkspaceView, error) {
+	r := sess.Rendered
 	views := make([]*aggregate.WorkspaceView, len(r.Workspaces))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(workers, 1))
 	for i, ws := range r.Workspaces {
 		g.Go(func() error {
 			start := time.Now()
-			vs, err := aggregate.Build(gctx, p, r, set, aggregate.Options{Workspace: ws.Name, Clusters: workers})
+			vs, err := sess.Aggregate(gctx, engine.AggregateOptions{Workspace: ws.Name})
 			s.metrics.AggregationDuration.WithLabelValues(ws.Name).Observe(time.Since(start).Seconds())
 			if err != nil {
 				return err
@@ -288,9 +289,9 @@ func (s *Syncer) aggregate(ctx context.Context, p *policy.Policies, r *render.Re
 
 // writeReports commits changed reports into the syncer's clone and pushes them.
 func (s *Syncer) writeReports(ctx context.Context, p *policy.Policies, views []*aggregate.WorkspaceView) error {
-	res, err := report.Publish(ctx, views, report.PublishOptions{
+	res, err := engine.PublishReports(ctx, views, engine.PublishOptions{
 		PolicyRoot: filepath.Join(s.src.dir, s.opts.Path), ReportsPath: p.Config.Reports.Path, Prune: true, Commit: true,
-		CommitOptions: report.CommitOptions{
+		CommitOptions: engine.CommitOptions{
 			AuthorName: "tmc", AuthorEmail: "tmc@localhost", Push: s.opts.PushReports, Auth: s.src.auth,
 			Message: fmt.Sprintf("tmc: reports for %d workspaces\n\nAggregated at %s from revision %s.\n", len(views), time.Now().UTC().Format(time.RFC3339), short(s.goodRev)),
 		},

@@ -252,6 +252,7 @@ func (s *Syncer) runOnce(ctx context.Context) {
 		return
 	}
 	s.skipped = 0
+	s.watch.dirty.Store(false) // events from now on count for the next interval
 	start := time.Now()
 	s.opts.Logf("reconciling revision %s", short(good))
 	defer func() {

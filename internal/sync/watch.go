@@ -36,16 +36,21 @@ type watchKey struct {
 	namespace string
 }
 
-// restart replaces the watches with one per key, starting from now.
+// restart replaces the watches with one per key. It does not clear the
+// dirty mark: the reconcile clears it before it reads, so an event that
+// lands while it runs still counts. The old watches run until the new ones
+// are established, so no event falls between them.
 func (w *watches) restart(ctx context.Context, set *cluster.Set, keys map[watchKey]bool, logf func(string, ...any)) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.cancel != nil {
-		w.cancel()
-	}
+	old := w.cancel
+	defer func() {
+		if old != nil {
+			old()
+		}
+	}()
 	wctx, cancel := context.WithCancel(ctx)
 	w.cancel, w.keys = cancel, keys
-	w.dirty.Store(false)
 	// Each watch starts with a LIST: start them all at once, so that a slow
 	// or dead cluster delays none of the others.
 	var wg stdsync.WaitGroup

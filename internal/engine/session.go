@@ -1,4 +1,4 @@
-package tmc
+package engine
 
 import (
 	"context"
@@ -38,12 +38,22 @@ type Session struct {
 // cluster's facts concurrently and renders the tree with them and with the
 // objects of live sources. Render problems come back as an ErrorList.
 func (r *Repo) Connect(ctx context.Context, o ConnectOptions) (*Session, error) {
-	set := cluster.Connect(ctx, r.Policies, o.Cluster)
-	rendered, err := render.Render(ctx, r.Policies, render.Options{Workspace: o.Workspace, Cluster: o.ClusterName, Facts: set, Live: set})
+	s, err := r.ConnectWith(ctx, cluster.Connect(ctx, r.Policies, o.Cluster), o)
 	if err != nil {
 		return nil, err
 	}
-	return &Session{Repo: r, Rendered: rendered, clusters: set, opts: o}, nil
+	return s, nil
+}
+
+// ConnectWith is Connect with clients made earlier (the syncer keeps them
+// while the revision is unchanged). On a render error the session comes
+// back with the partial render, together with the error.
+func (r *Repo) ConnectWith(ctx context.Context, set *cluster.Set, o ConnectOptions) (*Session, error) {
+	rendered, err := render.Render(ctx, r.Policies, render.Options{Workspace: o.Workspace, Cluster: o.ClusterName, Facts: set, Live: set})
+	if rendered == nil {
+		return nil, err
+	}
+	return &Session{Repo: r, Rendered: rendered, clusters: set, opts: o}, err
 }
 
 // Requests returns every cluster's API request counts so far, by cluster and verb.
@@ -58,6 +68,12 @@ type PlanOptions struct {
 	ValidateCreates bool
 	// PerCluster bounds the requests in flight to one cluster (default 16).
 	PerCluster int
+	// Workspace narrows the plan to one workspace of the session.
+	Workspace string
+	// GoneOnly plans only the pruning of workspaces git no longer holds.
+	GoneOnly bool
+	// Revision is recorded in the plan; empty reads the work tree's commit.
+	Revision string
 }
 
 // DefaultPlanOptions validate creates with 16 requests in flight per cluster.
@@ -74,8 +90,14 @@ func (s *Session) Plan(ctx context.Context, o PlanOptions) (*Plan, error) {
 		po.PerCluster = o.PerCluster
 	}
 	po.ForceConflicts, po.ValidateCreates = o.ForceConflicts, o.ValidateCreates
-	po.Workspace, po.Cluster = s.opts.Workspace, s.opts.ClusterName
-	po.Revision = Revision(s.Repo.Policies.Root)
+	po.Workspace, po.Cluster, po.GoneOnly = s.opts.Workspace, s.opts.ClusterName, o.GoneOnly
+	if o.Workspace != "" {
+		po.Workspace = o.Workspace
+	}
+	po.Revision = o.Revision
+	if po.Revision == "" {
+		po.Revision = Revision(s.Repo.Policies.Root)
+	}
 	return plan.Build(ctx, s.Repo.Policies, s.Rendered, s.clusters, po)
 }
 
@@ -110,8 +132,13 @@ func (s *Session) LoadPlan(ctx context.Context, path string, perCluster int) (*P
 // ApplyOptions tune an apply.
 type ApplyOptions = apply.Options
 
-// DefaultApplyOptions apply 4 clusters at once with 16 requests in flight each.
-func DefaultApplyOptions() ApplyOptions { return apply.DefaultOptions() }
+// DefaultApplyOptions apply the Config's maxWorkers clusters at once
+// (Clusters 0) with 16 requests in flight each.
+func DefaultApplyOptions() ApplyOptions {
+	o := apply.DefaultOptions()
+	o.Clusters = 0
+	return o
+}
 
 // Apply converges the clusters with a plan: CRDs and Namespaces first, then
 // the rest, with server-side apply; prunes what the plan deletes; records the
