@@ -141,6 +141,9 @@ func writeAggregateText(w io.Writer, views []*aggregate.WorkspaceView) {
 			fmt.Fprintln(w)
 		}
 		fmt.Fprintf(w, "workspace %s/%s\n", v.LogicalCluster, v.Workspace)
+		if v.StaleSince != "" {
+			fmt.Fprintf(w, "  stale: no target cluster could be read since %s; this is the last view\n", v.StaleSince)
+		}
 		var tcs []string
 		for _, c := range v.TargetClusters {
 			h := "healthy"
@@ -169,7 +172,11 @@ func writeAggregateText(w io.Writer, views []*aggregate.WorkspaceView) {
 					case aggregate.Missing:
 						missing = append(missing, o.Cluster)
 					default:
-						in = append(in, o.Cluster+"="+o.Health)
+						if o.StaleSince != "" {
+							in = append(in, o.Cluster+"="+o.Health+" (stale since "+o.StaleSince+")")
+						} else {
+							in = append(in, o.Cluster+"="+o.Health)
+						}
 					}
 				}
 				name := r.Name

@@ -97,6 +97,9 @@ func writePlanText(w io.Writer, pl *plan.Plan, color bool) error {
 	if n := len(pl.Unreachable()); n > 0 {
 		fmt.Fprintf(w, "%d %s unreachable: nothing is applied or pruned there.\n", n, plural(n, "cluster", "clusters"))
 	}
+	if s.Released > 0 {
+		fmt.Fprintf(w, "%d %s released to another workspace that now renders %s: not deleted.\n", s.Released, plural(s.Released, "object is", "objects are"), plural(s.Released, "it", "them"))
+	}
 	if s.Owned > 0 {
 		fmt.Fprintf(w, "%d %s to another workspace on %s cluster: skipped, never updated or pruned.\n", s.Owned, plural(s.Owned, "object belongs", "objects belong"), plural(s.Owned, "its", "their"))
 	}

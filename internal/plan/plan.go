@@ -107,8 +107,11 @@ type Summary struct {
 	Skip      int `json:"skip"`
 	Conflicts int `json:"conflicts"`
 	// Owned counts objects skipped because another workspace owns them.
-	Owned  int `json:"owned"`
-	Errors int `json:"errors"`
+	Owned int `json:"owned"`
+	// Released counts objects a workspace stopped rendering that another
+	// workspace now renders: dropped from its inventory, not deleted.
+	Released int `json:"released"`
+	Errors   int `json:"errors"`
 }
 
 // Count returns the number of changes with an action.
@@ -158,7 +161,11 @@ func Summarize(changes []*Change) Summary {
 		case Unchanged:
 			s.Unchanged++
 		case Skip:
-			s.Skip++
+			if c.Release {
+				s.Released++ // handed to another workspace: not a failure
+			} else {
+				s.Skip++
+			}
 		}
 		if c.Conflict != "" {
 			s.Conflicts++

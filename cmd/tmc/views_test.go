@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/kcp-dev/tmc/internal/aggregate"
+	"github.com/kcp-dev/tmc/internal/apply"
+	"github.com/kcp-dev/tmc/internal/plan"
+	"github.com/kcp-dev/tmc/internal/status"
+)
+
+// testPlan is a plan with every kind of change, built by hand (no cluster).
+func testPlan() *plan.Plan {
+	ch := func(cluster string, a plan.Action, kind, ns, name string) *plan.Change {
+		return &plan.Change{Workspace: "web-app", LogicalCluster: "root:production", Cluster: cluster, Action: a, APIVersion: "v1", Kind: kind, Namespace: ns, Name: name}
+	}
+	create := ch("edge-1", plan.Create, "ConfigMap", "web", "web-config-edge-1")
+	create.Diff = "--- ConfigMap/web/web-config-edge-1 (live)\n+++ ConfigMap/web/web-config-edge-1 (desired)\n@@ -0,0 +1,3 @@\n+data:\n+  color: blue\n+  password: '***'\n"
+	update := ch("prod-east", plan.Update, "Deployment", "web", "web")
+	update.APIVersion = "apps/v1"
+	update.Diff = "--- Deployment/web/web (live)\n+++ Deployment/web/web (desired)\n@@ -1,1 +1,1 @@\n-  replicas: 1\n+  replicas: 3\n"
+	update.Conflict = `Apply failed with 1 conflict: conflict with "kubectl-edit": .spec.replicas`
+	del := ch("prod-east", plan.Delete, "ConfigMap", "web", "old")
+	del.Reason = "no longer in git"
+	owned := ch("prod-east", plan.Skip, "Secret", "web", "shared")
+	owned.Owner, owned.Reason = "root:production/other", "workspace root:production/other owns this object on this cluster (its inventory records it); one object on a cluster belongs to one workspace"
+	skip := ch("prod-west", plan.Skip, "ConfigMap", "web", "web-config-prod-west")
+	skip.Reason = "cluster unreachable: nothing is applied or pruned there"
+	changes := []*plan.Change{create, ch("edge-1", plan.Unchanged, "Namespace", "", "web"), update, del, owned, skip}
+	return &plan.Plan{FormatVersion: plan.FormatVersion, Changes: changes,
+		Clusters: []plan.ClusterState{{Name: "edge-1", Reachable: true}, {Name: "prod-east", Reachable: true}, {Name: "prod-west", Reachable: false, Error: "dial tcp 10.0.0.3:6443: connect: connection refused"}},
+		Summary:  plan.Summarize(changes)}
+}
+
+// TestHumanViewsGolden prints every human-readable view from constructed
+// values and compares it with its golden file (go test ./cmd/tmc -update).
+func TestHumanViewsGolden(t *testing.T) {
+	var b bytes.Buffer
+	if err := writePlanText(&b, testPlan(), false); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "view-plan.txt", b.Bytes())
+
+	b.Reset()
+	if err := writePlanMarkdown(&b, testPlan()); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "view-plan.md", b.Bytes())
+
+	b.Reset()
+	writeApplyText(&b, &apply.Result{Clusters: []apply.ClusterResult{
+		{Name: "edge-1", Created: 4, Unchanged: 1},
+		{Name: "prod-east", Updated: 1, Deleted: 1, Errors: []string{"Secret/web/shared: apply failed: conflict"}},
+		{Name: "prod-west", Error: "cluster unreachable"},
+	}})
+	golden(t, "view-apply.txt", b.Bytes())
+
+	views := []*aggregate.WorkspaceView{{
+		Workspace: "web-app", LogicalCluster: "root:production",
+		TargetClusters: []aggregate.TargetCluster{{Name: "edge-1", Healthy: true, Reachable: true}, {Name: "prod-west", Reachable: false, Error: "connection refused"}},
+		AggregatedResources: []aggregate.KindView{{
+			Policy: "deployments", APIVersion: "apps/v1", Kind: "Deployment", MergeStrategy: "Union", ConflictResolution: "LastWriter",
+			HealthAggregation: "Majority", StatusMerging: "Combined", TotalCount: 2, HealthyCount: 1, UnhealthyCount: 1, MissingCount: 0,
+			Resources: []aggregate.Resource{{Namespace: "web", Name: "web", Status: "Healthy",
+				Clusters:  []aggregate.Origin{{Cluster: "edge-1", Health: "Healthy"}, {Cluster: "prod-west", Health: "Healthy", StaleSince: "2026-11-27T12:00:00Z"}},
+				Conflicts: []aggregate.Conflict{{Field: "spec.replicas", Values: map[string]any{"edge-1": 1, "prod-west": 3}, Resolution: "LastWriter", Winner: "edge-1"}},
+			}},
+		}},
+	}}
+	b.Reset()
+	writeAggregateText(&b, views)
+	golden(t, "view-aggregate.txt", b.Bytes())
+
+	b.Reset()
+	writeStatusText(&b, status.Report{FormatVersion: status.FormatVersion, Revision: "0123456789abcdef", Workspaces: []status.Workspace{
+		{Name: "web-app", LogicalCluster: "root:production", Phase: status.Error, Message: "target clusters unreachable: [prod-west] (skipped, nothing pruned there)",
+			TargetClusters:  views[0].TargetClusters,
+			AggregatedKinds: []status.AggregatedKind{{APIVersion: "apps/v1", Kind: "Deployment", TotalCount: 2, HealthyCount: 1, UnhealthyCount: 1}},
+			ProjectedKinds:  []status.ProjectedKind{{APIVersion: "v1", Kind: "ConfigMap", Sources: 1, Projections: 3, InSync: 2}}},
+		{Name: "batch", LogicalCluster: "root", Phase: status.Active, TargetClusters: []aggregate.TargetCluster{}, AggregatedKinds: []status.AggregatedKind{}, ProjectedKinds: []status.ProjectedKind{}},
+	}})
+	golden(t, "view-status.txt", b.Bytes())
+}

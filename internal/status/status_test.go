@@ -1,0 +1,70 @@
+package status
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/kcp-dev/tmc/internal/aggregate"
+	"github.com/kcp-dev/tmc/internal/object"
+	"github.com/kcp-dev/tmc/internal/plan"
+	"github.com/kcp-dev/tmc/internal/render"
+)
+
+func ws(name string, clusters ...string) *render.Workspace {
+	w := &render.Workspace{Name: name, LogicalCluster: "root"}
+	for _, c := range clusters {
+		w.Placement = append(w.Placement, render.Decision{Cluster: c, Selected: true})
+		w.Clusters = append(w.Clusters, &render.Cluster{Name: c, Objects: []*render.Object{
+			{ID: object.ID{Version: "v1", Kind: "ConfigMap", Namespace: "ns", Name: "cm-" + c}, SourceID: object.ID{Version: "v1", Kind: "ConfigMap", Namespace: "ns", Name: "cm"}},
+		}})
+	}
+	return w
+}
+
+func change(ws, cluster string, a plan.Action) *plan.Change {
+	return &plan.Change{Workspace: ws, LogicalCluster: "root", Cluster: cluster, Action: a, APIVersion: "v1", Kind: "ConfigMap", Namespace: "ns", Name: "cm-" + cluster}
+}
+
+// TestBuildPhases: the phase of each workspace follows from the plan and
+// the views, in one place.
+func TestBuildPhases(t *testing.T) {
+	r := &render.Result{Workspaces: []*render.Workspace{ws("active", "a", "b"), ws("pending", "a"), ws("failing", "a"), ws("owned", "a"), ws("releasing", "a"), ws("cut", "a", "b")}}
+	released := change("releasing", "a", plan.Skip)
+	released.Release, released.Owner, released.Name = true, "root/other", "old"
+	owned := change("owned", "a", plan.Skip)
+	owned.Owner = "root/other"
+	failing := change("failing", "a", plan.Skip)
+	failing.Error = "dry-run failed"
+	changes := []*plan.Change{
+		change("active", "a", plan.Unchanged), change("active", "b", plan.Unchanged),
+		change("pending", "a", plan.Create),
+		failing, owned,
+		change("releasing", "a", plan.Unchanged), released,
+		change("cut", "a", plan.Unchanged),
+		change("gone", "a", plan.Delete),
+	}
+	pl := &plan.Plan{Revision: "abc", Changes: changes}
+	views := []*aggregate.WorkspaceView{{Workspace: "cut", LogicalCluster: "root",
+		TargetClusters: []aggregate.TargetCluster{{Name: "a", Healthy: true, Reachable: true}, {Name: "b", Reachable: false}}}}
+	rep := Build(r, pl, views)
+	got := map[string]string{}
+	for _, w := range rep.Workspaces {
+		got[w.Name] = w.Phase
+	}
+	want := map[string]string{"active": Active, "pending": Pending, "failing": Error, "owned": Error, "releasing": Active, "cut": Error, "gone": Terminating}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("phases (-want +got):\n%s", diff)
+	}
+	if rep.Revision != "abc" {
+		t.Errorf("revision %q", rep.Revision)
+	}
+	for _, w := range rep.Workspaces {
+		if w.Name == "active" {
+			want := []ProjectedKind{{APIVersion: "v1", Kind: "ConfigMap", Sources: 1, Projections: 2, InSync: 2}}
+			if diff := cmp.Diff(want, w.ProjectedKinds); diff != "" {
+				t.Errorf("projected kinds (-want +got):\n%s", diff)
+			}
+		}
+	}
+}
