@@ -58,6 +58,11 @@ type ClusterResult struct {
 	Errors []string `json:"errors,omitempty"`
 	// Error is why the cluster was not applied at all.
 	Error string `json:"error,omitempty"`
+	// Err is Error as a value: an *UnreachableError or *StalePlanError, or what connecting failed with.
+	Err error `json:"-"`
+	// Objects are the changes apply acted on (creates, updates, deletes and
+	// planning errors), with their outcomes. The plan itself is not written.
+	Objects []ObjectResult `json:"-"`
 }
 
 // Failed reports whether the cluster had any error.
@@ -107,12 +112,17 @@ func Apply(ctx context.Context, pl *plan.Plan, set *cluster.Set, opts Options) (
 func applyCluster(ctx context.Context, set *cluster.Set, st plan.ClusterState, changes []*plan.Change, opts Options) ClusterResult {
 	cr := ClusterResult{Name: st.Name}
 	if !st.Reachable {
-		cr.Error = "unreachable when planned: " + st.Error
+		if st.Stale {
+			cr.Err = &StalePlanError{Cluster: st.Name, Reason: st.Error}
+		} else {
+			cr.Err = &UnreachableError{Cluster: st.Name, Reason: st.Error}
+		}
+		cr.Error = cr.Err.Error()
 		return cr
 	}
 	c, err := set.Get(st.Name)
 	if err != nil {
-		cr.Error = err.Error()
+		cr.Err, cr.Error = err, err.Error()
 		return cr
 	}
 	a := &applier{c: c, opts: opts, cr: &cr}
@@ -132,8 +142,8 @@ func applyCluster(ctx context.Context, set *cluster.Set, st plan.ClusterState, c
 			cr.Unchanged++
 		case plan.Skip:
 			if ch.Error != "" {
-				ch.Outcome = ch.Error
 				cr.Errors = append(cr.Errors, ch.Error)
+				cr.Objects = append(cr.Objects, objectResult(ch, &ObjectError{Cluster: st.Name, ID: ch.ID(), Err: errors.New(ch.Error)}))
 			}
 		}
 	}
@@ -173,12 +183,11 @@ func (a *applier) each(ctx context.Context, changes []*plan.Change, fn func(cont
 			err := fn(gctx, ch)
 			a.mu.Lock()
 			defer a.mu.Unlock()
+			a.cr.Objects = append(a.cr.Objects, objectResult(ch, err))
 			if err != nil {
-				ch.Outcome = err.Error()
 				a.cr.Errors = append(a.cr.Errors, err.Error())
 				return nil
 			}
-			ch.Outcome = "done"
 			done[ch.Key()] = true
 			switch ch.Action {
 			case plan.Create:
@@ -200,14 +209,14 @@ func (a *applier) apply(ctx context.Context, ch *plan.Change) error {
 		return fmt.Errorf("%s: the plan holds no object to apply", id)
 	}
 	if ch.Conflict != "" && !a.opts.ForceConflicts {
-		return fmt.Errorf("%s: conflict: %s (rerun with --force-conflicts to take ownership)", id, ch.Conflict)
+		return &ConflictError{Cluster: a.c.Name, ID: id, Fields: ch.Conflict}
 	}
 	secrets := plan.SecretValues(ch.Object)
 	obj := ch.Object.DeepCopy()
 	err := a.patch(ctx, obj)
 	if err != nil && isImmutable(err) {
 		if !a.opts.Force {
-			return fmt.Errorf("%s: apply failed: %s (rerun with --force to delete and recreate it)", id, plan.MaskText(err.Error(), secrets))
+			return &ImmutableError{Cluster: a.c.Name, ID: id, Message: plan.MaskText(err.Error(), secrets)}
 		}
 		if derr := a.c.Client.Delete(ctx, obj, client.PropagationPolicy(metav1.DeletePropagationBackground)); derr != nil && !apierrors.IsNotFound(derr) {
 			return fmt.Errorf("%s: recreate: delete failed: %s", id, plan.MaskText(derr.Error(), secrets))
@@ -227,6 +236,18 @@ func (a *applier) patch(ctx context.Context, obj *unstructured.Unstructured) err
 		opts = append(opts, client.ForceOwnership)
 	}
 	return a.c.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), opts...)
+}
+
+// objectResult records a change's outcome; other errors become *ObjectError.
+func objectResult(ch *plan.Change, err error) ObjectResult {
+	r := ObjectResult{Workspace: ch.Workspace, LogicalCluster: ch.LogicalCluster, ID: ch.ID(), Action: string(ch.Action), Done: err == nil, Err: err}
+	var ce *ConflictError
+	var ie *ImmutableError
+	var oe *ObjectError
+	if err != nil && !errors.As(err, &ce) && !errors.As(err, &ie) && !errors.As(err, &oe) {
+		r.Err = &ObjectError{Cluster: ch.Cluster, ID: ch.ID(), Err: err}
+	}
+	return r
 }
 
 func isImmutable(err error) bool {

@@ -123,7 +123,7 @@ func (s *Session) LoadPlan(ctx context.Context, path string, perCluster int) (*P
 	refused := apply.Verify(ctx, pl, s.clusters, perCluster)
 	for i, st := range pl.Clusters {
 		if err, ok := refused[st.Name]; ok {
-			pl.Clusters[i].Reachable, pl.Clusters[i].Error = false, err.Error()
+			pl.Clusters[i].Reachable, pl.Clusters[i].Error, pl.Clusters[i].Stale = false, err.Error(), true
 		}
 	}
 	return pl, nil

@@ -80,8 +80,6 @@ type Change struct {
 	Digest string `json:"digest,omitempty"`
 	// Object is the desired object (not saved).
 	Object *unstructured.Unstructured `json:"-"`
-	// Outcome is what apply did: "" when it did not act, "done", or the error.
-	Outcome string `json:"-"`
 }
 
 // ID returns the change's object ID.
@@ -94,6 +92,8 @@ type ClusterState struct {
 	Name      string `json:"name"`
 	Reachable bool   `json:"reachable"`
 	Error     string `json:"error,omitempty"`
+	// Stale is set when a saved plan is refused on this cluster because it changed since.
+	Stale bool `json:"stale,omitempty"`
 	// Inventories are the inventory resourceVersions read, by logicalCluster/workspace.
 	Inventories map[string]string `json:"inventories,omitempty"`
 }

@@ -26,6 +26,7 @@ import (
 type wsResult struct {
 	errs        []string
 	unreachable []string
+	done        map[plan.Key]bool // the changes apply carried out
 }
 
 // reconcile runs render → plan → apply → aggregate → report for every
@@ -177,7 +178,7 @@ func (s *Syncer) clustersFor(ctx context.Context, p *policy.Policies, rev string
 
 // project plans and applies one workspace (or, with GoneOnly, the pruning of workspaces git dropped).
 func (s *Syncer) project(ctx context.Context, sess *engine.Session, rev string, o engine.PlanOptions) (*wsResult, []*plan.Change) {
-	res := &wsResult{}
+	res := &wsResult{done: map[plan.Key]bool{}}
 	o.ForceConflicts, o.Revision, o.PerCluster = s.opts.ForceConflicts, rev, 16
 	pl, err := sess.Plan(ctx, o)
 	if err != nil {
@@ -189,17 +190,28 @@ func (s *Syncer) project(ctx context.Context, sess *engine.Session, rev string, 
 	}
 	ao := engine.DefaultApplyOptions()
 	ao.ForceConflicts = s.opts.ForceConflicts
-	if pl.HasChanges() {
-		if _, err := sess.Apply(ctx, pl, ao); err != nil {
-			res.errs = append(res.errs, err.Error())
+	if !pl.HasChanges() {
+		for _, ch := range pl.Changes {
+			if ch.Error != "" { // a planning error; nothing to apply
+				res.errs = append(res.errs, ch.Error)
+			}
 		}
+		sort.Strings(res.errs)
+		return res, pl.Changes
 	}
-	for _, ch := range pl.Changes {
-		switch {
-		case ch.Outcome != "" && ch.Outcome != "done": // apply's error (it repeats a planning error)
-			res.errs = append(res.errs, ch.Outcome)
-		case ch.Outcome == "" && ch.Error != "":
-			res.errs = append(res.errs, ch.Error)
+	ar, err := sess.Apply(ctx, pl, ao)
+	if err != nil {
+		res.errs = append(res.errs, err.Error())
+	}
+	if ar != nil {
+		for _, c := range ar.Clusters {
+			for _, o := range c.Objects {
+				if o.Err != nil {
+					res.errs = append(res.errs, o.Err.Error()) // planning errors are among them
+					continue
+				}
+				res.done[plan.Key{Workspace: o.LogicalCluster + "/" + o.Workspace, Cluster: c.Name, ID: o.ID}] = true
+			}
 		}
 	}
 	sort.Strings(res.errs)
@@ -217,7 +229,7 @@ func (s *Syncer) terminate(r *render.Result, changes []*plan.Change, gone *wsRes
 	}
 	pending := map[string]bool{}
 	for _, ch := range changes {
-		if ch.Action == plan.Delete && ch.Outcome != "done" {
+		if ch.Action == plan.Delete && !gone.done[ch.Key()] {
 			pending[ch.LogicalCluster+"/"+ch.Workspace] = true
 		}
 		if ch.Action == plan.Delete && s.statuses[ch.LogicalCluster+"/"+ch.Workspace].Name == "" {

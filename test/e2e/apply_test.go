@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,15 +67,7 @@ func newFixture(t *testing.T) *fixture {
 			t.Fatal(err)
 		}
 	}
-	u, err := url.Parse(cs.Get("prod-west").Config.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy, err := harness.NewProxy(u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(proxy.Close)
+	proxy := harness.ProxyT(t, cs.Get("prod-west"))
 	f := &fixture{t: t, cs: cs, dir: t.TempDir(), proxy: proxy}
 	f.kubeconfig = filepath.Join(f.dir, "kubeconfig")
 	if err := cs.WriteKubeconfig(f.kubeconfig, map[string]string{"prod-west": "https://" + proxy.Addr}); err != nil {

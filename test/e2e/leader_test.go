@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,15 +61,7 @@ func TestLeaderElection(t *testing.T) {
 	}
 	// The leader reaches the cluster through a proxy that can slow it down,
 	// so that a reconcile is in flight when SIGTERM comes.
-	u, err := url.Parse(cs.Get("home").Config.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy, err := harness.NewProxy(u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(proxy.Close)
+	proxy := harness.ProxyT(t, cs.Get("home"))
 	slowKubeconfig := filepath.Join(dir, "slow-kubeconfig")
 	if err := cs.WriteKubeconfig(slowKubeconfig, map[string]string{"home": "https://" + proxy.Addr}); err != nil {
 		t.Fatal(err)

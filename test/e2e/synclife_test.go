@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,12 +49,7 @@ func TestSyncLife(t *testing.T) {
 		t.Fatal(err)
 	}
 	// t2 is reached through a proxy that can slow it, to hold a reconcile.
-	u, _ := url.Parse(cs.Get("t2").Config.Host)
-	proxy, err := harness.NewProxy(u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(proxy.Close)
+	proxy := harness.ProxyT(t, cs.Get("t2"))
 	base := t.TempDir()
 	kubeconfig := filepath.Join(base, "kubeconfig")
 	if err := cs.WriteKubeconfig(kubeconfig, map[string]string{"t2": "https://" + proxy.Addr}); err != nil {

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/url"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 )
 
@@ -120,3 +122,19 @@ func (p *Proxy) Restore() error {
 
 // Close stops the proxy.
 func (p *Proxy) Close() { p.Cut() }
+
+// ProxyT starts a Proxy to a cluster's API server for a test and closes it
+// when the test ends.
+func ProxyT(t testing.TB, c *Cluster) *Proxy {
+	t.Helper()
+	u, err := url.Parse(c.Config.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewProxy(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
