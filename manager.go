@@ -18,19 +18,19 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
 	"github.com/kcp-dev/tmc/internal/policy"
-	tmcsync "github.com/kcp-dev/tmc/internal/sync"
+	"github.com/kcp-dev/tmc/internal/syncer"
 )
 
 // GitAuth says how the Manager authenticates to the git remote.
-type GitAuth = tmcsync.GitAuth
+type GitAuth = syncer.GitAuth
 
 // GitAuthFromEnv fills what a leaves empty from TMC_GIT_USERNAME,
 // TMC_GIT_PASSWORD and TMC_GIT_TOKEN, and reads values of the form @FILE from FILE.
-func GitAuthFromEnv(a GitAuth) (GitAuth, error) { return tmcsync.AuthFromEnvAndFiles(a) }
+func GitAuthFromEnv(a GitAuth) (GitAuth, error) { return syncer.AuthFromEnvAndFiles(a) }
 
 // Health is the Manager's health: degraded when the newest revision failed
 // to load or a workspace is in error.
-type Health = tmcsync.Health
+type Health = syncer.Health
 
 // ManagerOptions configure the continuous syncer.
 type ManagerOptions struct {
@@ -80,7 +80,7 @@ type LeaderElection struct {
 // revision, on events and at the sync interval, and serves its status.
 type Manager struct {
 	opts ManagerOptions
-	s    *tmcsync.Syncer
+	s    *syncer.Syncer
 	home kubernetes.Interface
 	ns   string
 }
@@ -104,7 +104,7 @@ func NewManager(o ManagerOptions) *Manager {
 	if m.home != nil && copts.SecretKubeconfig == nil {
 		copts.SecretKubeconfig = m.secretKubeconfig
 	}
-	m.s = tmcsync.New(tmcsync.Options{
+	m.s = syncer.New(syncer.Options{
 		Repo: o.Repo, Branch: o.Branch, Path: o.Path, Interval: o.Interval, HealthInterval: o.HealthInterval,
 		Auth: o.Auth, WorkDir: o.WorkDir, Cluster: copts, ForceConflicts: o.ForceConflicts, PushReports: o.PushReports, Logf: o.Logf,
 	})

@@ -25,7 +25,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/kcp-dev/tmc/internal/cluster"
-	tmcsync "github.com/kcp-dev/tmc/internal/sync"
+	"github.com/kcp-dev/tmc/internal/syncer"
 	"github.com/kcp-dev/tmc/test/harness"
 )
 
@@ -101,7 +101,7 @@ func run(intervals int, interval time.Duration, every int) error {
 	var reconciles atomic.Int64
 	opts := cluster.DefaultOptions()
 	opts.Kubeconfig = cs.KubeconfigPath
-	s := tmcsync.New(tmcsync.Options{
+	s := syncer.New(syncer.Options{
 		Repo: bare, Branch: "main", Interval: interval, HealthInterval: interval, WorkDir: filepath.Join(tmp, "workdir"),
 		Cluster: opts, ForceConflicts: true, PushReports: true,
 		Logf: func(format string, args ...any) {

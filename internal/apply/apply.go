@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -214,7 +213,7 @@ func (a *applier) apply(ctx context.Context, ch *plan.Change) error {
 	secrets := plan.SecretValues(ch.Object)
 	obj := ch.Object.DeepCopy()
 	err := a.patch(ctx, obj)
-	if err != nil && isImmutable(err) {
+	if err != nil && plan.IsImmutable(err) {
 		if !a.opts.Force {
 			return &ImmutableError{Cluster: a.c.Name, ID: id, Message: plan.MaskText(err.Error(), secrets)}
 		}
@@ -248,10 +247,6 @@ func objectResult(ch *plan.Change, err error) ObjectResult {
 		r.Err = &ObjectError{Cluster: ch.Cluster, ID: ch.ID(), Err: err}
 	}
 	return r
-}
-
-func isImmutable(err error) bool {
-	return apierrors.IsInvalid(err) && strings.Contains(err.Error(), "immutable")
 }
 
 func (a *applier) delete(ctx context.Context, ch *plan.Change) error {

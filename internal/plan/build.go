@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -381,7 +382,7 @@ func planObject(ctx context.Context, c *cluster.Client, name string, w work, des
 			ch.Diff = unifiedDiff(w.id.String(), nil, w.desired)
 			return ch
 		}
-		if live != nil && apierrors.IsInvalid(derr) && strings.Contains(derr.Error(), "immutable") {
+		if live != nil && IsImmutable(derr) {
 			// The server refuses the change in place; apply --force deletes and recreates.
 			ch.Action = Update
 			ch.Reason = MaskText(fmt.Sprintf("an immutable field changes (apply --force deletes and recreates the object): %v", derr), secrets)
@@ -496,4 +497,17 @@ func Desired(r *render.Result) (map[Key]*unstructured.Unstructured, error) {
 		}
 	}
 	return out, nil
+}
+
+// immutableField matches the API server's, CEL's and webhooks' ways of
+// saying a field is immutable (the patterns of fluxcd/pkg/ssa/errors).
+var immutableField = regexp.MustCompile(`is\simmutable|immutable\sfield|field is immutable`)
+
+// IsImmutable reports whether the server refused a change because it
+// touches an immutable field. Flux's ssa errors.IsImmutableError also takes
+// every Invalid and Conflict error for one (it then recreates); tmc recreates
+// only with --force and only for a real immutable field, so it matches the
+// message too.
+func IsImmutable(err error) bool {
+	return err != nil && apierrors.IsInvalid(err) && immutableField.MatchString(err.Error())
 }

@@ -6,4 +6,4 @@
 //	s, err := sync.New(sync.Options{Repo: "https://git.example.com/org/policies.git", Interval: time.Minute})
 //	go http.ListenAndServe(":8080", s.Handler())
 //	err = s.Run(ctx)
-package sync
+package syncer

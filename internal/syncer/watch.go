@@ -1,9 +1,9 @@
-package sync
+package syncer
 
 import (
 	"context"
 	"fmt"
-	stdsync "sync"
+	"sync"
 	"sync/atomic"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,7 +20,7 @@ import (
 // Any event — a hand edit, a deletion, a status change that aggregation
 // reports — or a broken watch marks the world dirty.
 type watches struct {
-	mu     stdsync.Mutex
+	mu     sync.Mutex
 	cancel context.CancelFunc
 	keys   map[watchKey]bool
 	dirty  atomic.Bool
@@ -53,7 +53,7 @@ func (w *watches) restart(ctx context.Context, set *cluster.Set, keys map[watchK
 	w.cancel, w.keys = cancel, keys
 	// Each watch starts with a LIST: start them all at once, so that a slow
 	// or dead cluster delays none of the others.
-	var wg stdsync.WaitGroup
+	var wg sync.WaitGroup
 	for k := range keys {
 		wg.Add(1)
 		go func() {

@@ -1,4 +1,4 @@
-package sync
+package syncer
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	stdsync "sync"
+	"sync"
 	"time"
 
 	"github.com/kcp-dev/tmc/internal/aggregate"
@@ -51,7 +51,7 @@ type Syncer struct {
 	metrics *Metrics
 	src     *source
 
-	mu           stdsync.RWMutex
+	mu           sync.RWMutex
 	good         *policy.Policies // the last revision that validated
 	goodRev      string
 	seenRev      string // the newest remote head processed (loaded, rejected, or our own report commit)
@@ -151,7 +151,7 @@ func (s *Syncer) Run(ctx, finishCtx context.Context) error {
 	s.opts.Logf("cloned %s (branch %s)", s.opts.Repo, src.branch)
 	s.Trigger()
 	hctx, stopHealth := context.WithCancel(ctx)
-	var hwg stdsync.WaitGroup
+	var hwg sync.WaitGroup
 	hwg.Add(1)
 	go func() { defer hwg.Done(); s.healthLoop(hctx) }()
 	defer func() { stopHealth(); hwg.Wait() }()
@@ -247,7 +247,7 @@ func (s *Syncer) runOnce(ctx context.Context) {
 		}
 		p = &pp
 	}
-	if known && s.lastOK && !s.watch.dirty.Load() && s.skipped < FullResyncEvery {
+	if canSkip(known, s.lastOK, s.watch.dirty.Load(), s.skipped) {
 		s.skipped++ // nothing changed in git or on the clusters since the last converged reconcile
 		return
 	}
@@ -327,7 +327,7 @@ func (s *Syncer) checkHealth(ctx context.Context) {
 		err   error
 	}
 	results := make([]probe, len(p.Clusters))
-	var wg stdsync.WaitGroup
+	var wg sync.WaitGroup
 	for i, c := range p.Clusters {
 		wg.Add(1)
 		go func() {
@@ -421,4 +421,12 @@ func (s *Syncer) Statuses() status.Report {
 		rep.Workspaces = append(rep.Workspaces, s.statuses[k])
 	}
 	return rep
+}
+
+// canSkip decides whether an interval may skip its reconcile: the revision
+// was already reconciled, that reconcile converged every workspace, no watch
+// saw an event since it started, and fewer than FullResyncEvery intervals
+// were skipped in a row (in case an event was missed).
+func canSkip(knownRevision, lastConverged, dirty bool, skipped int) bool {
+	return knownRevision && lastConverged && !dirty && skipped < FullResyncEvery
 }

@@ -1,4 +1,4 @@
-package sync
+package syncer
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	stdsync "sync"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -46,7 +46,7 @@ func (s *Syncer) reconcile(ctx context.Context, p *policy.Policies, rev string) 
 	s.rememberFacts(r)
 	cfg := p.Config
 	results := map[string]*wsResult{}
-	var mu stdsync.Mutex
+	var mu sync.Mutex
 	var changes []*plan.Change
 	if *cfg.ProjectionEnabled {
 		g, gctx := errgroup.WithContext(ctx)
