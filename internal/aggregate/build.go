@@ -78,8 +78,8 @@ func kind(ctx context.Context, ap *policy.AggregationPolicy, ws *render.Workspac
 	if s.GVK.Group != "" {
 		gv = s.GVK.Group + "/" + gv
 	}
-	kv := KindView{Policy: ap.Metadata.Name, APIVersion: gv, Kind: s.GVK.Kind, MergeStrategy: s.MergeStrategy,
-		ConflictResolution: s.ConflictResolution, HealthAggregation: s.HealthAggregation, StatusMerging: s.StatusMerging, Resources: []Resource{}}
+	kv := KindView{Policy: ap.Metadata.Name, APIVersion: gv, Kind: s.GVK.Kind, MergeStrategy: string(s.MergeStrategy),
+		ConflictResolution: string(s.ConflictResolution), HealthAggregation: string(s.HealthAggregation), StatusMerging: string(s.StatusMerging), Resources: []Resource{}}
 	names := slices.Sorted(maps.Keys(targets))
 	var mu sync.Mutex
 	byKey := map[string][]*instance{}
@@ -120,7 +120,7 @@ func kind(ctx context.Context, ap *policy.AggregationPolicy, ws *render.Workspac
 	for _, key := range slices.Sorted(maps.Keys(byKey)) {
 		insts := byKey[key]
 		sort.Slice(insts, func(i, j int) bool { return insts[i].cluster < insts[j].cluster })
-		if s.MergeStrategy == "Intersection" && len(insts) < readable {
+		if s.MergeStrategy == policy.MergeIntersection && len(insts) < readable {
 			continue
 		}
 		res := resource(ap, insts, names, targets, errs)
@@ -206,24 +206,24 @@ func resource(ap *policy.AggregationPolicy, insts []*instance, names []string, t
 	}
 	m := &merger{}
 	switch s.MergeStrategy {
-	case "Priority":
+	case policy.MergePriority:
 		win := byPriority(insts, true)[0]
-		m.resolution = "Priority"
+		m.resolution = string(policy.MergePriority)
 		m.diff(prefix, vals, win.cluster)
 		res.Spec, _ = vals[win.cluster].(map[string]any)
-	case "Latest":
+	case policy.MergeLatest:
 		win := byLatest(insts)[0]
-		m.resolution = "Latest"
+		m.resolution = string(policy.MergeLatest)
 		m.diff(prefix, vals, win.cluster)
 		res.Spec, _ = vals[win.cluster].(map[string]any)
-	case "Intersection":
-		m.resolution = "Intersection"
+	case policy.MergeIntersection:
+		m.resolution = string(policy.MergeIntersection)
 		merged, _ := m.merge(prefix, vals, len(insts))
 		res.Spec, _ = merged.(map[string]any)
 	default: // Union
-		m.resolution = s.ConflictResolution
+		m.resolution = string(s.ConflictResolution)
 		switch s.ConflictResolution {
-		case "Priority":
+		case policy.ResolvePriority:
 			m.order = byPriority(insts, false)
 		default: // LastWriter
 			m.order = byLatest(insts)

@@ -37,7 +37,7 @@ func instanceHealth(ap *policy.AggregationPolicy, obj map[string]any, env *polic
 
 // resourceHealth applies healthAggregation over every target cluster; a
 // missing or unreachable instance counts against the resource.
-func resourceHealth(rule string, origins []Origin, targets map[string]TargetCluster) string {
+func resourceHealth(rule policy.HealthAggregation, origins []Origin, targets map[string]TargetCluster) string {
 	var healthy, n int
 	var wHealthy, wAll float64
 	progressing, unhealthy := false, false
@@ -57,11 +57,11 @@ func resourceHealth(rule string, origins []Origin, targets map[string]TargetClus
 	}
 	ok := false
 	switch rule {
-	case "All":
+	case policy.HealthAll:
 		ok = n > 0 && healthy == n
-	case "Any":
+	case policy.HealthAny:
 		ok = healthy > 0
-	case "Weighted":
+	case policy.HealthWeighted:
 		ok = wAll > 0 && wHealthy*2 > wAll
 	default: // Majority
 		ok = healthy*2 > n

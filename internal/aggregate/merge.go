@@ -1,6 +1,8 @@
 package aggregate
 
 import (
+	"github.com/kcp-dev/tmc/internal/policy"
+
 	"fmt"
 	"maps"
 	"reflect"
@@ -51,7 +53,7 @@ func (m *merger) merge(path string, vals map[string]any, total int) (v any, drop
 	if len(vals) == 0 {
 		return nil, true
 	}
-	if m.resolution == "Intersection" && len(vals) < total {
+	if m.resolution == string(policy.MergeIntersection) && len(vals) < total {
 		return nil, true
 	}
 	if allEqual(vals) {
@@ -92,7 +94,7 @@ func (m *merger) merge(path string, vals map[string]any, total int) (v any, drop
 	// A leaf the instances disagree on.
 	c := Conflict{Field: path, Values: vals, Resolution: m.resolution}
 	switch m.resolution {
-	case "Report", "Intersection":
+	case string(policy.ResolveReport), string(policy.MergeIntersection):
 		m.conflicts = append(m.conflicts, c)
 		return nil, true
 	}

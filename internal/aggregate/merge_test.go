@@ -1,6 +1,8 @@
 package aggregate
 
 import (
+	"github.com/kcp-dev/tmc/internal/policy"
+
 	"testing"
 	"time"
 
@@ -17,7 +19,7 @@ func TestResourceHealth(t *testing.T) {
 		return out
 	}
 	cases := []struct {
-		rule    string
+		rule    policy.HealthAggregation
 		origins []Origin
 		want    string
 	}{

@@ -169,10 +169,10 @@ func transform(ap *policy.AggregationPolicy, obj map[string]any, env *policy.Env
 			}
 		}
 		switch t.Type {
-		case "Delete":
+		case policy.TransformDelete:
 			fieldpath.Delete(obj, t.Path)
-		case "Set", "Replace":
-			if _, exists := fieldpath.Get(obj, t.Path); t.Type == "Replace" && !exists {
+		case policy.TransformSet, policy.TransformReplace:
+			if _, exists := fieldpath.Get(obj, t.Path); t.Type == policy.TransformReplace && !exists {
 				continue
 			}
 			v, err := t.Value.Interface()

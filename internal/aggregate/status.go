@@ -1,6 +1,8 @@
 package aggregate
 
 import (
+	"github.com/kcp-dev/tmc/internal/policy"
+
 	"maps"
 	"slices"
 	"sort"
@@ -54,12 +56,12 @@ func rank(s string) int {
 var notSummed = map[string]bool{"observedGeneration": true}
 
 // mergeStatus merges the instances' status as statusMerging says.
-func mergeStatus(rule string, insts []*instance) map[string]any {
+func mergeStatus(rule policy.StatusMerging, insts []*instance) map[string]any {
 	if len(insts) == 0 {
 		return nil
 	}
 	switch rule {
-	case "PerCluster":
+	case policy.StatusPerCluster:
 		out := map[string]any{}
 		for _, inst := range insts {
 			if st, ok := inst.obj["status"].(map[string]any); ok {
@@ -67,7 +69,7 @@ func mergeStatus(rule string, insts []*instance) map[string]any {
 			}
 		}
 		return out
-	case "Priority":
+	case policy.StatusPriority:
 		st, _ := byPriority(insts, true)[0].obj["status"].(map[string]any)
 		return st
 	}

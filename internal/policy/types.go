@@ -218,7 +218,7 @@ type ProjectionPolicy struct {
 // ProjectionPolicySpec describes a projection.
 type ProjectionPolicySpec struct {
 	// Mode chooses the clusters the policy acts on: All, Selective (targetClusters) or Conditional (conditional). Defaults to All.
-	Mode string `json:"mode,omitempty" tmc:"enum=All|Selective|Conditional"`
+	Mode ProjectionMode `json:"mode,omitempty" tmc:"enum=All|Selective|Conditional"`
 	// TargetClusters names the clusters for mode Selective.
 	TargetClusters []string `json:"targetClusters,omitempty"`
 	// Conditional is an expr-lang expression over `cluster` and `workspace` for mode Conditional.
@@ -235,7 +235,7 @@ type ProjectionPolicySpec struct {
 // Transformation changes one field of an object for one target cluster.
 type Transformation struct {
 	// Type is Set, Delete, Replace (only where the field exists) or Template (value is a Go text/template).
-	Type string `json:"type" tmc:"required,enum=Set|Delete|Replace|Template"`
+	Type TransformationType `json:"type" tmc:"required,enum=Set|Delete|Replace|Template"`
 	// JSONPath is the field changed, e.g. spec.template.spec.containers[name=web].image.
 	JSONPath string `json:"jsonPath" tmc:"required,path"`
 	// Value is the new value (any YAML type), or the template text for Template.
@@ -271,13 +271,13 @@ type AggregationPolicySpec struct {
 	// GVK is the kind aggregated.
 	GVK GroupVersionKind `json:"gvk" tmc:"required"`
 	// MergeStrategy builds one object from the instances: Union, Intersection, Priority or Latest. Defaults to Union.
-	MergeStrategy string `json:"mergeStrategy,omitempty" tmc:"enum=Union|Intersection|Priority|Latest"`
+	MergeStrategy MergeStrategy `json:"mergeStrategy,omitempty" tmc:"enum=Union|Intersection|Priority|Latest"`
 	// ConflictResolution decides a field the instances disagree on: LastWriter, Priority or Report. Defaults to LastWriter.
-	ConflictResolution string `json:"conflictResolution,omitempty" tmc:"enum=LastWriter|Priority|Report"`
+	ConflictResolution ConflictResolution `json:"conflictResolution,omitempty" tmc:"enum=LastWriter|Priority|Report"`
 	// HealthAggregation combines instance health: Majority, All, Any or Weighted. Defaults to Majority.
-	HealthAggregation string `json:"healthAggregation,omitempty" tmc:"enum=Majority|All|Any|Weighted"`
+	HealthAggregation HealthAggregation `json:"healthAggregation,omitempty" tmc:"enum=Majority|All|Any|Weighted"`
 	// StatusMerging combines instance status: Combined, PerCluster or Priority. Defaults to Combined.
-	StatusMerging string `json:"statusMerging,omitempty" tmc:"enum=Combined|PerCluster|Priority"`
+	StatusMerging StatusMerging `json:"statusMerging,omitempty" tmc:"enum=Combined|PerCluster|Priority"`
 	// LabelSelectors narrow the objects read; an object must match all of them.
 	LabelSelectors []LabelSelector `json:"labelSelectors,omitempty"`
 	// FieldSelectors narrow the objects read, e.g. metadata.namespace=web; an object must match all of them.

@@ -223,19 +223,19 @@ func (v *validator) resourceSelectors(o Origin, field string, sels []ResourceSel
 func (v *validator) projection(x *ProjectionPolicy) {
 	o, s := x.Origin, &x.Spec
 	switch s.Mode {
-	case "Selective":
+	case ModeSelective:
 		if len(s.TargetClusters) == 0 {
 			v.add(o.Errorf("spec.targetClusters", "mode Selective needs targetClusters"))
 		}
-	case "Conditional":
+	case ModeConditional:
 		if s.Conditional == "" {
 			v.add(o.Errorf("spec.conditional", "mode Conditional needs a conditional expression"))
 		}
 	}
-	if s.Mode != "Selective" && len(s.TargetClusters) > 0 {
+	if s.Mode != ModeSelective && len(s.TargetClusters) > 0 {
 		v.add(o.Errorf("spec.targetClusters", "targetClusters is only used with mode Selective (mode is %s)", s.Mode))
 	}
-	if s.Mode != "Conditional" && s.Conditional != "" {
+	if s.Mode != ModeConditional && s.Conditional != "" {
 		v.add(o.Errorf("spec.conditional", "conditional is only used with mode Conditional (mode is %s); guard a transformation with its own conditional", s.Mode))
 	}
 	for i, c := range s.TargetClusters {
@@ -252,15 +252,15 @@ func (v *validator) transformations(o Origin, field string, ts []Transformation)
 		f := fmt.Sprintf("%s[%d]", field, i)
 		t.Path, _ = fieldpath.Parse(t.JSONPath) // checked while decoding
 		switch t.Type {
-		case "Set", "Replace":
+		case TransformSet, TransformReplace:
 			if t.Value == nil {
 				v.add(o.Errorf(f+".value", "transformation %s needs a value", t.Type))
 			}
-		case "Delete":
+		case TransformDelete:
 			if t.Value != nil {
 				v.add(o.Errorf(f+".value", "transformation Delete takes no value"))
 			}
-		case "Template":
+		case TransformTemplate:
 			if t.Value == nil || t.Value.Node.Tag != "!!str" {
 				v.add(o.Errorf(f+".value", "transformation Template needs a string value holding the template, such as '{{.OriginalName}}-{{.TargetCluster}}'"))
 				break
@@ -282,7 +282,7 @@ func (v *validator) aggregation(x *AggregationPolicy) {
 	}
 	v.transformations(o, "spec.transformations", s.Transformations)
 	for i, t := range s.Transformations {
-		if t.Type == "Template" {
+		if t.Type == TransformTemplate {
 			v.add(o.Errorf(fmt.Sprintf("spec.transformations[%d].type", i), "Template transformations rename objects and are not used in aggregation"))
 		}
 	}

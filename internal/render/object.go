@@ -75,8 +75,8 @@ func (r *renderer) transform(n *yaml3.Node, cluster string, facts policy.Cluster
 	var eff Effect
 	var err error
 	switch t.Type {
-	case "Set", "Replace":
-		if t.Type == "Replace" && getPath(n, t.Path) == nil {
+	case policy.TransformSet, policy.TransformReplace:
+		if t.Type == policy.TransformReplace && getPath(n, t.Path) == nil {
 			a.Effect = string(EffectNoop)
 			return a, nil
 		}
@@ -86,9 +86,9 @@ func (r *renderer) transform(n *yaml3.Node, cluster string, facts policy.Cluster
 		}
 		a.Value = short(v)
 		eff, err = setPath(n, t.Path, copyNode(v))
-	case "Delete":
+	case policy.TransformDelete:
 		eff = deletePath(n, t.Path)
-	case "Template":
+	case policy.TransformTemplate:
 		text, terr := r.template(t, cluster, facts, src)
 		if terr != nil {
 			return a, terr

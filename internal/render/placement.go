@@ -92,10 +92,10 @@ func (r *renderer) place(w *policy.VirtualWorkspace) ([]Decision, error) {
 // policyApplies decides whether a projection policy acts on a cluster.
 func (r *renderer) policyApplies(pp *policy.ProjectionPolicy, cluster string) (bool, string, error) {
 	switch pp.Spec.Mode {
-	case "Selective":
+	case policy.ModeSelective:
 		ok := slices.Contains(pp.Spec.TargetClusters, cluster)
 		return ok, fmt.Sprintf("mode Selective: %s in targetClusters %v: %v", cluster, pp.Spec.TargetClusters, ok), nil
-	case "Conditional":
+	case policy.ModeConditional:
 		env := &policy.Env{Cluster: r.facts[cluster].facts, Workspace: r.ws}
 		ok, err := pp.Spec.Program.Bool(env)
 		if err != nil {

@@ -99,8 +99,8 @@ type Applied struct {
 	// Index is the transformation's position in the policy.
 	Index int `json:"index"`
 	// Type and Path are the transformation's.
-	Type string `json:"type"`
-	Path string `json:"path"`
+	Type policy.TransformationType `json:"type"`
+	Path string                    `json:"path"`
 	// Value is the value set, as YAML text (for Template, the rendered text).
 	Value string `json:"value,omitempty"`
 	// Effect is what happened: set, created, deleted, no-op, or skipped when the conditional was false.
