@@ -1,6 +1,10 @@
 package aggregate
 
 import (
+	"github.com/kcp-dev/tmc/internal/mask"
+
+	"github.com/kcp-dev/tmc/internal/object"
+
 	"context"
 	"maps"
 	"slices"
@@ -11,7 +15,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kcp-dev/tmc/internal/cluster"
-	"github.com/kcp-dev/tmc/internal/plan"
 	"github.com/kcp-dev/tmc/internal/policy"
 	"github.com/kcp-dev/tmc/internal/render"
 )
@@ -157,7 +160,7 @@ func read(ctx context.Context, ap *policy.AggregationPolicy, ws *render.Workspac
 		env := &policy.Env{Cluster: facts, Workspace: policy.WorkspaceFacts{Name: ws.Name, LogicalCluster: ws.LogicalCluster}}
 		inst := &instance{cluster: tc.Name, priority: tc.Priority, weight: tc.Weight, changed: lastChanged(obj)}
 		inst.health, inst.message = instanceHealth(ap, obj, env)
-		dropServerFields(obj)
+		object.DropServerMetadata(obj)
 		if err := transform(ap, obj, env); err != nil {
 			return nil, err
 		}
@@ -246,13 +249,13 @@ func maskSecret(res *Resource) {
 	for _, f := range []string{"data", "stringData"} {
 		if m, ok := res.Spec[f].(map[string]any); ok {
 			for k := range m {
-				m[k] = plan.Mask
+				m[k] = mask.Value
 			}
 		}
 	}
 	for i := range res.Conflicts {
 		for c := range res.Conflicts[i].Values {
-			res.Conflicts[i].Values[c] = plan.Mask
+			res.Conflicts[i].Values[c] = mask.Value
 		}
 	}
 }

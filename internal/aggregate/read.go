@@ -105,7 +105,7 @@ func list(ctx context.Context, c *cluster.Client, ap *policy.AggregationPolicy, 
 	if err != nil {
 		return nil, err
 	}
-	opts := []client.ListOption{client.MatchingLabelsSelector{Selector: sel}, client.Limit(PageSize)}
+	opts := []client.ListOption{client.MatchingLabelsSelector{Selector: sel}}
 	if ns != "" {
 		opts = append(opts, client.InNamespace(ns))
 	}
@@ -113,24 +113,15 @@ func list(ctx context.Context, c *cluster.Client, ap *policy.AggregationPolicy, 
 		opts = append(opts, client.MatchingFields{"metadata.name": name})
 	}
 	var out []map[string]any
-	cont := ""
-	for {
-		l := &unstructured.UnstructuredList{}
-		l.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-		if err := c.Client.List(ctx, l, append(opts, client.Continue(cont))...); err != nil {
-			return nil, fmt.Errorf("list %s: %w", gvk.Kind, err)
+	err = c.ListPages(ctx, gvk, PageSize, opts, func(u *unstructured.Unstructured) {
+		if matchFields(u.Object, reqs) {
+			out = append(out, u.Object)
 		}
-		for i := range l.Items {
-			obj := l.Items[i].Object
-			obj["apiVersion"], obj["kind"] = gvk.GroupVersion().String(), gvk.Kind
-			if matchFields(obj, reqs) {
-				out = append(out, obj)
-			}
-		}
-		if cont = l.GetContinue(); cont == "" {
-			return out, nil
-		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", gvk.Kind, err)
 	}
+	return out, nil
 }
 
 // lastChanged is the newest managedFields time, else the creationTimestamp.
@@ -185,14 +176,6 @@ func transform(ap *policy.AggregationPolicy, obj map[string]any, env *policy.Env
 		}
 	}
 	return nil
-}
-
-// dropServerFields removes metadata that differs on every cluster by nature.
-func dropServerFields(obj map[string]any) {
-	md, _ := obj["metadata"].(map[string]any)
-	for _, k := range []string{"managedFields", "resourceVersion", "uid", "creationTimestamp", "generation", "selfLink"} {
-		delete(md, k)
-	}
 }
 
 func joinErrs(errs map[string]error) string {

@@ -1,6 +1,8 @@
 package apply
 
 import (
+	"github.com/kcp-dev/tmc/internal/mask"
+
 	"context"
 	"errors"
 	"fmt"
@@ -210,21 +212,21 @@ func (a *applier) apply(ctx context.Context, ch *plan.Change) error {
 	if ch.Conflict != "" && !a.opts.ForceConflicts {
 		return &ConflictError{Cluster: a.c.Name, ID: id, Fields: ch.Conflict}
 	}
-	secrets := plan.SecretValues(ch.Object)
+	secrets := mask.SecretValues(ch.Object)
 	obj := ch.Object.DeepCopy()
 	err := a.patch(ctx, obj)
 	if err != nil && plan.IsImmutable(err) {
 		if !a.opts.Force {
-			return &ImmutableError{Cluster: a.c.Name, ID: id, Message: plan.MaskText(err.Error(), secrets)}
+			return &ImmutableError{Cluster: a.c.Name, ID: id, Message: mask.Text(err.Error(), secrets)}
 		}
 		if derr := a.c.Client.Delete(ctx, obj, client.PropagationPolicy(metav1.DeletePropagationBackground)); derr != nil && !apierrors.IsNotFound(derr) {
-			return fmt.Errorf("%s: recreate: delete failed: %s", id, plan.MaskText(derr.Error(), secrets))
+			return fmt.Errorf("%s: recreate: delete failed: %s", id, mask.Text(derr.Error(), secrets))
 		}
 		obj = ch.Object.DeepCopy()
 		err = a.patch(ctx, obj)
 	}
 	if err != nil {
-		return fmt.Errorf("%s: apply failed: %s", id, plan.MaskText(err.Error(), secrets))
+		return fmt.Errorf("%s: apply failed: %s", id, mask.Text(err.Error(), secrets))
 	}
 	return nil
 }

@@ -27,7 +27,7 @@ func (s *Set) Objects(ctx context.Context, name string, sels []policy.ResourceSe
 			group = ""
 		}
 		gvk := schema.GroupVersionKind{Group: group, Version: sel.Version, Kind: sel.Kind}
-		opts := []client.ListOption{client.Limit(500)}
+		var opts []client.ListOption
 		if sel.LabelSelector != nil {
 			ls, err := sel.LabelSelector.Selector()
 			if err != nil {
@@ -38,24 +38,14 @@ func (s *Set) Objects(ctx context.Context, name string, sels []policy.ResourceSe
 		if ns := namespaceTerm(sel.FieldSelector); ns != "" {
 			opts = append(opts, client.InNamespace(ns))
 		}
-		cont := ""
-		for {
-			list := &unstructured.UnstructuredList{}
-			list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-			if err := c.Client.List(ctx, list, append(opts, client.Continue(cont))...); err != nil {
-				return nil, fmt.Errorf("list %s: %w", gvk.Kind, err)
-			}
-			for _, item := range list.Items {
-				if seen[string(item.GetUID())] {
-					continue
-				}
+		err := c.ListPages(ctx, gvk, 0, opts, func(item *unstructured.Unstructured) {
+			if !seen[string(item.GetUID())] {
 				seen[string(item.GetUID())] = true
-				item.SetGroupVersionKind(gvk)
 				out = append(out, item.Object)
 			}
-			if cont = list.GetContinue(); cont == "" {
-				break
-			}
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", gvk.Kind, err)
 		}
 	}
 	return out, nil

@@ -137,3 +137,16 @@ func (id ID) Validate() error {
 	}
 	return nil
 }
+
+// ServerMetadata are the metadata fields an API server sets on every object
+// it stores; they differ from cluster to cluster by nature. Diffs,
+// aggregation and live sources all drop them (the one list of them).
+var ServerMetadata = []string{"uid", "resourceVersion", "managedFields", "creationTimestamp", "generation", "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds"}
+
+// DropServerMetadata removes ServerMetadata from an object given as plain data.
+func DropServerMetadata(obj map[string]any) {
+	md, _ := obj["metadata"].(map[string]any)
+	for _, k := range ServerMetadata {
+		delete(md, k)
+	}
+}

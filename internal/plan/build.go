@@ -1,8 +1,9 @@
 package plan
 
 import (
+	"github.com/kcp-dev/tmc/internal/mask"
+
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -364,7 +365,7 @@ func planObject(ctx context.Context, c *cluster.Client, name string, w work, des
 		ch.Diff = unifiedDiff(w.id.String(), live, nil)
 		return ch
 	}
-	secrets := SecretValues(w.desired)
+	secrets := mask.SecretValues(w.desired)
 	ch.Object, ch.Digest = w.desired, Digest(w.desired)
 	if live == nil && (!opts.ValidateCreates || meta.IsNoMatchError(err) && crdCreated(w.id, desiredIDs)) {
 		ch.Action = Create
@@ -373,7 +374,7 @@ func planObject(ctx context.Context, c *cluster.Client, name string, w work, des
 	}
 	dry, derr := dryRun(ctx, c, w.desired, opts.ForceConflicts)
 	if apierrors.IsConflict(derr) {
-		ch.Conflict = MaskText(conflictText(derr), secrets)
+		ch.Conflict = mask.Text(conflictText(derr), secrets)
 		dry, derr = dryRun(ctx, c, w.desired, true)
 	}
 	if derr != nil {
@@ -385,11 +386,11 @@ func planObject(ctx context.Context, c *cluster.Client, name string, w work, des
 		if live != nil && IsImmutable(derr) {
 			// The server refuses the change in place; apply --force deletes and recreates.
 			ch.Action = Update
-			ch.Reason = MaskText(fmt.Sprintf("an immutable field changes (apply --force deletes and recreates the object): %v", derr), secrets)
+			ch.Reason = mask.Text(fmt.Sprintf("an immutable field changes (apply --force deletes and recreates the object): %v", derr), secrets)
 			ch.Diff = unifiedDiff(w.id.String(), live, w.desired)
 			return ch
 		}
-		ch.Action, ch.Error = Skip, MaskText(fmt.Sprintf("%s: dry-run failed: %v", w.id.On(name), derr), secrets)
+		ch.Action, ch.Error = Skip, mask.Text(fmt.Sprintf("%s: dry-run failed: %v", w.id.On(name), derr), secrets)
 		return ch
 	}
 	if live == nil {
@@ -447,28 +448,6 @@ func drifted(live, dry *unstructured.Unstructured) bool {
 		return c.Object
 	}
 	return !apiequality.Semantic.DeepEqual(prep(live), prep(dry))
-}
-
-// SecretValues returns a Secret's values (plain and base64) for masking error text.
-func SecretValues(u *unstructured.Unstructured) []string {
-	if u.GetKind() != "Secret" {
-		return nil
-	}
-	var out []string
-	for _, field := range []string{"data", "stringData"} {
-		m, _, _ := unstructured.NestedStringMap(u.Object, field)
-		for _, v := range m {
-			out = append(out, v)
-			if field == "data" {
-				if dec, err := base64.StdEncoding.DecodeString(v); err == nil {
-					out = append(out, string(dec))
-				}
-			} else {
-				out = append(out, base64.StdEncoding.EncodeToString([]byte(v)))
-			}
-		}
-	}
-	return out
 }
 
 // Key identifies a desired object: logicalCluster/workspace, cluster and object.

@@ -1,6 +1,10 @@
 package plan
 
 import (
+	"github.com/kcp-dev/tmc/internal/mask"
+
+	"github.com/kcp-dev/tmc/internal/object"
+
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -13,7 +17,7 @@ import (
 
 // Masks that replace Secret values, as fluxcd/pkg/ssa writes them.
 const (
-	Mask       = "***"
+	Mask       = mask.Value
 	MaskBefore = "*** (before)"
 	MaskAfter  = "*** (after)"
 )
@@ -26,22 +30,18 @@ func clean(u *unstructured.Unstructured) *unstructured.Unstructured {
 		return nil
 	}
 	c := u.DeepCopy()
-	for _, f := range [][]string{
-		{"metadata", "managedFields"}, {"metadata", "resourceVersion"}, {"metadata", "uid"},
-		{"metadata", "creationTimestamp"}, {"metadata", "generation"}, {"status"},
-	} {
-		unstructured.RemoveNestedField(c.Object, f...)
-	}
+	object.DropServerMetadata(c.Object)
+	unstructured.RemoveNestedField(c.Object, "status")
 	if len(c.GetAnnotations()) == 0 {
 		unstructured.RemoveNestedField(c.Object, "metadata", "annotations")
 	}
 	return c
 }
 
-// mask replaces Secret data/stringData values and the last-applied annotation
+// maskSecrets replaces Secret data/stringData values and the last-applied annotation
 // in both objects (either may be nil): equal values become ***, differing
 // ones *** (before) / *** (after).
-func mask(before, after *unstructured.Unstructured) {
+func maskSecrets(before, after *unstructured.Unstructured) {
 	secret := func(u *unstructured.Unstructured) bool {
 		return u != nil && u.GetKind() == "Secret" && (u.GetAPIVersion() == "v1")
 	}
@@ -99,7 +99,7 @@ func maskMap(before, after *unstructured.Unstructured, field string) {
 // unifiedDiff diffs two objects as YAML, masked; nil stands for "absent".
 func unifiedDiff(name string, before, after *unstructured.Unstructured) string {
 	before, after = clean(before), clean(after)
-	mask(before, after)
+	maskSecrets(before, after)
 	text := func(u *unstructured.Unstructured) string {
 		if u == nil {
 			return ""
@@ -136,15 +136,4 @@ func Digest(u *unstructured.Unstructured) string {
 	b, _ := json.Marshal(u.Object)
 	h := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(h[:])
-}
-
-// MaskText replaces every Secret value of the desired objects that appears in
-// an error message with ***, so that API errors echoing a value do not leak it.
-func MaskText(s string, secrets []string) string {
-	for _, v := range secrets {
-		if len(v) >= 4 {
-			s = strings.ReplaceAll(s, v, Mask)
-		}
-	}
-	return s
 }

@@ -1,6 +1,8 @@
 package plan
 
 import (
+	"github.com/kcp-dev/tmc/internal/mask"
+
 	"strings"
 	"testing"
 
@@ -72,8 +74,8 @@ func TestDiffCreateAndDelete(t *testing.T) {
 
 func TestMaskText(t *testing.T) {
 	s := secret(map[string]any{"k": "Y2FuYXJ5LXZhbHVl"}, map[string]any{"p": "plain-secret"})
-	vals := SecretValues(s)
-	got := MaskText(`Secret "s" is invalid: data[k]: "canary-value" and Y2FuYXJ5LXZhbHVl and plain-secret`, vals)
+	vals := mask.SecretValues(s)
+	got := mask.Text(`Secret "s" is invalid: data[k]: "canary-value" and Y2FuYXJ5LXZhbHVl and plain-secret`, vals)
 	if want := `Secret "s" is invalid: data[k]: "***" and *** and ***`; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}

@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kcp-dev/tmc/internal/cluster"
@@ -72,26 +73,17 @@ func prefetch(ctx context.Context, c *cluster.Client, ids []object.ID, limit int
 
 func listAll(ctx context.Context, c *cluster.Client, k groupKey) (map[string]*unstructured.Unstructured, error) {
 	out := map[string]*unstructured.Unstructured{}
-	cont := ""
-	for {
-		list := &unstructured.UnstructuredList{}
-		list.SetAPIVersion(k.apiVersion)
-		list.SetKind(k.kind + "List")
-		opts := []client.ListOption{client.Limit(listPage), client.Continue(cont)}
-		if k.namespace != "" {
-			opts = append(opts, client.InNamespace(k.namespace))
-		}
-		if err := c.Client.List(ctx, list, opts...); err != nil {
-			return nil, err
-		}
-		for i := range list.Items {
-			u := &list.Items[i]
-			u.SetAPIVersion(k.apiVersion)
-			u.SetKind(k.kind)
-			out[u.GetName()] = u
-		}
-		if cont = list.GetContinue(); cont == "" {
-			return out, nil
-		}
+	var opts []client.ListOption
+	if k.namespace != "" {
+		opts = append(opts, client.InNamespace(k.namespace))
 	}
+	gv, err := schema.ParseGroupVersion(k.apiVersion)
+	if err != nil {
+		return nil, err
+	}
+	err = c.ListPages(ctx, gv.WithKind(k.kind), listPage, opts, func(u *unstructured.Unstructured) { out[u.GetName()] = u })
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }

@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"github.com/kcp-dev/tmc/internal/mask"
+
 	"fmt"
 	"slices"
 	"strings"
@@ -246,7 +248,7 @@ func (c *readCollector) usesRoot(name string) bool {
 }
 
 // Masked replaces a Secret value wherever tmc would otherwise show it.
-const Masked = "***"
+const Masked = mask.Value
 
 // isSecret reports whether an object (as plain data) is a core/v1 Secret.
 func isSecret(obj map[string]any) bool {

@@ -12,14 +12,10 @@ import (
 	"github.com/kcp-dev/tmc/internal/policy"
 )
 
-// serverOwned are the fields a source cluster sets on its objects; they are
-// stripped before an object is projected elsewhere.
-var serverOwned = [][]string{
-	{"metadata", "uid"}, {"metadata", "resourceVersion"}, {"metadata", "managedFields"},
-	{"metadata", "creationTimestamp"}, {"metadata", "generation"}, {"metadata", "selfLink"},
-	{"metadata", "deletionTimestamp"}, {"metadata", "deletionGracePeriodSeconds"},
-	{"metadata", "ownerReferences"}, {"status"},
-}
+// notProjected are, besides object.ServerMetadata, the fields of a live
+// source object that belong to its own cluster: they are stripped before it
+// is projected elsewhere.
+var notProjected = [][]string{{"metadata", "ownerReferences"}, {"status"}}
 
 // readLive reads the objects of a workspace's cluster sources through Options.Live.
 func (r *renderer) readLive(w *policy.VirtualWorkspace) ([]*Source, policy.ErrorList) {
@@ -58,7 +54,8 @@ func (r *renderer) readLive(w *policy.VirtualWorkspace) ([]*Source, policy.Error
 
 // liveSource strips server-owned fields from a live object and wraps it as a Source.
 func liveSource(cluster string, m map[string]any) (*Source, error) {
-	for _, f := range serverOwned {
+	object.DropServerMetadata(m)
+	for _, f := range notProjected {
 		removeField(m, f)
 	}
 	if md, ok := m["metadata"].(map[string]any); ok {
