@@ -35,7 +35,7 @@ test: envtest lint ## Everything CI runs: lint, unit tests with the race detecto
 	$(GO) test $(GOTEST_FLAGS) -race $$($(GO) list ./... | grep -v /test/)
 	$(GO) test $(GOTEST_FLAGS) ./test/...
 
-test-unit: ## Unit tests only (no API servers)
+test-unit: envtest ## Unit tests (the inventory test starts one API server)
 	$(GO) test $(GOTEST_FLAGS) $$($(GO) list ./... | grep -v /test/)
 
 test-e2e: envtest ## End-to-end tests against real API servers

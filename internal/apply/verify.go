@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kcp-dev/tmc/internal/object"
+
 	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -78,7 +80,7 @@ func verifyCluster(ctx context.Context, c *cluster.Client, st plan.ClusterState,
 	}
 	now := map[string]string{}
 	for _, inv := range invs {
-		now[inv.LogicalCluster+"/"+inv.Workspace] = inv.ResourceVersion
+		now[object.Workspace(inv.LogicalCluster, inv.Workspace).String()] = inv.ResourceVersion
 	}
 	for k, rv := range st.Inventories {
 		if now[k] != rv {

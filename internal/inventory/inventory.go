@@ -102,7 +102,7 @@ func List(ctx context.Context, c client.Client) ([]*Inventory, error) {
 		out = append(out, inv)
 	}
 	sort.Slice(out, func(i, j int) bool {
-		return out[i].LogicalCluster+"/"+out[i].Workspace < out[j].LogicalCluster+"/"+out[j].Workspace
+		return object.Workspace(out[i].LogicalCluster, out[i].Workspace).String() < object.Workspace(out[j].LogicalCluster, out[j].Workspace).String()
 	})
 	return out, nil
 }

@@ -150,3 +150,17 @@ func DropServerMetadata(obj map[string]any) {
 		delete(md, k)
 	}
 }
+
+// WorkspaceKey identifies a workspace across logical clusters: equal names
+// in two logical clusters are two workspaces.
+type WorkspaceKey struct {
+	LogicalCluster, Name string
+}
+
+// String is logicalCluster/name, the form used in maps, inventories, plans and messages.
+func (k WorkspaceKey) String() string { return k.LogicalCluster + "/" + k.Name }
+
+// Workspace returns the key of the workspace name in logicalCluster.
+func Workspace(logicalCluster, name string) WorkspaceKey {
+	return WorkspaceKey{LogicalCluster: logicalCluster, Name: name}
+}

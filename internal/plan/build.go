@@ -89,8 +89,8 @@ func Build(ctx context.Context, p *policy.Policies, r *render.Result, set *clust
 	}
 	sort.SliceStable(pl.Changes, func(i, j int) bool {
 		a, b := pl.Changes[i], pl.Changes[j]
-		if a.LogicalCluster+"/"+a.Workspace != b.LogicalCluster+"/"+b.Workspace {
-			return a.LogicalCluster+"/"+a.Workspace < b.LogicalCluster+"/"+b.Workspace
+		if object.Workspace(a.LogicalCluster, a.Workspace).String() != object.Workspace(b.LogicalCluster, b.Workspace).String() {
+			return object.Workspace(a.LogicalCluster, a.Workspace).String() < object.Workspace(b.LogicalCluster, b.Workspace).String()
 		}
 		if a.Cluster != b.Cluster {
 			return a.Cluster < b.Cluster
@@ -155,7 +155,7 @@ func planCluster(ctx context.Context, p *policy.Policies, r *render.Result, set 
 	byWS := map[string]*inventory.Inventory{}
 	st.Inventories = map[string]string{}
 	for _, inv := range invs {
-		key := inv.LogicalCluster + "/" + inv.Workspace
+		key := object.Workspace(inv.LogicalCluster, inv.Workspace).String()
 		byWS[key] = inv
 		st.Inventories[key] = inv.ResourceVersion
 	}
@@ -163,7 +163,7 @@ func planCluster(ctx context.Context, p *policy.Policies, r *render.Result, set 
 	for _, inv := range invs {
 		for _, id := range inv.Objects {
 			k := keyOf(id)
-			own.recorded[k] = append(own.recorded[k], inv.LogicalCluster+"/"+inv.Workspace)
+			own.recorded[k] = append(own.recorded[k], object.Workspace(inv.LogicalCluster, inv.Workspace).String())
 		}
 	}
 	for _, ws := range r.Workspaces {
@@ -171,7 +171,7 @@ func planCluster(ctx context.Context, p *policy.Policies, r *render.Result, set 
 			if rc.Name == name {
 				for _, o := range rc.Objects {
 					if _, dup := own.rendered[keyOf(o.ID)]; !dup {
-						own.rendered[keyOf(o.ID)] = ws.LogicalCluster + "/" + ws.Name
+						own.rendered[keyOf(o.ID)] = object.Workspace(ws.LogicalCluster, ws.Name).String()
 					}
 				}
 			}
@@ -180,7 +180,7 @@ func planCluster(ctx context.Context, p *policy.Policies, r *render.Result, set 
 	var todo []work
 	desiredIDs := map[object.ID]bool{}
 	for _, ws := range r.Workspaces {
-		key := ws.LogicalCluster + "/" + ws.Name
+		key := object.Workspace(ws.LogicalCluster, ws.Name).String()
 		if opts.GoneOnly || (opts.Workspace != "" && ws.Name != opts.Workspace) {
 			delete(byWS, key) // not gone: planned on its own
 			continue
@@ -223,7 +223,7 @@ func planCluster(ctx context.Context, p *policy.Policies, r *render.Result, set 
 	if opts.Workspace == "" {
 		for _, inv := range byWS {
 			gone := &render.Workspace{Name: inv.Workspace, LogicalCluster: inv.LogicalCluster}
-			key := inv.LogicalCluster + "/" + inv.Workspace
+			key := object.Workspace(inv.LogicalCluster, inv.Workspace).String()
 			for _, id := range inv.Objects {
 				todo = append(todo, pruneWork(gone, id, "workspace no longer in git", own.other(id, key, true)))
 			}
@@ -458,7 +458,7 @@ type Key struct {
 
 // Key returns the change's key.
 func (c *Change) Key() Key {
-	return Key{Workspace: c.LogicalCluster + "/" + c.Workspace, Cluster: c.Cluster, ID: c.ID()}
+	return Key{Workspace: object.Workspace(c.LogicalCluster, c.Workspace).String(), Cluster: c.Cluster, ID: c.ID()}
 }
 
 // Desired converts every rendered object as Build would, keyed for lookup.
@@ -471,7 +471,7 @@ func Desired(r *render.Result) (map[Key]*unstructured.Unstructured, error) {
 				if err != nil {
 					return nil, err
 				}
-				out[Key{Workspace: ws.LogicalCluster + "/" + ws.Name, Cluster: rc.Name, ID: o.ID}] = u
+				out[Key{Workspace: object.Workspace(ws.LogicalCluster, ws.Name).String(), Cluster: rc.Name, ID: o.ID}] = u
 			}
 		}
 	}

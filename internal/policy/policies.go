@@ -4,6 +4,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/kcp-dev/tmc/internal/object"
 )
 
 // Origin is where a policy object is written, with the position of each of its fields.
@@ -59,7 +61,9 @@ type Policies struct {
 
 func (p *Policies) sort() {
 	sortByName(p.Clusters, func(c *Cluster) string { return c.Metadata.Name })
-	sortByName(p.Workspaces, func(w *VirtualWorkspace) string { return w.Spec.LogicalCluster + "/" + w.Metadata.Name })
+	sortByName(p.Workspaces, func(w *VirtualWorkspace) string {
+		return object.Workspace(w.Spec.LogicalCluster, w.Metadata.Name).String()
+	})
 	sortByName(p.ProjectionPolicies, func(x *ProjectionPolicy) string { return x.Metadata.Name })
 	sortByName(p.AggregationPolicies, func(x *AggregationPolicy) string { return x.Metadata.Name })
 }

@@ -91,11 +91,11 @@ func Build(r *render.Result, pl *plan.Plan, views []*aggregate.WorkspaceView) Re
 	}
 	byView := map[string]*aggregate.WorkspaceView{}
 	for _, v := range views {
-		byView[v.LogicalCluster+"/"+v.Workspace] = v
+		byView[object.Workspace(v.LogicalCluster, v.Workspace).String()] = v
 	}
 	known := map[string]bool{}
 	for _, ws := range r.Workspaces {
-		key := ws.LogicalCluster + "/" + ws.Name
+		key := object.Workspace(ws.LogicalCluster, ws.Name).String()
 		known[key] = true
 		w := Workspace{Name: ws.Name, LogicalCluster: ws.LogicalCluster, Phase: Active, TargetClusters: []aggregate.TargetCluster{}, AggregatedKinds: []AggregatedKind{}}
 		for _, d := range ws.Placement {
@@ -132,7 +132,7 @@ func Build(r *render.Result, pl *plan.Plan, views []*aggregate.WorkspaceView) Re
 	if pl != nil {
 		gone := map[string]*Workspace{}
 		for _, ch := range pl.Changes {
-			key := ch.LogicalCluster + "/" + ch.Workspace
+			key := object.Workspace(ch.LogicalCluster, ch.Workspace).String()
 			if known[key] || ch.Action != plan.Delete {
 				continue
 			}

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/kcp-dev/tmc/internal/object"
+
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/kcp-dev/tmc/internal/status"
@@ -91,7 +93,7 @@ func (s *Syncer) Health() Health {
 		}
 		if w.Phase == status.Error {
 			h.Details["workspacesInError"]++
-			msgs = append(msgs, w.LogicalCluster+"/"+w.Name+": "+w.Message)
+			msgs = append(msgs, object.Workspace(w.LogicalCluster, w.Name).String()+": "+w.Message)
 		}
 	}
 	if revErr != nil {

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kcp-dev/tmc/internal/object"
+
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -58,7 +60,7 @@ func (s *Syncer) reconcile(ctx context.Context, p *policy.Policies, rev string) 
 				s.metrics.ProjectionDuration.WithLabelValues(ws.Name).Observe(time.Since(start).Seconds())
 				mu.Lock()
 				defer mu.Unlock()
-				results[ws.LogicalCluster+"/"+ws.Name] = res
+				results[object.Workspace(ws.LogicalCluster, ws.Name).String()] = res
 				changes = append(changes, chs...)
 				return nil
 			})
@@ -210,7 +212,7 @@ func (s *Syncer) project(ctx context.Context, sess *engine.Session, rev string, 
 					res.errs = append(res.errs, o.Err.Error()) // planning errors are among them
 					continue
 				}
-				res.done[plan.Key{Workspace: o.LogicalCluster + "/" + o.Workspace, Cluster: c.Name, ID: o.ID}] = true
+				res.done[plan.Key{Workspace: object.Workspace(o.LogicalCluster, o.Workspace).String(), Cluster: c.Name, ID: o.ID}] = true
 			}
 		}
 	}
@@ -225,15 +227,15 @@ func (s *Syncer) terminate(r *render.Result, changes []*plan.Change, gone *wsRes
 	defer s.mu.Unlock()
 	current := map[string]bool{}
 	for _, ws := range r.Workspaces {
-		current[ws.LogicalCluster+"/"+ws.Name] = true
+		current[object.Workspace(ws.LogicalCluster, ws.Name).String()] = true
 	}
 	pending := map[string]bool{}
 	for _, ch := range changes {
 		if ch.Action == plan.Delete && !gone.done[ch.Key()] {
-			pending[ch.LogicalCluster+"/"+ch.Workspace] = true
+			pending[object.Workspace(ch.LogicalCluster, ch.Workspace).String()] = true
 		}
-		if ch.Action == plan.Delete && s.statuses[ch.LogicalCluster+"/"+ch.Workspace].Name == "" {
-			s.statuses[ch.LogicalCluster+"/"+ch.Workspace] = status.Workspace{Name: ch.Workspace, LogicalCluster: ch.LogicalCluster}
+		if ch.Action == plan.Delete && s.statuses[object.Workspace(ch.LogicalCluster, ch.Workspace).String()].Name == "" {
+			s.statuses[object.Workspace(ch.LogicalCluster, ch.Workspace).String()] = status.Workspace{Name: ch.Workspace, LogicalCluster: ch.LogicalCluster}
 		}
 	}
 	for key, st := range s.statuses {
@@ -332,7 +334,7 @@ func (s *Syncer) markAll(r *render.Result, phase, msg string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, ws := range r.Workspaces {
-		key := ws.LogicalCluster + "/" + ws.Name
+		key := object.Workspace(ws.LogicalCluster, ws.Name).String()
 		st := s.statuses[key]
 		if st.Name == "" {
 			st = status.Workspace{Name: ws.Name, LogicalCluster: ws.LogicalCluster, TargetClusters: []aggregate.TargetCluster{}, AggregatedKinds: []status.AggregatedKind{}, ProjectedKinds: []status.ProjectedKind{}}
@@ -351,7 +353,7 @@ func (s *Syncer) record(r *render.Result, views []*aggregate.WorkspaceView, resu
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, w := range rep.Workspaces {
-		key := w.LogicalCluster + "/" + w.Name
+		key := object.Workspace(w.LogicalCluster, w.Name).String()
 		if w.Phase == status.Terminating {
 			continue // terminate decides
 		}

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kcp-dev/tmc/internal/object"
+
 	"github.com/kcp-dev/tmc/internal/aggregate"
 	"github.com/kcp-dev/tmc/internal/cluster"
 	"github.com/kcp-dev/tmc/internal/policy"
@@ -217,7 +219,7 @@ func (s *Syncer) runOnce(ctx context.Context) {
 			s.mu.Lock()
 			s.good, s.goodRev, s.revErr, s.revErrRev = p, rev, nil, ""
 			for _, w := range p.Workspaces { // loaded, not yet reconciled
-				key := w.Spec.LogicalCluster + "/" + w.Metadata.Name
+				key := object.Workspace(w.Spec.LogicalCluster, w.Metadata.Name).String()
 				if _, ok := s.statuses[key]; !ok {
 					s.statuses[key] = status.Workspace{Name: w.Metadata.Name, LogicalCluster: w.Spec.LogicalCluster, Phase: status.Pending,
 						TargetClusters: []aggregate.TargetCluster{}, AggregatedKinds: []status.AggregatedKind{}, ProjectedKinds: []status.ProjectedKind{}}
