@@ -71,22 +71,9 @@ func TestLeaderElection(t *testing.T) {
 		if name == "a" {
 			kubeconfig = slowKubeconfig
 		}
-		cmd := exec.Command(tmcBin, "sync", "--repo", repo, "--no-push-reports", "--kubeconfig", kubeconfig, "--interval", "1s",
+		return startTMC(t, name, "sync", "--repo", repo, "--no-push-reports", "--kubeconfig", kubeconfig, "--interval", "1s",
 			"--leader-elect", "--leader-elect-namespace", "default", "--leader-elect-lease-duration", "6s", "--listen", freePort(t),
 			"--workdir", filepath.Join(dir, "work-"+name))
-		buf := &safeBuffer{}
-		cmd.Stdout, cmd.Stderr = buf, buf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_ = cmd.Process.Kill()
-			_, _ = cmd.Process.Wait()
-			if t.Failed() {
-				t.Logf("%s logs:\n%s", name, buf.String())
-			}
-		})
-		return cmd, buf
 	}
 	a, aLogs := start("a")
 	time.Sleep(500 * time.Millisecond)

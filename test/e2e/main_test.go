@@ -51,3 +51,23 @@ func tmc(t *testing.T, args ...string) (string, string, int) {
 	}
 	return out.String(), errb.String(), code
 }
+
+// startTMC starts the binary in the background with its output in a buffer;
+// the test's cleanup kills it and, when the test failed, logs the output.
+func startTMC(t *testing.T, name string, args ...string) (*exec.Cmd, *safeBuffer) {
+	t.Helper()
+	cmd := exec.Command(tmcBin, args...)
+	buf := &safeBuffer{}
+	cmd.Stdout, cmd.Stderr = buf, buf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_, _ = cmd.Process.Wait()
+		if t.Failed() {
+			t.Logf("%s logs:\n%s", name, buf.String())
+		}
+	})
+	return cmd, buf
+}

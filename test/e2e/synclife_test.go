@@ -122,21 +122,8 @@ spec:
 	addr := freePort(t)
 	api := syncAPI{base: "http://" + addr}
 	start := func() (*exec.Cmd, *safeBuffer) {
-		cmd := exec.Command(tmcBin, "sync", "--repo", bare, "--branch", "main", "--path", "tree", "--workdir", workdir,
+		return startTMC(t, "sync", "sync", "--repo", bare, "--branch", "main", "--path", "tree", "--workdir", workdir,
 			"--kubeconfig", kubeconfig, "--interval", "3s", "--health-interval", "500ms", "--listen", addr, "--request-timeout", "10s")
-		logs := &safeBuffer{}
-		cmd.Stdout, cmd.Stderr = logs, logs
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_ = cmd.Process.Kill()
-			_, _ = cmd.Process.Wait()
-			if t.Failed() {
-				t.Logf("sync logs:\n%s", logs.String())
-			}
-		})
-		return cmd, logs
 	}
 	deployment := func(cluster string) *appsv1.Deployment {
 		d := &appsv1.Deployment{}
