@@ -49,6 +49,16 @@ func (w *watches) restart(ctx context.Context, set *cluster.Set, keys map[watchK
 			old()
 		}
 	}()
+	// A watch that did not run during the reconcile cannot vouch that
+	// nothing changed between the reconcile's reads and its own start: a
+	// new key marks the world dirty, which costs one more reconcile (then
+	// the same watches keep running through it and the world settles).
+	for k := range keys {
+		if !w.keys[k] {
+			w.dirty.Store(true)
+			break
+		}
+	}
 	wctx, cancel := context.WithCancel(ctx)
 	w.cancel, w.keys = cancel, keys
 	// Each watch starts with a LIST: start them all at once, so that a slow
