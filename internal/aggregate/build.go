@@ -1,10 +1,6 @@
 package aggregate
 
 import (
-	"github.com/kcp-dev/tmc/internal/mask"
-
-	"github.com/kcp-dev/tmc/internal/object"
-
 	"context"
 	"maps"
 	"slices"
@@ -15,6 +11,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kcp-dev/tmc/internal/cluster"
+	"github.com/kcp-dev/tmc/internal/mask"
+	"github.com/kcp-dev/tmc/internal/object"
 	"github.com/kcp-dev/tmc/internal/policy"
 	"github.com/kcp-dev/tmc/internal/render"
 )

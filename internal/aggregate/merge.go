@@ -1,14 +1,14 @@
 package aggregate
 
 import (
-	"github.com/kcp-dev/tmc/internal/policy"
-
 	"fmt"
 	"maps"
 	"reflect"
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/kcp-dev/tmc/internal/policy"
 )
 
 // content is what merge strategies merge: the spec, or for kinds without

@@ -1,12 +1,12 @@
 package aggregate
 
 import (
-	"github.com/kcp-dev/tmc/internal/policy"
-
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/kcp-dev/tmc/internal/policy"
 )
 
 func TestResourceHealth(t *testing.T) {

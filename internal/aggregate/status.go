@@ -1,11 +1,11 @@
 package aggregate
 
 import (
-	"github.com/kcp-dev/tmc/internal/policy"
-
 	"maps"
 	"slices"
 	"sort"
+
+	"github.com/kcp-dev/tmc/internal/policy"
 )
 
 // conditionRank orders condition statuses from worst to best.

@@ -1,8 +1,6 @@
 package apply
 
 import (
-	"github.com/kcp-dev/tmc/internal/mask"
-
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/kcp-dev/tmc/internal/cluster"
 	"github.com/kcp-dev/tmc/internal/inventory"
+	"github.com/kcp-dev/tmc/internal/mask"
 	"github.com/kcp-dev/tmc/internal/object"
 	"github.com/kcp-dev/tmc/internal/plan"
 )

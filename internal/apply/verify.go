@@ -6,8 +6,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/kcp-dev/tmc/internal/object"
-
 	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/kcp-dev/tmc/internal/cluster"
 	"github.com/kcp-dev/tmc/internal/inventory"
+	"github.com/kcp-dev/tmc/internal/object"
 	"github.com/kcp-dev/tmc/internal/plan"
 )
 

@@ -1,8 +1,6 @@
 package plan
 
 import (
-	"github.com/kcp-dev/tmc/internal/mask"
-
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/kcp-dev/tmc/internal/cluster"
 	"github.com/kcp-dev/tmc/internal/inventory"
+	"github.com/kcp-dev/tmc/internal/mask"
 	"github.com/kcp-dev/tmc/internal/object"
 	"github.com/kcp-dev/tmc/internal/policy"
 	"github.com/kcp-dev/tmc/internal/render"

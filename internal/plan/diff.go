@@ -1,10 +1,6 @@
 package plan
 
 import (
-	"github.com/kcp-dev/tmc/internal/mask"
-
-	"github.com/kcp-dev/tmc/internal/object"
-
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -13,6 +9,9 @@ import (
 	"github.com/pmezard/go-difflib/difflib"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	"github.com/kcp-dev/tmc/internal/mask"
+	"github.com/kcp-dev/tmc/internal/object"
 )
 
 // Masks that replace Secret values, as fluxcd/pkg/ssa writes them.

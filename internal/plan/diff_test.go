@@ -1,13 +1,13 @@
 package plan
 
 import (
-	"github.com/kcp-dev/tmc/internal/mask"
-
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/kcp-dev/tmc/internal/mask"
 )
 
 func secret(data map[string]any, stringData map[string]any) *unstructured.Unstructured {

@@ -1,8 +1,6 @@
 package policy
 
 import (
-	"github.com/kcp-dev/tmc/internal/mask"
-
 	"fmt"
 	"slices"
 	"strings"
@@ -13,6 +11,7 @@ import (
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/kcp-dev/tmc/internal/limits"
+	"github.com/kcp-dev/tmc/internal/mask"
 )
 
 // Env is what every expression sees: `cluster`, `resource` and `workspace`.

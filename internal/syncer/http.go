@@ -5,10 +5,9 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/kcp-dev/tmc/internal/object"
-
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/kcp-dev/tmc/internal/object"
 	"github.com/kcp-dev/tmc/internal/status"
 )
 

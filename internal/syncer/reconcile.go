@@ -9,8 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kcp-dev/tmc/internal/object"
-
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -18,6 +16,7 @@ import (
 	"github.com/kcp-dev/tmc/internal/cluster"
 	"github.com/kcp-dev/tmc/internal/engine"
 	"github.com/kcp-dev/tmc/internal/inventory"
+	"github.com/kcp-dev/tmc/internal/object"
 	"github.com/kcp-dev/tmc/internal/plan"
 	"github.com/kcp-dev/tmc/internal/policy"
 	"github.com/kcp-dev/tmc/internal/render"

@@ -10,10 +10,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kcp-dev/tmc/internal/object"
-
 	"github.com/kcp-dev/tmc/internal/aggregate"
 	"github.com/kcp-dev/tmc/internal/cluster"
+	"github.com/kcp-dev/tmc/internal/object"
 	"github.com/kcp-dev/tmc/internal/policy"
 	"github.com/kcp-dev/tmc/internal/status"
 )
