@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"bytes"
 	"fmt"
 	"net/url"
 	"path"
@@ -45,11 +46,14 @@ var inlineKeys = map[string]bool{"generators": true, "transformers": true, "vali
 // plugin config) in any other file, with the line it is written on. Render
 // never touches the network: such a reference is an error, not a fetch.
 func RemoteKustomizeRefs(file string, data []byte) ErrorList {
+	kust := IsKustomizationFile(file)
+	if !kust && !bytes.Contains(data, []byte("builtin")) {
+		return nil // no plugin config here: no need to parse
+	}
 	docs, err := limits.Documents(data)
 	if err != nil {
 		return nil // the loader or the manifest reader reports malformed YAML
 	}
-	kust := IsKustomizationFile(file)
 	var errs ErrorList
 	for _, d := range docs {
 		if !kust && !isBuiltinPluginConfig(d) {

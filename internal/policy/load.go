@@ -138,9 +138,7 @@ func (l *loader) loadFile(rel string) {
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 func (l *loader) loadData(file string, data []byte) {
-	if IsKustomizationFile(file) || bytes.Contains(data, []byte("builtin")) {
-		l.errs = append(l.errs, RemoteKustomizeRefs(file, data)...)
-	}
+	l.errs = append(l.errs, RemoteKustomizeRefs(file, data)...)
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
 		var doc yaml.Node

@@ -249,25 +249,26 @@ func newSource(n *yaml3.Node, pos policy.Pos) (*Source, string) {
 		return nil, fmt.Sprintf("%s has no metadata.name", kind)
 	}
 	id := object.FromAPIVersion(av, kind, rn.GetNamespace(), rn.GetName())
-	if msg := checkObject(id, n); msg != "" {
+	if _, msg := checkObject(id, n); msg != "" {
 		return nil, msg
 	}
 	return &Source{ID: id, Pos: pos, Node: rn}, ""
 }
 
-// checkObject checks an object's name, namespace and size.
-func checkObject(id object.ID, n *yaml3.Node) string {
+// checkObject checks an object's name, namespace and size, and returns its
+// estimated size as JSON.
+func checkObject(id object.ID, n *yaml3.Node) (int, string) {
 	if err := id.Validate(); err != nil {
-		return fmt.Sprintf("%s: %v", id, err)
+		return 0, fmt.Sprintf("%s: %v", id, err)
 	}
 	sh, err := limits.Measure(n)
 	if err != nil {
-		return fmt.Sprintf("%s: %v", id, err)
+		return 0, fmt.Sprintf("%s: %v", id, err)
 	}
 	if sh.JSONSize() > limits.MaxObjectSize {
-		return fmt.Sprintf("%s is larger than %d MiB, more than the API server accepts", id, limits.MaxObjectSize>>20)
+		return 0, fmt.Sprintf("%s is larger than %d MiB, more than the API server accepts", id, limits.MaxObjectSize>>20)
 	}
-	return ""
+	return sh.JSONSize(), ""
 }
 
 // kustomize builds a kustomization on an in-memory copy of the repo, so that
@@ -288,15 +289,14 @@ func (r *renderer) kustomize(rel string) ([]*Source, error) {
 	pos := policy.Pos{File: path.Join(rel, "kustomization.yaml")}
 	for _, rn := range m.ToRNodeSlice() {
 		id := object.FromAPIVersion(rn.GetApiVersion(), rn.GetKind(), rn.GetNamespace(), rn.GetName())
-		if msg := checkObject(id, rn.YNode()); msg != "" {
+		size, msg := checkObject(id, rn.YNode())
+		if msg != "" {
 			errs = append(errs, &policy.Error{Pos: pos, Message: msg})
 			continue
 		}
-		if sh, _ := limits.Measure(rn.YNode()); sh.JSONSize() > limits.MaxRenderInput-r.inputBytes {
+		if r.inputBytes += size; r.inputBytes > limits.MaxRenderInput {
 			errs = append(errs, &policy.Error{Pos: pos, Message: fmt.Sprintf("the workspaces' sources hold more than %d MiB of manifests in all", limits.MaxRenderInput>>20)})
 			break
-		} else {
-			r.inputBytes += sh.JSONSize()
 		}
 		out = append(out, &Source{ID: id, Pos: pos, Node: rn})
 	}
