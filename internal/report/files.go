@@ -53,15 +53,37 @@ func Write(root string, files map[string][]byte) ([]string, error) {
 		if old, err := os.ReadFile(full); err == nil && bytes.Equal(old, files[rel]) {
 			continue
 		}
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			return changed, err
-		}
-		if err := os.WriteFile(full, files[rel], 0o644); err != nil {
+		if err := writeConfined(root, rel, files[rel]); err != nil {
 			return changed, err
 		}
 		changed = append(changed, rel)
 	}
 	return changed, nil
+}
+
+// writeConfined writes root/rel, refusing to follow a symlink out of root:
+// the repo is untrusted, and a report folder planted as a symlink (to
+// /etc, or to a mounted Secret) must not make tmc write there.
+func writeConfined(root, rel string, data []byte) error {
+	full := filepath.Join(root, filepath.FromSlash(rel))
+	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		return err
+	}
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return err
+	}
+	realDir, err := filepath.EvalSymlinks(filepath.Dir(full))
+	if err != nil {
+		return err
+	}
+	if r, err := filepath.Rel(realRoot, realDir); err != nil || r == ".." || strings.HasPrefix(r, "../") {
+		return fmt.Errorf("report path %q leaves the repo through a symlink (to %s)", rel, realDir)
+	}
+	if st, err := os.Lstat(full); err == nil && st.Mode()&os.ModeSymlink != 0 {
+		return fmt.Errorf("report path %q is a symlink; tmc does not write through it", rel)
+	}
+	return os.WriteFile(full, data, 0o644)
 }
 
 // readme renders the tables a reviewer reads.

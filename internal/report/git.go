@@ -221,11 +221,7 @@ func commitFiles(repo *git.Repository, wt *git.Worktree, root string, files map[
 		}
 	}
 	for _, rel := range slices.Sorted(maps.Keys(files)) {
-		full := filepath.Join(root, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			return "", err
-		}
-		if err := os.WriteFile(full, files[rel], 0o644); err != nil {
+		if err := writeConfined(root, rel, files[rel]); err != nil {
 			return "", err
 		}
 		if _, err := wt.Add(rel); err != nil {

@@ -120,3 +120,30 @@ func TestCarryStaleOneCluster(t *testing.T) {
 		t.Error("one cluster of two cut: the view itself is not stale")
 	}
 }
+
+// TestPublishRefusesSymlinksOut: a report folder the repo plants as a
+// symlink out of the repo is never written through, committing or not.
+func TestPublishRefusesSymlinksOut(t *testing.T) {
+	ctx := context.Background()
+	outside := t.TempDir()
+	for _, commit := range []bool{false, true} {
+		root := t.TempDir()
+		if _, err := git.PlainInit(root, false); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(root, "reports", "root:production"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(outside, filepath.Join(root, "reports", "root:production", "web")); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Publish(ctx, []*aggregate.WorkspaceView{view("web", 1)}, PublishOptions{PolicyRoot: root, ReportsPath: "reports", Commit: commit,
+			CommitOptions: CommitOptions{AuthorName: "tmc", AuthorEmail: "tmc@localhost", Message: "reports"}})
+		if err == nil || !strings.Contains(err.Error(), "leaves the repo through a symlink") {
+			t.Errorf("commit=%v: error %v", commit, err)
+		}
+		if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+			t.Fatalf("commit=%v: wrote outside the repo: %v", commit, entries)
+		}
+	}
+}
