@@ -9,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kcp-dev/tmc"
 	"github.com/kcp-dev/tmc/internal/policy"
-	"github.com/kcp-dev/tmc/internal/render"
 )
 
 // validateFormatVersion is the version of `tmc validate -o json`.
@@ -46,7 +46,7 @@ Exit code 0 when the tree is valid, 1 otherwise.`,
 				// Render every workspace with the declared facts (no cluster
 				// access, no network) so that manifest, kustomize,
 				// transformation and ownership errors show here too.
-				_, err := render.Render(cmd.Context(), p, render.Options{SkipLive: true})
+				err := (&tmc.Repo{Policies: p}).Validate(cmd.Context())
 				if err != nil && !errors.As(err, &list) {
 					return err
 				}
