@@ -153,13 +153,17 @@ func read(ctx context.Context, ap *policy.AggregationPolicy, ws *render.Workspac
 	if err != nil {
 		return nil, err
 	}
+	vals, err := values(ap)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]*instance, 0, len(objs))
 	for _, obj := range objs {
 		env := &policy.Env{Cluster: facts, Workspace: policy.WorkspaceFacts{Name: ws.Name, LogicalCluster: ws.LogicalCluster}}
 		inst := &instance{cluster: tc.Name, priority: tc.Priority, weight: tc.Weight, changed: lastChanged(obj)}
 		inst.health, inst.message = instanceHealth(ap, obj, env)
 		object.DropServerMetadata(obj)
-		if err := transform(ap, obj, env); err != nil {
+		if obj, err = transform(ap, obj, env, vals); err != nil {
 			return nil, err
 		}
 		inst.obj = obj

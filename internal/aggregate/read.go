@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	yaml3 "go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -81,13 +82,13 @@ func fieldFilter(ap *policy.AggregationPolicy) (ns, name string, reqs []policy.F
 }
 
 func matchFields(obj map[string]any, reqs []policy.FieldRequirement) bool {
+	if len(reqs) == 0 {
+		return true
+	}
+	n := fieldpath.ToNode(obj)
 	for _, r := range reqs {
-		v, ok := fieldpath.Get(obj, r.Path)
-		s := ""
-		if ok && v != nil {
-			s = fmt.Sprint(v)
-		}
-		if (s == r.Value) == r.NotEqual {
+		v, _ := fieldpath.Scalar(n, r.Path)
+		if (v == r.Value) == r.NotEqual {
 			return false
 		}
 	}
@@ -145,15 +146,40 @@ func lastChanged(obj map[string]any) time.Time {
 	return latest
 }
 
-// transform runs the policy's transformations on an instance.
-func transform(ap *policy.AggregationPolicy, obj map[string]any, env *policy.Env) error {
-	for i := range ap.Spec.Transformations {
-		t := &ap.Spec.Transformations[i]
+// transform runs the policy's transformations on an instance with the
+// field-path engine render uses: the object becomes YAML nodes once, and
+// plain data again only where a conditional reads it and at the end.
+// values holds each transformation's expanded value (policy.Value.Expanded).
+func transform(ap *policy.AggregationPolicy, obj map[string]any, env *policy.Env, values []*yaml3.Node) (map[string]any, error) {
+	ts := ap.Spec.Transformations
+	if len(ts) == 0 {
+		return obj, nil
+	}
+	n := fieldpath.ToNode(obj)
+	cur, dirty := obj, false
+	back := func() error {
+		if !dirty {
+			return nil
+		}
+		v, err := fieldpath.FromNode(n)
+		if err != nil {
+			return err
+		}
+		cur, dirty = v.(map[string]any), false
+		return nil
+	}
+	for i := range ts {
+		t := &ts[i]
 		if t.Program != nil {
-			env.Resource = obj
+			if t.Program.UsesResource {
+				if err := back(); err != nil {
+					return nil, err
+				}
+			}
+			env.Resource = cur
 			ok, err := t.Program.Bool(env)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if !ok {
 				continue
@@ -161,21 +187,38 @@ func transform(ap *policy.AggregationPolicy, obj map[string]any, env *policy.Env
 		}
 		switch t.Type {
 		case policy.TransformDelete:
-			fieldpath.Delete(obj, t.Path)
+			dirty = fieldpath.Delete(n, t.Path) == fieldpath.EffectDeleted || dirty
 		case policy.TransformSet, policy.TransformReplace:
-			if _, exists := fieldpath.Get(obj, t.Path); t.Type == policy.TransformReplace && !exists {
+			if t.Type == policy.TransformReplace && fieldpath.Get(n, t.Path) == nil {
 				continue
 			}
-			v, err := t.Value.Interface()
-			if err != nil {
-				return err
+			if _, err := fieldpath.Set(n, t.Path, fieldpath.CopyValue(values[i])); err != nil {
+				return nil, ap.Origin.Errorf(fmt.Sprintf("spec.transformations[%d]", i), "%v", err)
 			}
-			if _, err := fieldpath.Set(obj, t.Path, v); err != nil {
-				return ap.Origin.Errorf(fmt.Sprintf("spec.transformations[%d]", i), "%v", err)
-			}
+			dirty = true
 		}
 	}
-	return nil
+	if err := back(); err != nil {
+		return nil, err
+	}
+	return cur, nil
+}
+
+// values expands each transformation's value once per read.
+func values(ap *policy.AggregationPolicy) ([]*yaml3.Node, error) {
+	out := make([]*yaml3.Node, len(ap.Spec.Transformations))
+	for i := range ap.Spec.Transformations {
+		t := &ap.Spec.Transformations[i]
+		if t.Type == policy.TransformDelete {
+			continue
+		}
+		v, err := t.Value.Expanded()
+		if err != nil {
+			return nil, ap.Origin.Errorf(fmt.Sprintf("spec.transformations[%d].value", i), "%v", err)
+		}
+		out[i] = v
+	}
+	return out, nil
 }
 
 func joinErrs(errs map[string]error) string {

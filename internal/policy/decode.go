@@ -37,6 +37,38 @@ func (v *Value) Interface() (any, error) {
 	return out, err
 }
 
+// Expanded returns a copy of the value with its aliases expanded, ready to be
+// set into an object with fieldpath.Set; a value that expands past
+// limits.MaxValueNodes is refused before it is copied.
+func (v *Value) Expanded() (*yaml.Node, error) {
+	if v == nil || v.Node == nil {
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}, nil
+	}
+	budget := limits.MaxValueNodes
+	if !countNodes(v.Node, &budget) {
+		return nil, fmt.Errorf("value expands to more than %d YAML nodes", limits.MaxValueNodes)
+	}
+	return fieldpath.CopyValue(v.Node), nil
+}
+
+func countNodes(n *yaml.Node, budget *int) bool {
+	if n == nil {
+		return true
+	}
+	if *budget--; *budget < 0 {
+		return false
+	}
+	if n.Kind == yaml.AliasNode {
+		return countNodes(n.Alias, budget)
+	}
+	for _, c := range n.Content {
+		if !countNodes(c, budget) {
+			return false
+		}
+	}
+	return true
+}
+
 // String returns the scalar text of the value, or "" when it is not a scalar.
 func (v *Value) String() string {
 	if v == nil || v.Node == nil || v.Node.Kind != yaml.ScalarNode {

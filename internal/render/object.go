@@ -11,6 +11,7 @@ import (
 	yaml3 "go.yaml.in/yaml/v3"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"github.com/kcp-dev/tmc/internal/fieldpath"
 	"github.com/kcp-dev/tmc/internal/limits"
 	"github.com/kcp-dev/tmc/internal/object"
 	"github.com/kcp-dev/tmc/internal/policy"
@@ -72,12 +73,12 @@ func (r *renderer) transform(n *yaml3.Node, cluster string, facts policy.Cluster
 			return a, nil
 		}
 	}
-	var eff Effect
+	var eff fieldpath.Effect
 	var err error
 	switch t.Type {
 	case policy.TransformSet, policy.TransformReplace:
-		if t.Type == policy.TransformReplace && getPath(n, t.Path) == nil {
-			a.Effect = string(EffectNoop)
+		if t.Type == policy.TransformReplace && fieldpath.Get(n, t.Path) == nil {
+			a.Effect = string(fieldpath.EffectNoop)
 			return a, nil
 		}
 		v, verr := r.value(t)
@@ -85,52 +86,33 @@ func (r *renderer) transform(n *yaml3.Node, cluster string, facts policy.Cluster
 			return a, verr
 		}
 		a.Value = short(v)
-		eff, err = setPath(n, t.Path, copyNode(v))
+		eff, err = fieldpath.Set(n, t.Path, fieldpath.CopyValue(v))
 	case policy.TransformDelete:
-		eff = deletePath(n, t.Path)
+		eff = fieldpath.Delete(n, t.Path)
 	case policy.TransformTemplate:
 		text, terr := r.template(t, cluster, facts, src)
 		if terr != nil {
 			return a, terr
 		}
 		a.Value = text
-		eff, err = setPath(n, t.Path, scalarString(text))
+		eff, err = fieldpath.Set(n, t.Path, scalarString(text))
 	}
 	a.Effect = string(eff)
 	return a, err
 }
 
 // value returns a transformation's value with aliases expanded, once per
-// transformation; values that expand past limits.MaxValueNodes are refused.
+// transformation (policy.Value.Expanded bounds it).
 func (r *renderer) value(t *policy.Transformation) (*yaml3.Node, error) {
 	if v, ok := r.values[t]; ok {
 		return v, nil
 	}
-	budget := limits.MaxValueNodes
-	if !countNodes(t.Value.Node, &budget) {
-		return nil, fmt.Errorf("value expands to more than %d YAML nodes", limits.MaxValueNodes)
+	v, err := t.Value.Expanded()
+	if err != nil {
+		return nil, err
 	}
-	v := copyNode(t.Value.Node)
 	r.values[t] = v
 	return v, nil
-}
-
-func countNodes(n *yaml3.Node, budget *int) bool {
-	if n == nil {
-		return true
-	}
-	if *budget--; *budget < 0 {
-		return false
-	}
-	if n.Kind == yaml3.AliasNode {
-		return countNodes(n.Alias, budget)
-	}
-	for _, c := range n.Content {
-		if !countNodes(c, budget) {
-			return false
-		}
-	}
-	return true
 }
 
 // short renders a value node as one line of YAML for explanations.

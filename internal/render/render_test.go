@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kcp-dev/tmc/internal/fieldpath"
 	"github.com/kcp-dev/tmc/internal/policy"
 )
 
@@ -46,7 +47,7 @@ func summary(t *testing.T, c *Cluster, fields ...string) []string {
 	for _, o := range c.Objects {
 		line := o.ID.String()
 		for _, f := range fields {
-			if n := getPath(o.Node.YNode(), mustPath(f)); n != nil {
+			if n := fieldpath.Get(o.Node.YNode(), mustPath(f)); n != nil {
 				line += " " + f + "=" + n.Value
 			}
 		}
@@ -95,7 +96,7 @@ func TestRenderExamples(t *testing.T) {
 	}
 	// The integer stays an integer.
 	dep := res.Workspaces[0].Clusters[1].Objects[4]
-	if n := getPath(dep.Node.YNode(), mustPath("spec.replicas")); n.Tag != "!!int" {
+	if n := fieldpath.Get(dep.Node.YNode(), mustPath("spec.replicas")); n.Tag != "!!int" {
 		t.Errorf("spec.replicas tag = %s, want !!int", n.Tag)
 	}
 }

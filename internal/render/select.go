@@ -6,6 +6,7 @@ import (
 	yaml3 "go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/kcp-dev/tmc/internal/fieldpath"
 	"github.com/kcp-dev/tmc/internal/policy"
 )
 
@@ -45,10 +46,7 @@ func Matches(s *policy.ResourceSelector, src *Source) bool {
 // matchFields reports whether every requirement holds; a missing field reads as "".
 func matchFields(reqs []policy.FieldRequirement, n *yaml3.Node) bool {
 	for _, r := range reqs {
-		v := ""
-		if f := getPath(n, r.Path); f != nil && f.Kind == yaml3.ScalarNode {
-			v = f.Value
-		}
+		v, _ := fieldpath.Scalar(n, r.Path)
 		if (v == r.Value) == r.NotEqual {
 			return false
 		}
