@@ -36,7 +36,7 @@ func Build(ctx context.Context, p *policy.Policies, r *render.Result, set *clust
 		if opts.Workspace != "" && ws.Name != opts.Workspace {
 			continue
 		}
-		v, err := workspace(ctx, p, ws, set, opts)
+		v, err := workspace(ctx, p, r, ws, set, opts)
 		if err != nil {
 			return out, err
 		}
@@ -45,7 +45,7 @@ func Build(ctx context.Context, p *policy.Policies, r *render.Result, set *clust
 	return out, nil
 }
 
-func workspace(ctx context.Context, p *policy.Policies, ws *render.Workspace, set *cluster.Set, opts Options) (*WorkspaceView, error) {
+func workspace(ctx context.Context, p *policy.Policies, r *render.Result, ws *render.Workspace, set *cluster.Set, opts Options) (*WorkspaceView, error) {
 	v := &WorkspaceView{Workspace: ws.Name, LogicalCluster: ws.LogicalCluster, TargetClusters: []TargetCluster{}, AggregatedResources: []KindView{}}
 	targets := map[string]TargetCluster{}
 	facts := map[string]policy.ClusterFacts{}
@@ -55,7 +55,11 @@ func workspace(ctx context.Context, p *policy.Policies, ws *render.Workspace, se
 		}
 		pc := p.Cluster(d.Cluster)
 		tc := TargetCluster{Name: d.Cluster, Healthy: d.Facts.Healthy, Reachable: true, Priority: pc.Spec.Priority, Weight: *pc.Spec.AggregationWeight}
-		if err := set.Reachable(d.Cluster); err != nil {
+		_, err := set.Get(d.Cluster)
+		if err == nil {
+			err = r.Reachable(d.Cluster)
+		}
+		if err != nil {
 			tc.Reachable, tc.Healthy, tc.Error = false, false, err.Error()
 		}
 		targets[d.Cluster] = tc

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
-	"sync"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -35,17 +34,15 @@ type Client struct {
 // Set holds a client, or the error that kept one from being made, per cluster.
 type Set struct {
 	opts    Options
-	mu      sync.Mutex
 	clients map[string]*Client
 	errs    map[string]error
-	health  map[string]error // the last Facts probe of each cluster: nil when it answered
 }
 
 // Connect builds a client for every Cluster of the tree. It makes no
 // requests; a cluster whose kubeconfig cannot be used gets an error that
 // Get returns.
 func Connect(ctx context.Context, p *policy.Policies, opts Options) *Set {
-	s := &Set{opts: opts, clients: map[string]*Client{}, errs: map[string]error{}, health: map[string]error{}}
+	s := &Set{opts: opts, clients: map[string]*Client{}, errs: map[string]error{}}
 	for _, c := range p.Clusters {
 		cl, err := newClient(ctx, p.Root, c, opts)
 		if err != nil {

@@ -58,9 +58,6 @@ func (s *Set) Facts(ctx context.Context, pc *policy.Cluster) (policy.ClusterFact
 	if err == nil {
 		obs, err = c.Observe(ctx)
 	}
-	s.mu.Lock()
-	s.health[pc.Metadata.Name] = err
-	s.mu.Unlock()
 	if err != nil {
 		f.Healthy = false
 		return f, err
@@ -70,13 +67,3 @@ func (s *Set) Facts(ctx context.Context, pc *policy.Cluster) (policy.ClusterFact
 	return f, nil
 }
 
-// Reachable returns the error of the last Facts call for a cluster, nil when it answered.
-func (s *Set) Reachable(name string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err, ok := s.health[name]; ok {
-		return err
-	}
-	_, err := s.Get(name)
-	return err
-}

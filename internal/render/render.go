@@ -42,6 +42,19 @@ type Live interface {
 type Result struct {
 	// Workspaces in order of logical cluster and name.
 	Workspaces []*Workspace `json:"workspaces"`
+	// Unreachable holds, per cluster whose facts could not be observed, why.
+	// The render's probe decides reachability for the whole run: plan and
+	// aggregate read it from here rather than probing again, so that one run
+	// never sees a cluster both reachable and not.
+	Unreachable map[string]string `json:"unreachable,omitempty"`
+}
+
+// Reachable returns nil, or why a cluster did not answer the render's facts probe.
+func (r *Result) Reachable(cluster string) error {
+	if msg := r.Unreachable[cluster]; msg != "" {
+		return errors.New(msg)
+	}
+	return nil
 }
 
 // Workspace is the render of one workspace.
@@ -166,10 +179,16 @@ func Render(ctx context.Context, p *policy.Policies, opts Options) (*Result, err
 		})
 	}
 	_ = g.Wait()
+	res := &Result{}
 	for i, c := range p.Clusters {
 		r.facts[c.Metadata.Name] = facts[i]
+		if facts[i].err != "" {
+			if res.Unreachable == nil {
+				res.Unreachable = map[string]string{}
+			}
+			res.Unreachable[c.Metadata.Name] = facts[i].err
+		}
 	}
-	res := &Result{}
 	var errs policy.ErrorList
 	for _, w := range p.Workspaces {
 		if opts.Workspace != "" && w.Metadata.Name != opts.Workspace {

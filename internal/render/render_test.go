@@ -347,3 +347,34 @@ func TestModesAndSelectors(t *testing.T) {
 		t.Errorf("d: %+v", d)
 	}
 }
+
+// failingFacts answers for every cluster but one.
+type failingFacts struct{ down string }
+
+func (f failingFacts) Facts(ctx context.Context, c *policy.Cluster) (policy.ClusterFacts, error) {
+	if c.Metadata.Name == f.down {
+		return policy.ClusterFacts{}, errors.New("dial tcp: connection refused")
+	}
+	return Declared{}.Facts(ctx, c)
+}
+
+// TestResultDecidesReachability: the render's probe is the one answer a run
+// has about reachability; plan and aggregate read Result.Reachable.
+func TestResultDecidesReachability(t *testing.T) {
+	p := loadDir(t, "../../examples/policies")
+	r, err := Render(context.Background(), p, Options{Facts: failingFacts{down: "prod-west"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Reachable("prod-west"); err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("prod-west: %v, want its probe's error", err)
+	}
+	for _, c := range []string{"prod-east", "edge-1"} {
+		if err := r.Reachable(c); err != nil {
+			t.Errorf("%s: %v", c, err)
+		}
+	}
+	if diff := cmp.Diff(map[string]string{"prod-west": "dial tcp: connection refused"}, r.Unreachable); diff != "" {
+		t.Errorf("Unreachable (-want +got):\n%s", diff)
+	}
+}
