@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/kcp-dev/tmc/internal/apply"
@@ -106,7 +108,31 @@ func writePlanText(w io.Writer, pl *plan.Plan, color bool) error {
 	if s.Conflicts > 0 {
 		fmt.Fprintf(w, "%d %s fields another manager owns: apply with --force-conflicts to take them.\n", s.Conflicts, plural(s.Conflicts, "object has", "objects have"))
 	}
+	if line := comparedLine(s); line != "" {
+		fmt.Fprintln(w, line)
+	}
 	return nil
+}
+
+// comparedLine says how existing objects were compared: locally, or with a
+// server-side dry-run and why.
+func comparedLine(s plan.Summary) string {
+	if s.Local == 0 && len(s.DryRuns) == 0 {
+		return ""
+	}
+	line := fmt.Sprintf("Compared: %d unchanged without a request", s.Local)
+	n := 0
+	for _, c := range s.DryRuns {
+		n += c
+	}
+	if n > 0 {
+		var parts []string
+		for _, why := range slices.Sorted(maps.Keys(s.DryRuns)) {
+			parts = append(parts, fmt.Sprintf("%d %s", s.DryRuns[why], why))
+		}
+		line += fmt.Sprintf(", %d dry-run on the server (%s)", n, strings.Join(parts, "; "))
+	}
+	return line + "."
 }
 
 // writePlanMarkdown prints the plan for a pull-request comment.

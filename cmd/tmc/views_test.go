@@ -27,7 +27,12 @@ func testPlan() *plan.Plan {
 	owned.Owner, owned.Reason = "root:production/other", "workspace root:production/other owns this object on this cluster (its inventory records it); one object on a cluster belongs to one workspace"
 	skip := ch("prod-west", plan.Skip, "ConfigMap", "web", "web-config-prod-west")
 	skip.Reason = "cluster unreachable: nothing is applied or pruned there"
-	changes := []*plan.Change{create, ch("edge-1", plan.Unchanged, "Namespace", "", "web"), update, del, owned, skip}
+	update.DryRun = plan.DryRunChanged
+	unchanged := ch("edge-1", plan.Unchanged, "Namespace", "", "web")
+	unchanged.Local = true
+	secret := ch("edge-1", plan.Unchanged, "Secret", "web", "creds")
+	secret.DryRun = plan.DryRunWriteOnly
+	changes := []*plan.Change{create, unchanged, secret, update, del, owned, skip}
 	return &plan.Plan{FormatVersion: plan.FormatVersion, Changes: changes,
 		Clusters: []plan.ClusterState{{Name: "edge-1", Reachable: true}, {Name: "prod-east", Reachable: true}, {Name: "prod-west", Reachable: false, Error: "dial tcp 10.0.0.3:6443: connect: connection refused"}},
 		Summary:  plan.Summarize(changes)}

@@ -66,4 +66,3 @@ func (s *Set) Facts(ctx context.Context, pc *policy.Cluster) (policy.ClusterFact
 	pc.OverlayCapacity(&f)
 	return f, nil
 }
-

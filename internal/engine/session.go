@@ -74,6 +74,9 @@ type PlanOptions struct {
 	GoneOnly bool
 	// Revision is recorded in the plan; empty reads the work tree's commit.
 	Revision string
+	// DryRunAll dry-runs every existing object on the server instead of
+	// deciding unchanged ones locally (for comparisons and benchmarks).
+	DryRunAll bool
 }
 
 // DefaultPlanOptions validate creates with 16 requests in flight per cluster.
@@ -94,7 +97,7 @@ func (s *Session) Plan(ctx context.Context, o PlanOptions) (*Plan, error) {
 	if o.Workspace != "" {
 		po.Workspace = o.Workspace
 	}
-	po.Revision = o.Revision
+	po.Revision, po.DryRunAll = o.Revision, o.DryRunAll
 	if po.Revision == "" {
 		po.Revision = Revision(s.Repo.Policies.Root)
 	}

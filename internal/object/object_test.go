@@ -10,7 +10,7 @@ import (
 
 func TestIDFormats(t *testing.T) {
 	for _, tc := range []struct {
-		id               ID
+		id              ID
 		apiVersion, str string
 	}{
 		{FromAPIVersion("apps/v1", "Deployment", "web", "api"), "apps/v1", "Deployment/web/api"},

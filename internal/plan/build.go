@@ -46,6 +46,9 @@ type Options struct {
 	GoneOnly bool
 	// Revision is recorded in the plan.
 	Revision string
+	// DryRunAll sends a server-side dry-run for every existing object, as
+	// tmc did before it decided unchanged objects locally (for comparisons).
+	DryRunAll bool
 }
 
 // DefaultOptions plans 4 clusters at once with 16 requests in flight each.
@@ -140,7 +143,7 @@ func planCluster(ctx context.Context, p *policy.Policies, r *render.Result, set 
 	st := ClusterState{Name: name, Reachable: true}
 	c, err := set.Get(name)
 	if err == nil {
-		err = set.Reachable(name)
+		err = r.Reachable(name)
 	}
 	if err != nil {
 		st.Reachable, st.Error = false, err.Error()
@@ -233,12 +236,19 @@ func planCluster(ctx context.Context, p *policy.Policies, r *render.Result, set 
 		ids[i] = w.id
 	}
 	live := prefetch(ctx, c, ids, opts.PerCluster)
+	adm := admission{}
+	if !opts.DryRunAll {
+		var err error
+		if adm, err = mutatingAdmission(ctx, c); err != nil {
+			adm.all = true // cannot tell: ask the server about every object
+		}
+	}
 	changes := make([]*Change, len(todo))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opts.PerCluster)
 	for i, w := range todo {
 		g.Go(func() error {
-			changes[i] = planObject(gctx, c, name, w, desiredIDs, live, opts)
+			changes[i] = planObject(gctx, c, name, w, desiredIDs, live, adm, opts)
 			return nil
 		})
 	}
@@ -317,8 +327,11 @@ func pruneWork(ws *render.Workspace, id object.ID, reason, owner string) work {
 	return work{ws: ws, id: id, reason: reason}
 }
 
-// planObject plans one object: a GET, and a server-side-apply dry-run for desired objects.
-func planObject(ctx context.Context, c *cluster.Client, name string, w work, desiredIDs map[object.ID]bool, cache *liveCache, opts Options) *Change {
+// planObject plans one object: its live state (from the prefetched LIST, else
+// a GET); for a desired object that exists, the local no-change decision
+// (unchangedLocally), and a server-side-apply dry-run only where that cannot
+// prove the object unchanged.
+func planObject(ctx context.Context, c *cluster.Client, name string, w work, desiredIDs map[object.ID]bool, cache *liveCache, adm admission, opts Options) *Change {
 	ch := newChange(w.ws, name, w.id, Unchanged)
 	if w.err != "" {
 		ch.Action, ch.Error = Skip, w.err
@@ -370,6 +383,19 @@ func planObject(ctx context.Context, c *cluster.Client, name string, w work, des
 		ch.Action = Create
 		ch.Diff = unifiedDiff(w.id.String(), nil, w.desired)
 		return ch
+	}
+	if live != nil {
+		ch.DryRun = DryRunAll
+		if !opts.DryRunAll {
+			ch.DryRun = DryRunMutatingAdmission
+			if !adm.touches(c, w.desired.GroupVersionKind()) {
+				ch.DryRun = unchangedLocally(w.desired, live)
+			}
+		}
+		if ch.DryRun == "" {
+			ch.Local = true
+			return ch // Unchanged, decided without a request
+		}
 	}
 	dry, derr := dryRun(ctx, c, w.desired, opts.ForceConflicts)
 	if apierrors.IsConflict(derr) {

@@ -78,6 +78,12 @@ type Change struct {
 	ResourceVersion string `json:"resourceVersion,omitempty"`
 	// Digest is a hash of the desired object, checked when a saved plan is applied.
 	Digest string `json:"digest,omitempty"`
+	// Local is set on an unchanged object decided from the live object alone,
+	// without a dry-run request.
+	Local bool `json:"local,omitempty"`
+	// DryRun says why an existing object was dry-run on the server instead
+	// of being decided locally (one of the DryRun… reasons).
+	DryRun string `json:"dryRun,omitempty"`
 	// Object is the desired object (not saved).
 	Object *unstructured.Unstructured `json:"-"`
 }
@@ -112,6 +118,10 @@ type Summary struct {
 	// workspace now renders: dropped from its inventory, not deleted.
 	Released int `json:"released"`
 	Errors   int `json:"errors"`
+	// Local counts unchanged objects decided without a dry-run request.
+	Local int `json:"local"`
+	// DryRuns counts, by reason, the existing objects that were dry-run.
+	DryRuns map[string]int `json:"dryRuns,omitempty"`
 }
 
 // Count returns the number of changes with an action.
@@ -175,6 +185,15 @@ func Summarize(changes []*Change) Summary {
 		}
 		if c.Error != "" {
 			s.Errors++
+		}
+		if c.Local {
+			s.Local++
+		}
+		if c.DryRun != "" {
+			if s.DryRuns == nil {
+				s.DryRuns = map[string]int{}
+			}
+			s.DryRuns[c.DryRun]++
 		}
 	}
 	return s
