@@ -47,6 +47,8 @@ type (
 	// Plan is what converging the clusters would change: a value, computed
 	// without side effects, that Apply reads and never writes.
 	Plan = engine.Plan
+	// PlanSummary counts a plan's changes per action, and how existing objects were compared.
+	PlanSummary = engine.PlanSummary
 	// Change is one object's change on one cluster.
 	Change = engine.Change
 	// ApplyResult is what Apply did, per cluster.

@@ -131,7 +131,7 @@ func commitMessage(views []*aggregate.WorkspaceView) string {
 			healthy += k.HealthyCount
 		}
 	}
-	return fmt.Sprintf("tmc: reports for %d %s (%d of %d instances healthy)\n\nAggregated at %s.\n",
+	return fmt.Sprintf("tmc: reports for %d %s (%d of %d resources healthy)\n\nAggregated at %s.\n",
 		len(views), plural(len(views), "workspace", "workspaces"), healthy, total, time.Now().UTC().Format(time.RFC3339))
 }
 
@@ -157,10 +157,7 @@ func writeAggregateText(w io.Writer, views []*aggregate.WorkspaceView) {
 		}
 		fmt.Fprintf(w, "  target clusters: %s\n", strings.Join(tcs, ", "))
 		for _, k := range v.AggregatedResources {
-			fmt.Fprintf(w, "  %s: %d total (%d healthy, %d unhealthy)", k.Kind, k.TotalCount, k.HealthyCount, k.UnhealthyCount)
-			if k.MissingCount > 0 {
-				fmt.Fprintf(w, ", %d missing", k.MissingCount)
-			}
+			fmt.Fprintf(w, "  %s: %s", k.Kind, kindCounts(k))
 			fmt.Fprintf(w, "  [%s: %s/%s/%s/%s]\n", k.Policy, k.MergeStrategy, k.ConflictResolution, k.HealthAggregation, k.StatusMerging)
 			if k.Error != "" {
 				fmt.Fprintf(w, "    error: %s\n", k.Error)
@@ -185,7 +182,7 @@ func writeAggregateText(w io.Writer, views []*aggregate.WorkspaceView) {
 				}
 				fmt.Fprintf(w, "    %s  %s  in: %s", name, r.Status, strings.Join(in, " "))
 				if len(missing) > 0 {
-					fmt.Fprintf(w, "  missing: %s", strings.Join(missing, " "))
+					fmt.Fprintf(w, "  missing: %s (only in %d of %d clusters)", strings.Join(missing, " "), r.Present, r.Targets)
 				}
 				fmt.Fprintln(w)
 				for _, c := range r.Conflicts {
@@ -202,6 +199,17 @@ func writeAggregateText(w io.Writer, views []*aggregate.WorkspaceView) {
 			}
 		}
 	}
+}
+
+// kindCounts is the seed's summary of a kind: resources judged once by the
+// health rule, percent healthy, then instances and what is missing.
+func kindCounts(k aggregate.KindView) string {
+	s := fmt.Sprintf("%d total, %d healthy, %d unhealthy (Health: %.1f%%); %d instances (%d healthy)",
+		k.TotalCount, k.HealthyCount, k.UnhealthyCount, k.HealthyPercent(), k.InstanceCount, k.HealthyInstanceCount)
+	if k.MissingCount > 0 {
+		s += fmt.Sprintf(", %d missing (%d %s not on every cluster)", k.MissingCount, k.PartialCount, plural(k.PartialCount, "resource", "resources"))
+	}
+	return s
 }
 
 // compact renders a value on one line: scalars as they are, the rest as JSON.

@@ -82,7 +82,12 @@ func writeStatusText(w io.Writer, rep status.Report) {
 		if len(ws.AggregatedKinds) > 0 {
 			fmt.Fprintln(w, "  Aggregated resources:")
 			for _, k := range ws.AggregatedKinds {
-				fmt.Fprintf(w, "    %s: %d total (%d healthy, %d unhealthy)", k.Kind, k.TotalCount, k.HealthyCount, k.UnhealthyCount)
+				pct := 0.0
+				if k.TotalCount > 0 {
+					pct = 100 * float64(k.HealthyCount) / float64(k.TotalCount)
+				}
+				fmt.Fprintf(w, "    %s: %d total, %d healthy, %d unhealthy (Health: %.1f%%); %d instances (%d healthy)",
+					k.Kind, k.TotalCount, k.HealthyCount, k.UnhealthyCount, pct, k.InstanceCount, k.HealthyInstanceCount)
 				if k.MissingCount > 0 {
 					fmt.Fprintf(w, ", %d missing", k.MissingCount)
 				}

@@ -66,9 +66,11 @@ func TestHumanViewsGolden(t *testing.T) {
 		TargetClusters: []aggregate.TargetCluster{{Name: "edge-1", Healthy: true, Reachable: true}, {Name: "prod-west", Reachable: false, Error: "connection refused"}},
 		AggregatedResources: []aggregate.KindView{{
 			Policy: "deployments", APIVersion: "apps/v1", Kind: "Deployment", MergeStrategy: "Union", ConflictResolution: "LastWriter",
-			HealthAggregation: "Majority", StatusMerging: "Combined", TotalCount: 2, HealthyCount: 1, UnhealthyCount: 1, MissingCount: 0,
-			Resources: []aggregate.Resource{{Namespace: "web", Name: "web", Status: "Healthy",
+			HealthAggregation: "Majority", StatusMerging: "Combined", TotalCount: 2, HealthyCount: 1, UnhealthyCount: 1, InstanceCount: 3, HealthyInstanceCount: 2, UnhealthyInstanceCount: 1, MissingCount: 1, PartialCount: 1,
+			Resources: []aggregate.Resource{{Namespace: "web", Name: "web", Status: "Healthy", Present: 2, Targets: 2,
 				Clusters:  []aggregate.Origin{{Cluster: "edge-1", Health: "Healthy"}, {Cluster: "prod-west", Health: "Healthy", StaleSince: "2026-11-27T12:00:00Z"}},
+			}, {Namespace: "web", Name: "api", Status: "Unhealthy", Present: 1, Targets: 2,
+				Clusters: []aggregate.Origin{{Cluster: "edge-1", Health: "Unhealthy"}, {Cluster: "prod-west", Health: "Missing"}},
 				Conflicts: []aggregate.Conflict{{Field: "spec.replicas", Values: map[string]any{"edge-1": 1, "prod-west": 3}, Resolution: "LastWriter", Winner: "edge-1"}},
 			}},
 		}},
@@ -81,7 +83,7 @@ func TestHumanViewsGolden(t *testing.T) {
 	writeStatusText(&b, status.Report{FormatVersion: status.FormatVersion, Revision: "0123456789abcdef", Workspaces: []status.Workspace{
 		{Name: "web-app", LogicalCluster: "root:production", Phase: status.Error, Message: "target clusters unreachable: [prod-west] (skipped, nothing pruned there)",
 			TargetClusters:  views[0].TargetClusters,
-			AggregatedKinds: []status.AggregatedKind{{APIVersion: "apps/v1", Kind: "Deployment", TotalCount: 2, HealthyCount: 1, UnhealthyCount: 1}},
+			AggregatedKinds: []status.AggregatedKind{{APIVersion: "apps/v1", Kind: "Deployment", TotalCount: 2, HealthyCount: 1, UnhealthyCount: 1, InstanceCount: 3, HealthyInstanceCount: 2}},
 			ProjectedKinds:  []status.ProjectedKind{{APIVersion: "v1", Kind: "ConfigMap", Sources: 1, Projections: 3, InSync: 2}}},
 		{Name: "batch", LogicalCluster: "root", Phase: status.Active, TargetClusters: []aggregate.TargetCluster{}, AggregatedKinds: []status.AggregatedKind{}, ProjectedKinds: []status.ProjectedKind{}},
 	}})

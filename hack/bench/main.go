@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -44,7 +45,12 @@ func main() {
 	ctrllog.SetLogger(logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
 	n := flag.Int("n", 1000, "objects per cluster")
 	perCluster := flag.Int("per-cluster", 16, "requests in flight per cluster (tmc and the bare loop)")
+	fleetSizes := flag.String("fleet", "", "comma-separated cluster counts (e.g. 1,3,10,20): print the many-clusters table with -n objects per cluster instead")
 	flag.Parse()
+	run := run
+	if *fleetSizes != "" {
+		run = func(n, perCluster int) error { return fleet(*fleetSizes, n, perCluster) }
+	}
 	if err := run(*n, *perCluster); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -77,7 +83,7 @@ func run(n, perCluster int) error {
 	}
 	kubectl := filepath.Join(assets, "kubectl")
 	repo := filepath.Join(work, "repo")
-	if err := writeRepo(repo, n, false); err != nil {
+	if err := writeRepo(repo, names, n, false); err != nil {
 		return err
 	}
 	for _, ns := range []string{"bench-kubectl", "bench-bare", "bench-ssa"} {
@@ -90,25 +96,37 @@ func run(n, perCluster int) error {
 	var rows []row
 	total := n * len(names)
 
-	// tmc: fresh apply, no-op plan, plan with 10% changed.
-	r, err := tmcRun(ctx, repo, cs.KubeconfigPath, perCluster, true)
+	// tmc: fresh apply, no-op plan (local decision, then a dry-run of every
+	// object as tmc planned before), plan with 10% changed.
+	r, err := tmcRun(ctx, repo, cs.KubeconfigPath, perCluster, true, false)
 	if err != nil {
 		return err
 	}
 	rows = append(rows, row{"tmc apply (fresh, 3 clusters at once)", r.took, r.reqs, total})
-	r, err = tmcRun(ctx, repo, cs.KubeconfigPath, perCluster, false)
+	fresh := r.took
+	noop, err := tmcRun(ctx, repo, cs.KubeconfigPath, perCluster, false, false)
 	if err != nil {
 		return err
 	}
-	rows = append(rows, row{"tmc plan (no changes)", r.took, r.reqs, total})
-	if err := writeRepo(repo, n, true); err != nil {
-		return err
-	}
-	r, err = tmcRun(ctx, repo, cs.KubeconfigPath, perCluster, false)
+	rows = append(rows, row{"tmc plan (no changes)", noop.took, noop.reqs, total})
+	dryAll, err := tmcRun(ctx, repo, cs.KubeconfigPath, perCluster, false, true)
 	if err != nil {
 		return err
 	}
-	rows = append(rows, row{"tmc plan (10% changed)", r.took, r.reqs, total})
+	rows = append(rows, row{"tmc plan (no changes, a dry-run per object as before)", dryAll.took, dryAll.reqs, total})
+	if err := writeRepo(repo, names, n, true); err != nil {
+		return err
+	}
+	changed, err := tmcRun(ctx, repo, cs.KubeconfigPath, perCluster, false, false)
+	if err != nil {
+		return err
+	}
+	rows = append(rows, row{"tmc plan (10% changed)", changed.took, changed.reqs, total})
+	listTook, listReqs, err := bareList(ctx, cs)
+	if err != nil {
+		return err
+	}
+	rows = append(rows, row{"bare paged LIST of the same objects (3 clusters at once)", listTook, listReqs, total})
 
 	// kubectl, one cluster after the other.
 	file := filepath.Join(work, "kubectl.yaml")
@@ -120,11 +138,13 @@ func run(n, perCluster int) error {
 		return err
 	}
 	rows = append(rows, row{"kubectl apply --server-side (fresh, each cluster in turn)", took, 0, total})
+	kubectlFresh := took
 	took, err = kubectlEach(kubectl, cs.KubeconfigPath, "diff", "--server-side", "--field-manager=bench", "-f", file)
 	if err != nil {
 		return err
 	}
 	rows = append(rows, row{"kubectl diff --server-side (no changes, each in turn)", took, 0, total})
+	kubectlDiff := took
 	if err := writeStream(file, n, "bench-kubectl", true); err != nil {
 		return err
 	}
@@ -153,7 +173,8 @@ func run(n, perCluster int) error {
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	rows = append(rows, row{"bare loop: 1 SSA request per object (3 clusters at once)", time.Since(start), int64(total), total})
+	bare := time.Since(start)
+	rows = append(rows, row{"bare loop: 1 SSA request per object (3 clusters at once)", bare, int64(total), total})
 
 	// fluxcd/pkg/ssa's ResourceManager.ApplyAllStaged, same objects and concurrency:
 	// what tmc's own apply loop is measured against (docs/architecture.md).
@@ -187,7 +208,8 @@ func run(n, perCluster int) error {
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	rows = append(rows, row{"fluxcd/pkg/ssa ApplyAllStaged (fresh, 3 clusters at once)", time.Since(start), ssaReqs.Load(), total})
+	staged := time.Since(start)
+	rows = append(rows, row{"fluxcd/pkg/ssa ApplyAllStaged (fresh, 3 clusters at once)", staged, ssaReqs.Load(), total})
 
 	agg, err := aggregateBench(ctx, cs, work, perCluster)
 	if err != nil {
@@ -204,10 +226,14 @@ func run(n, perCluster int) error {
 		}
 		fmt.Printf("| %s | %s | %.0f | %s |\n", r.what, r.took.Round(time.Millisecond), float64(r.objects)/r.took.Seconds(), rpo)
 	}
-	fresh, kubectlFresh, bare := rows[0].took, rows[3].took, rows[6].took
 	fmt.Printf("\ntmc fresh apply vs kubectl apply --server-side in turn: %.1fx faster (target ≥ 10x)\n", kubectlFresh.Seconds()/fresh.Seconds())
 	fmt.Printf("tmc fresh apply vs the bare loop: %.2fx its time (target ≤ 2x)\n", fresh.Seconds()/bare.Seconds())
-	fmt.Printf("tmc fresh apply vs ssa.ResourceManager.ApplyAllStaged: %.2fx its time\n", fresh.Seconds()/rows[7].took.Seconds())
+	fmt.Printf("tmc fresh apply vs ssa.ResourceManager.ApplyAllStaged: %.2fx its time\n", fresh.Seconds()/staged.Seconds())
+	fmt.Printf("\nno-op plan: %.3f requests/object (target ≤ 0.05); %.1fx faster than kubectl diff --server-side in turn (target ≥ 10x); %.1fx faster than a dry-run per object\n",
+		float64(noop.reqs)/float64(total), kubectlDiff.Seconds()/noop.took.Seconds(), dryAll.took.Seconds()/noop.took.Seconds())
+	fmt.Printf("no-op plan: %d decided locally, dry-runs %v\n", noop.summary.Local, noop.summary.DryRuns)
+	fmt.Printf("10%% changed: %d updates, %d decided locally, dry-runs %v (%.3f requests/object)\n",
+		changed.summary.Update, changed.summary.Local, changed.summary.DryRuns, float64(changed.reqs)/float64(total))
 	fmt.Printf("\naggregation of %d objects across %d clusters (%d resources): %s, %d requests (%s), peak heap %.0f MiB\n",
 		agg.objects, len(names), agg.resources, agg.took.Round(time.Millisecond), agg.requests, agg.verbs, float64(agg.peakHeap)/(1<<20))
 	return nil
@@ -320,12 +346,13 @@ func aggregateBench(ctx context.Context, cs *harness.Clusters, work string, perC
 }
 
 type result struct {
-	took time.Duration
-	reqs int64
+	took    time.Duration
+	reqs    int64
+	summary tmc.PlanSummary
 }
 
 // tmcRun loads, renders, plans and (when doApply) applies the repo, as tmc apply / tmc plan do.
-func tmcRun(ctx context.Context, repo, kubeconfig string, perCluster int, doApply bool) (result, error) {
+func tmcRun(ctx context.Context, repo, kubeconfig string, perCluster int, doApply, dryRunAll bool) (result, error) {
 	start := time.Now()
 	r, err := tmc.Open(ctx, repo)
 	if err != nil {
@@ -339,7 +366,7 @@ func tmcRun(ctx context.Context, repo, kubeconfig string, perCluster int, doAppl
 	}
 	po := tmc.DefaultPlanOptions()
 	po.PerCluster = perCluster
-	po.ValidateCreates = !doApply
+	po.ValidateCreates, po.DryRunAll = !doApply, dryRunAll
 	pl, err := s.Plan(ctx, po)
 	if err != nil {
 		return result{}, err
@@ -364,7 +391,7 @@ func tmcRun(ctx context.Context, repo, kubeconfig string, perCluster int, doAppl
 			reqs += n
 		}
 	}
-	return result{took, reqs}, nil
+	return result{took, reqs, pl.Summary}, nil
 }
 
 func kubectlEach(kubectl, kubeconfig string, args ...string) (time.Duration, error) {
@@ -421,13 +448,13 @@ func writeStream(path string, n int, ns string, changed bool) error {
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
-// writeRepo writes a policy repo: the three clusters, one workspace on all of them, n objects.
-func writeRepo(dir string, n int, changed bool) error {
+// writeRepo writes a policy repo: the clusters, one workspace on all of them, n objects.
+func writeRepo(dir string, clusters []string, n int, changed bool) error {
 	if err := os.MkdirAll(filepath.Join(dir, "objs"), 0o755); err != nil {
 		return err
 	}
 	var pol strings.Builder
-	for _, c := range names {
+	for _, c := range clusters {
 		fmt.Fprintf(&pol, "---\napiVersion: tmc.kcp.io/v1alpha1\nkind: Cluster\nmetadata: {name: %s, labels: {bench: \"true\"}}\n", c)
 	}
 	pol.WriteString("---\napiVersion: tmc.kcp.io/v1alpha1\nkind: VirtualWorkspace\nmetadata: {name: bench}\nspec:\n  placement: {clusterSelector: {matchLabels: {bench: \"true\"}}}\n  sources: [{path: objs}]\n")
@@ -443,3 +470,98 @@ func writeRepo(dir string, n int, changed bool) error {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// bareList reads the bench namespace's ConfigMaps on every cluster with paged LISTs.
+func bareList(ctx context.Context, cs *harness.Clusters) (time.Duration, int64, error) {
+	start := time.Now()
+	var reqs atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	for _, c := range cs.Clusters {
+		g.Go(func() error {
+			cont := ""
+			for {
+				l := &unstructured.UnstructuredList{}
+				l.SetAPIVersion("v1")
+				l.SetKind("ConfigMapList")
+				reqs.Add(1)
+				if err := c.Client.List(gctx, l, client.InNamespace("bench"), client.Limit(500), client.Continue(cont)); err != nil {
+					return err
+				}
+				if cont = l.GetContinue(); cont == "" {
+					return nil
+				}
+			}
+		})
+	}
+	err := g.Wait()
+	return time.Since(start), reqs.Load(), err
+}
+
+// fleet plans and applies n objects per cluster on growing numbers of API
+// servers and prints wall time, requests per object and tmc's peak RSS.
+func fleet(sizes string, n, perCluster int) error {
+	ctx := context.Background()
+	fmt.Printf("\n%d objects per cluster, %d requests in flight per cluster; peak RSS is this process's (tmc in-process; the API servers are other processes)\n\n", n, perCluster)
+	fmt.Println("| clusters | objects | fresh plan | req/obj | fresh apply | req/obj | no-op plan | req/obj | peak RSS |")
+	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, f := range strings.Split(sizes, ",") {
+		k, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || k < 1 {
+			return fmt.Errorf("-fleet: %q is not a cluster count", f)
+		}
+		if err := fleetRow(ctx, k, n, perCluster); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func fleetRow(ctx context.Context, k, n, perCluster int) error {
+	work, err := os.MkdirTemp("", "tmc-fleet-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	var cnames []string
+	for i := range k {
+		cnames = append(cnames, fmt.Sprintf("f%02d", i+1))
+	}
+	fmt.Fprintf(os.Stderr, "starting %d API servers...\n", k)
+	cs, err := harness.Start(ctx, work, cnames...)
+	defer cs.Stop()
+	if err != nil {
+		return err
+	}
+	repo := filepath.Join(work, "repo")
+	if err := writeRepo(repo, cnames, n, false); err != nil {
+		return err
+	}
+	runtime.GC()
+	resetPeakRSS()
+	total := n * k
+	var cells []string
+	for _, step := range []struct{ apply bool }{{false}, {true}, {false}} {
+		r, err := tmcRun(ctx, repo, cs.KubeconfigPath, perCluster, step.apply, false)
+		if err != nil {
+			return err
+		}
+		cells = append(cells, r.took.Round(time.Millisecond).String(), fmt.Sprintf("%.2f", float64(r.reqs)/float64(total)))
+	}
+	fmt.Printf("| %d | %d | %s | %.0f MiB |\n", k, total, strings.Join(cells, " | "), float64(peakRSS())/(1<<20))
+	return nil
+}
+
+// resetPeakRSS resets the kernel's high-water mark of this process's RSS.
+func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+
+// peakRSS is VmHWM of this process, in bytes.
+func peakRSS() uint64 {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}

@@ -130,20 +130,30 @@ func kind(ctx context.Context, ap *policy.AggregationPolicy, ws *render.Workspac
 		}
 		res := resource(ap, insts, names, targets, errs)
 		kv.Resources = append(kv.Resources, res)
+		kv.TotalCount++
+		if res.Status == Healthy {
+			kv.HealthyCount++
+		}
+		missing := false
 		for _, o := range res.Clusters {
 			switch o.Health {
 			case Missing:
 				kv.MissingCount++
+				missing = true
 			case Unreachable:
 			default:
-				kv.TotalCount++
+				kv.InstanceCount++
 				if o.Health == Healthy {
-					kv.HealthyCount++
+					kv.HealthyInstanceCount++
 				}
 			}
 		}
+		if missing {
+			kv.PartialCount++
+		}
 	}
 	kv.UnhealthyCount = kv.TotalCount - kv.HealthyCount
+	kv.UnhealthyInstanceCount = kv.InstanceCount - kv.HealthyInstanceCount
 	return kv, nil
 }
 
@@ -204,6 +214,7 @@ func resource(ap *policy.AggregationPolicy, insts []*instance, names []string, t
 		}
 		res.Clusters = append(res.Clusters, o)
 	}
+	res.Present, res.Targets = len(insts), len(names)
 	res.Status = resourceHealth(s.HealthAggregation, res.Clusters, targets)
 
 	vals := map[string]any{}

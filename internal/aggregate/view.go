@@ -47,14 +47,24 @@ type KindView struct {
 	ConflictResolution string `json:"conflictResolution"`
 	HealthAggregation  string `json:"healthAggregation"`
 	StatusMerging      string `json:"statusMerging"`
-	// TotalCount is the number of instances read (resource × cluster holding it).
+	// TotalCount is the number of aggregated resources (namespace/name), each
+	// counted once, as the seed counts them ("Total deployments").
 	TotalCount int `json:"totalCount"`
-	// HealthyCount is the number of those instances that are healthy.
+	// HealthyCount is the number of resources whose status, judged once by
+	// the policy's healthAggregation across their clusters, is Healthy.
 	HealthyCount int `json:"healthyCount"`
 	// UnhealthyCount is TotalCount − HealthyCount (unhealthy, progressing or unknown).
 	UnhealthyCount int `json:"unhealthyCount"`
+	// InstanceCount is the number of instances read (resource × cluster holding it).
+	InstanceCount int `json:"instanceCount"`
+	// HealthyInstanceCount is the number of those instances that are healthy.
+	HealthyInstanceCount int `json:"healthyInstanceCount"`
+	// UnhealthyInstanceCount is InstanceCount − HealthyInstanceCount.
+	UnhealthyInstanceCount int `json:"unhealthyInstanceCount"`
 	// MissingCount is the number of (resource, reachable target cluster) pairs where the resource is absent.
 	MissingCount int `json:"missingCount"`
+	// PartialCount is the number of resources missing on at least one reachable target cluster.
+	PartialCount int `json:"partialCount"`
 	// Resources in namespace/name order.
 	Resources []Resource `json:"resources"`
 	// Error is why the kind could not be read everywhere (per cluster errors joined).
@@ -67,6 +77,10 @@ type Resource struct {
 	Name      string `json:"name"`
 	// Status is the resource's health under the policy's healthAggregation.
 	Status string `json:"status"`
+	// Present is the number of target clusters holding the resource; Targets
+	// the number of target clusters ("only in Present of Targets clusters").
+	Present int `json:"present"`
+	Targets int `json:"targets"`
 	// Clusters holds the resource's instance per target cluster.
 	Clusters []Origin `json:"clusters"`
 	// Spec is the merged spec (for kinds without spec: their top-level content).
@@ -111,4 +125,12 @@ type Conflict struct {
 	Resolution string `json:"resolution"`
 	// Winner is the cluster whose value the merged view holds ("" when unresolved).
 	Winner string `json:"winner,omitempty"`
+}
+
+// HealthyPercent is HealthyCount of TotalCount in percent (0 when there is nothing).
+func (k KindView) HealthyPercent() float64 {
+	if k.TotalCount == 0 {
+		return 0
+	}
+	return 100 * float64(k.HealthyCount) / float64(k.TotalCount)
 }

@@ -34,6 +34,8 @@ type (
 	// Plan is what converging the clusters would change: a value, computed
 	// without side effects, that Apply reads and never writes.
 	Plan = plan.Plan
+	// PlanSummary counts a plan's changes per action, and how existing objects were compared.
+	PlanSummary = plan.Summary
 	// Change is one object's change on one cluster.
 	Change = plan.Change
 	// ApplyResult is what Apply did, per cluster.

@@ -102,9 +102,9 @@ func readme(v *aggregate.WorkspaceView) []byte {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %d | %g |\n", c.Name, h, c.Priority, c.Weight)
 	}
-	b.WriteString("\n## Aggregated resources\n\n| kind | policy | total | healthy | unhealthy | missing | merge | health rule |\n|---|---|---:|---:|---:|---:|---|---|\n")
+	b.WriteString("\n## Aggregated resources\n\nResources are counted once, judged by the health rule across their clusters; instances are resource × cluster.\n\n| kind | policy | total | healthy | unhealthy | health | instances (healthy) | missing | merge | health rule |\n|---|---|---:|---:|---:|---:|---:|---:|---|---|\n")
 	for _, k := range v.AggregatedResources {
-		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %d | %s / %s | %s |\n", k.Kind, k.Policy, k.TotalCount, k.HealthyCount, k.UnhealthyCount, k.MissingCount, k.MergeStrategy, k.ConflictResolution, k.HealthAggregation)
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %.1f%% | %d (%d) | %d | %s / %s | %s |\n", k.Kind, k.Policy, k.TotalCount, k.HealthyCount, k.UnhealthyCount, k.HealthyPercent(), k.InstanceCount, k.HealthyInstanceCount, k.MissingCount, k.MergeStrategy, k.ConflictResolution, k.HealthAggregation)
 	}
 	for _, k := range v.AggregatedResources {
 		fmt.Fprintf(&b, "\n## %s\n\n", k.Kind)

@@ -28,7 +28,7 @@ func view(ws string, healthy int) *aggregate.WorkspaceView {
 		TargetClusters: []aggregate.TargetCluster{{Name: "east", Healthy: true, Reachable: true, Priority: 10, Weight: 1}, {Name: "west", Reachable: false, Error: "connection refused"}},
 		AggregatedResources: []aggregate.KindView{{
 			Policy: "deployments", APIVersion: "apps/v1", Kind: "Deployment", MergeStrategy: "Union", ConflictResolution: "LastWriter",
-			HealthAggregation: "Majority", StatusMerging: "Combined", TotalCount: 2, HealthyCount: healthy, UnhealthyCount: 2 - healthy, MissingCount: 1,
+			HealthAggregation: "Majority", StatusMerging: "Combined", TotalCount: 2, HealthyCount: healthy, UnhealthyCount: 2 - healthy, InstanceCount: 3, HealthyInstanceCount: healthy + 1, MissingCount: 1,
 			Resources: []aggregate.Resource{{Namespace: "web", Name: "api", Status: "Healthy",
 				Clusters:  []aggregate.Origin{{Cluster: "east", Health: "Healthy"}, {Cluster: "west", Health: "Unreachable"}},
 				Spec:      map[string]any{"replicas": 3, "paused": false},
@@ -54,7 +54,7 @@ func TestFilesAreDeterministic(t *testing.T) {
 		t.Errorf("paths (-want +got):\n%s", diff)
 	}
 	readme := string(a["reports/root:production/web/README.md"])
-	for _, want := range []string{"| east | healthy | 10 | 1 |", "| west | **unreachable** |", "| Deployment | deployments | 2 | 1 | 1 | 1 | Union / LastWriter | Majority |", "| web/api | Healthy | Healthy | Unreachable |", "| web/api | `spec.replicas` | east=`3`, west=`1` | east wins (LastWriter) |"} {
+	for _, want := range []string{"| east | healthy | 10 | 1 |", "| west | **unreachable** |", "| Deployment | deployments | 2 | 1 | 1 | 50.0% | 3 (2) | 1 | Union / LastWriter | Majority |", "| web/api | Healthy | Healthy | Unreachable |", "| web/api | `spec.replicas` | east=`3`, west=`1` | east wins (LastWriter) |"} {
 		if !strings.Contains(readme, want) {
 			t.Errorf("README lacks %q:\n%s", want, readme)
 		}

@@ -60,12 +60,17 @@ type Workspace struct {
 
 // AggregatedKind is the counts of one aggregated kind.
 type AggregatedKind struct {
-	APIVersion     string `json:"apiVersion"`
-	Kind           string `json:"kind"`
-	TotalCount     int    `json:"totalCount"`
-	HealthyCount   int    `json:"healthyCount"`
-	UnhealthyCount int    `json:"unhealthyCount"`
-	MissingCount   int    `json:"missingCount"`
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	// TotalCount, HealthyCount and UnhealthyCount count resources, each
+	// judged once by the policy's healthAggregation (aggregate.KindView).
+	TotalCount     int `json:"totalCount"`
+	HealthyCount   int `json:"healthyCount"`
+	UnhealthyCount int `json:"unhealthyCount"`
+	// InstanceCount and HealthyInstanceCount count resource × cluster.
+	InstanceCount        int `json:"instanceCount"`
+	HealthyInstanceCount int `json:"healthyInstanceCount"`
+	MissingCount         int `json:"missingCount"`
 }
 
 // ProjectedKind counts one kind's source objects and their projections onto clusters.
@@ -106,7 +111,9 @@ func Build(r *render.Result, pl *plan.Plan, views []*aggregate.WorkspaceView) Re
 		if v := byView[key]; v != nil {
 			w.TargetClusters = v.TargetClusters
 			for _, k := range v.AggregatedResources {
-				w.AggregatedKinds = append(w.AggregatedKinds, AggregatedKind{k.APIVersion, k.Kind, k.TotalCount, k.HealthyCount, k.UnhealthyCount, k.MissingCount})
+				w.AggregatedKinds = append(w.AggregatedKinds, AggregatedKind{APIVersion: k.APIVersion, Kind: k.Kind,
+					TotalCount: k.TotalCount, HealthyCount: k.HealthyCount, UnhealthyCount: k.UnhealthyCount,
+					InstanceCount: k.InstanceCount, HealthyInstanceCount: k.HealthyInstanceCount, MissingCount: k.MissingCount})
 			}
 		}
 		w.ProjectedKinds = projected(ws, pl)

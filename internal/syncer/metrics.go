@@ -27,7 +27,7 @@ func NewMetrics() *Metrics {
 			Name: "tmc_virtual_workspaces_total", Help: "Virtual workspaces by status.",
 		}, []string{"status"}),
 		AggregatedResources: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "tmc_aggregated_resources_total", Help: "Instances read back by aggregation, by group/version/kind.",
+			Name: "tmc_aggregated_resources_total", Help: "Aggregated resources (each counted once, however many clusters hold it), by group/version/kind.",
 		}, []string{"gvk"}),
 		ProjectedResources: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "tmc_projected_resources_total", Help: "Objects projected onto clusters (object × cluster), by group/version/kind.",

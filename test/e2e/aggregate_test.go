@@ -149,14 +149,15 @@ func TestAggregateStrategies(t *testing.T) {
 	for _, k := range res.Workspaces[0].AggregatedResources {
 		kinds[k.Policy] = k
 	}
+	// Instances, HealthyInstances, UnhealthyInstances and Missing count resource × cluster.
 	type summary struct {
-		Total, Healthy, Unhealthy, Missing int
+		Instances, HealthyInstances, UnhealthyInstances, Missing int
 		Status                             map[string]string // resource → status
 		Replicas                           map[string]any    // resource → merged spec.replicas
 		Conflicts                          []string
 	}
 	sum := func(k aggregate.KindView) summary {
-		s := summary{k.TotalCount, k.HealthyCount, k.UnhealthyCount, k.MissingCount, map[string]string{}, map[string]any{}, nil}
+		s := summary{k.InstanceCount, k.HealthyInstanceCount, k.UnhealthyInstanceCount, k.MissingCount, map[string]string{}, map[string]any{}, nil}
 		for _, r := range k.Resources {
 			s.Status[r.Name] = r.Status
 			s.Replicas[r.Name] = r.Spec["replicas"]
@@ -187,6 +188,17 @@ func TestAggregateStrategies(t *testing.T) {
 	for name, w := range want {
 		if diff := cmp.Diff(w, sum(kinds[name])); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", name, diff)
+		}
+		// Resources are counted once each, judged by the policy's health rule.
+		healthy := 0
+		for _, st := range w.Status {
+			if st == aggregate.Healthy {
+				healthy++
+			}
+		}
+		k := kinds[name]
+		if k.TotalCount != len(w.Status) || k.HealthyCount != healthy || k.UnhealthyCount != len(w.Status)-healthy {
+			t.Errorf("%s: resources total %d healthy %d unhealthy %d, want %d %d %d", name, k.TotalCount, k.HealthyCount, k.UnhealthyCount, len(w.Status), healthy, len(w.Status)-healthy)
 		}
 	}
 	// Status merging.
@@ -226,7 +238,7 @@ func TestAggregateStrategies(t *testing.T) {
 		t.Errorf("web origins (-want +got):\n%s", diff)
 	}
 	sec := kinds["secrets"]
-	if sec.TotalCount != 2 || sec.HealthyCount != 2 || len(sec.Resources) != 1 || len(sec.Resources[0].Conflicts) != 1 || sec.Resources[0].Conflicts[0].Values["a"] != "***" {
+	if sec.TotalCount != 1 || sec.HealthyCount != 1 || sec.InstanceCount != 2 || len(sec.Resources) != 1 || len(sec.Resources[0].Conflicts) != 1 || sec.Resources[0].Conflicts[0].Values["a"] != "***" {
 		t.Errorf("secrets view: %+v", sec)
 	}
 }

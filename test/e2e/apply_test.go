@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/kcp-dev/tmc/internal/plan"
 	"github.com/kcp-dev/tmc/test/harness"
 )
 
@@ -31,7 +33,7 @@ type planJSON struct {
 		Reachable bool   `json:"reachable"`
 		Error     string `json:"error"`
 	} `json:"clusters"`
-	Summary map[string]int `json:"summary"`
+	Summary counts `json:"summary"`
 }
 
 // changed lists "cluster action Kind/ns/name" for every change that is not unchanged.
@@ -179,8 +181,14 @@ func TestPlanApplyLifecycle(t *testing.T) {
 		if res.created+res.updated+res.deleted != 0 {
 			t.Errorf("changes on an unchanged tree: %+v", res)
 		}
-		if p := f.plan(); len(p.changed()) != 0 {
+		p := f.plan()
+		if len(p.changed()) != 0 {
 			t.Errorf("plan after apply: %v", p.changed())
+		}
+		// A no-op plan decides every object without a dry-run but the three
+		// Secrets, whose stringData only the server can compare.
+		if p.Summary["local"] != 15 || p.Summary["dryRuns/"+plan.DryRunWriteOnly] != 3 || p.Summary["unchanged"] != 18 {
+			t.Errorf("no-op plan: %d unchanged, %d decided locally; summary %v", p.Summary["unchanged"], p.Summary["local"], p.Summary)
 		}
 		if got := f.status(); got != "web-app=Active" {
 			t.Errorf("status %s, want web-app=Active", got)
@@ -397,4 +405,31 @@ func finalizeNamespace(t *testing.T, c *harness.Cluster, name string) {
 	if _, err := c.Clientset.CoreV1().Namespaces().Finalize(ctx, ns, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// counts reads the plan summary's counts by name (create, update, local, …);
+// its dryRuns map is read into DryRuns.
+type counts map[string]int
+
+func (c *counts) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	*c = counts{}
+	for k, v := range raw {
+		var n int
+		if json.Unmarshal(v, &n) == nil {
+			(*c)[k] = n
+			continue
+		}
+		var byReason map[string]int
+		if err := json.Unmarshal(v, &byReason); err != nil {
+			return fmt.Errorf("summary.%s: %w", k, err)
+		}
+		for reason, n := range byReason {
+			(*c)[k+"/"+reason] = n
+		}
+	}
+	return nil
 }
