@@ -152,9 +152,9 @@ func TestAggregateStrategies(t *testing.T) {
 	// Instances, HealthyInstances, UnhealthyInstances and Missing count resource × cluster.
 	type summary struct {
 		Instances, HealthyInstances, UnhealthyInstances, Missing int
-		Status                             map[string]string // resource → status
-		Replicas                           map[string]any    // resource → merged spec.replicas
-		Conflicts                          []string
+		Status                                                   map[string]string // resource → status
+		Replicas                                                 map[string]any    // resource → merged spec.replicas
+		Conflicts                                                []string
 	}
 	sum := func(k aggregate.KindView) summary {
 		s := summary{k.InstanceCount, k.HealthyInstanceCount, k.UnhealthyInstanceCount, k.MissingCount, map[string]string{}, map[string]any{}, nil}
