@@ -34,8 +34,9 @@ func main() {
 	intervals := flag.Int("intervals", 250, "sync intervals to run")
 	interval := flag.Duration("interval", 200*time.Millisecond, "sync and health interval")
 	every := flag.Int("change-every", 5, "commit a change every this many intervals")
+	objects := flag.Int("objects", 0, "extra ConfigMaps in the web-app workspace (on every target cluster), for steady-state memory per object")
 	flag.Parse()
-	if err := run(*intervals, *interval, *every); err != nil {
+	if err := run(*intervals, *interval, *every, *objects); err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
 		os.Exit(1)
 	}
@@ -49,7 +50,7 @@ func git(dir string, args ...string) error {
 	return nil
 }
 
-func run(intervals int, interval time.Duration, every int) error {
+func run(intervals int, interval time.Duration, every, objects int) error {
 	ctx := context.Background()
 	tmp, err := os.MkdirTemp("", "tmc-soak-")
 	if err != nil {
@@ -95,6 +96,15 @@ func run(intervals int, interval time.Duration, every int) error {
 		}
 		return git(work, "push", "-q", "origin", "main")
 	}
+	if objects > 0 {
+		var b strings.Builder
+		for i := range objects {
+			fmt.Fprintf(&b, "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: bulk-%05d, namespace: web}\ndata: {index: %q, payload: %q}\n", i, fmt.Sprint(i), strings.Repeat("x", 256))
+		}
+		if err := os.WriteFile(filepath.Join(work, "apps/web-app/bulk.yaml"), []byte(b.String()), 0o644); err != nil {
+			return err
+		}
+	}
 	if err := change(0); err != nil {
 		return err
 	}
@@ -113,7 +123,7 @@ func run(intervals int, interval time.Duration, every int) error {
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- s.Run(runCtx, ctx) }()
-	fmt.Printf("soak: %d intervals of %s on 3 API servers, a commit every %d intervals\n\n", intervals, interval, every)
+	fmt.Printf("soak: %d intervals of %s on 3 API servers, a commit every %d intervals, %d extra objects per cluster\n\n", intervals, interval, every, objects)
 	fmt.Printf("%9s %11s %10s %10s %11s\n", "interval", "reconciles", "RSS MiB", "heap MiB", "goroutines")
 	var first, last sample
 	for i := 1; i <= intervals; i++ {

@@ -86,3 +86,24 @@ func TestMergeUnionByNameAndConflicts(t *testing.T) {
 		t.Errorf("Intersection (-want +got):\n%s", diff)
 	}
 }
+
+func TestCombinedStatusSumsOnlyCounts(t *testing.T) {
+	inst := func(cluster string, priority int, status map[string]any) *instance {
+		return &instance{cluster: cluster, priority: priority, obj: map[string]any{"status": status}}
+	}
+	insts := []*instance{
+		inst("a", 10, map[string]any{"replicas": int64(3), "readyReplicas": int64(3), "unavailableReplicas": int64(0), "observedGeneration": int64(4),
+			"collisionCount": int64(1), "currentCPUUtilizationPercentage": int64(40), "numberReady": int64(2), "succeeded": int64(1), "phase": "Running"}),
+		inst("b", 5, map[string]any{"replicas": int64(3), "readyReplicas": int64(2), "unavailableReplicas": int64(1), "observedGeneration": int64(7),
+			"collisionCount": int64(0), "currentCPUUtilizationPercentage": int64(90), "numberReady": int64(1), "succeeded": int64(2), "phase": "Pending"}),
+	}
+	got := mergeStatus(policy.StatusCombined, insts)
+	want := map[string]any{
+		"replicas": int64(6), "readyReplicas": int64(5), "unavailableReplicas": int64(1), "numberReady": int64(3), "succeeded": int64(3),
+		// not counts: the highest-priority instance's (a)
+		"observedGeneration": int64(4), "collisionCount": int64(1), "currentCPUUtilizationPercentage": int64(40), "phase": "Running",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Combined status (-want +got):\n%s", diff)
+	}
+}

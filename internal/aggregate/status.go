@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/kcp-dev/tmc/internal/policy"
 )
@@ -52,8 +53,29 @@ func rank(s string) int {
 	return 1
 }
 
-// notSummed are numeric status fields that are not counts.
-var notSummed = map[string]bool{"observedGeneration": true}
+// counts are the status fields, beyond the patterns of isCount, that count
+// things that exist per cluster (Jobs' pods, DaemonSets' nodes): Combined
+// sums them across clusters.
+var counts = map[string]bool{
+	"active": true, "succeeded": true, "failed": true, "ready": true, "terminating": true, // Job
+	"currentNumberScheduled": true, "desiredNumberScheduled": true, "updatedNumberScheduled": true, // DaemonSet
+}
+
+// isCount reports whether a top-level status field counts things per
+// cluster, so that the fleet's value is the sum: replicas and every
+// …Replicas field (Deployments, ReplicaSets, StatefulSets, HPAs), number…
+// fields (DaemonSets) and the fields in counts. Other integers —
+// observedGeneration, collisionCount, percentages, …Generation — are not
+// summed: Combined takes them from the highest-priority instance.
+func isCount(field string) bool {
+	switch {
+	case counts[field], field == "replicas", strings.HasSuffix(field, "Replicas"):
+		return true
+	case strings.HasPrefix(field, "number") && len(field) > len("number") && field[len("number")] >= 'A' && field[len("number")] <= 'Z':
+		return true
+	}
+	return false
+}
 
 // mergeStatus merges the instances' status as statusMerging says.
 func mergeStatus(rule policy.StatusMerging, insts []*instance) map[string]any {
@@ -81,7 +103,7 @@ func mergeStatus(rule policy.StatusMerging, insts []*instance) map[string]any {
 			if k == "conditions" {
 				continue
 			}
-			if n, ok := number(v); ok && !notSummed[k] {
+			if n, ok := number(v); ok && isCount(k) {
 				prev, _ := number(out[k])
 				out[k] = prev + n
 				continue
