@@ -91,6 +91,9 @@ func (m *merger) merge(path string, vals map[string]any, total int) (v any, drop
 		}
 		return out, false
 	}
+	if lists, ok := allLists(vals); ok && m.resolution != string(policy.ResolveReport) {
+		return m.mergeItems(lists), false
+	}
 	// A leaf the instances disagree on.
 	c := Conflict{Field: path, Values: vals, Resolution: m.resolution}
 	switch m.resolution {
@@ -157,6 +160,61 @@ func allEqual(vals map[string]any) bool {
 		i++
 	}
 	return true
+}
+
+// allLists returns the values as lists when every one is a list.
+func allLists(vals map[string]any) (map[string][]any, bool) {
+	out := map[string][]any{}
+	for c, v := range vals {
+		l, ok := v.([]any)
+		if !ok {
+			return nil, false
+		}
+		out[c] = l
+	}
+	return out, true
+}
+
+// mergeItems merges lists without names item by item. Union keeps every
+// item once (identical items from several clusters once, e.g. container
+// args or ports), in the order of the instance that wins conflicts, then the
+// others'. Intersection keeps the items every list holds, in the first
+// list's order.
+func (m *merger) mergeItems(lists map[string][]any) []any {
+	clusters := slices.Sorted(maps.Keys(lists))
+	if len(m.order) > 0 {
+		var ordered []string
+		for _, inst := range m.order {
+			if _, ok := lists[inst.cluster]; ok && !slices.Contains(ordered, inst.cluster) {
+				ordered = append(ordered, inst.cluster)
+			}
+		}
+		clusters = ordered
+	}
+	has := func(l []any, x any) bool {
+		return slices.ContainsFunc(l, func(y any) bool { return reflect.DeepEqual(x, y) })
+	}
+	out := []any{}
+	if m.resolution == string(policy.MergeIntersection) {
+		for _, x := range lists[clusters[0]] {
+			every := true
+			for _, c := range clusters[1:] {
+				every = every && has(lists[c], x)
+			}
+			if every && !has(out, x) {
+				out = append(out, x)
+			}
+		}
+		return out
+	}
+	for _, c := range clusters {
+		for _, x := range lists[c] {
+			if !has(out, x) {
+				out = append(out, x)
+			}
+		}
+	}
+	return out
 }
 
 func allMaps(vals map[string]any) (map[string]map[string]any, bool) {

@@ -107,3 +107,34 @@ func TestCombinedStatusSumsOnlyCounts(t *testing.T) {
 		t.Errorf("Combined status (-want +got):\n%s", diff)
 	}
 }
+
+func TestListsWithoutNamesMergeItemByItem(t *testing.T) {
+	a, b := &instance{cluster: "a", changed: time.Unix(200, 0)}, &instance{cluster: "b", changed: time.Unix(100, 0)}
+	vals := func() map[string]any {
+		return map[string]any{
+			"a": map[string]any{"args": []any{"--x", "--y"}, "ports": []any{map[string]any{"containerPort": int64(80)}}},
+			"b": map[string]any{"args": []any{"--x", "--z"}, "ports": []any{map[string]any{"containerPort": int64(80)}, map[string]any{"containerPort": int64(443)}}},
+		}
+	}
+	for _, tc := range []struct {
+		resolution string
+		want       map[string]any
+		conflicts  int
+	}{
+		{"LastWriter", map[string]any{"args": []any{"--x", "--y", "--z"}, "ports": []any{map[string]any{"containerPort": int64(80)}, map[string]any{"containerPort": int64(443)}}}, 0},
+		{"Intersection", map[string]any{"args": []any{"--x"}, "ports": []any{map[string]any{"containerPort": int64(80)}}}, 0},
+		{"Report", map[string]any{}, 2},
+	} {
+		m := &merger{resolution: tc.resolution}
+		if tc.resolution == "LastWriter" {
+			m.order = byLatest([]*instance{a, b})
+		}
+		got, _ := m.merge("spec", vals(), 2)
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tc.resolution, diff)
+		}
+		if len(m.conflicts) != tc.conflicts {
+			t.Errorf("%s: %d conflicts, want %d: %v", tc.resolution, len(m.conflicts), tc.conflicts, m.conflicts)
+		}
+	}
+}
