@@ -341,7 +341,7 @@ func aggregateBench(ctx context.Context, cs *harness.Clusters, work string, perC
 	}
 	res.verbs = strings.Join(verbs, ", ")
 	k := views[0].AggregatedResources[0]
-	res.objects, res.resources = k.TotalCount, len(k.Resources)
+	res.objects, res.resources = k.InstanceCount, len(k.Resources)
 	return res, nil
 }
 

@@ -199,6 +199,11 @@ func resource(ap *policy.AggregationPolicy, insts []*instance, names []string, t
 	}
 	for _, name := range names {
 		o := Origin{Cluster: name}
+		if _, ok := present[name]; !ok && s.Scope == policy.ScopeSelected && targets[name].Reachable && errs[name] == nil {
+			// Objects tmc did not project (a Deployment's Pods) belong to
+			// one cluster: only the clusters holding one judge it.
+			continue
+		}
 		switch inst, ok := present[name]; {
 		case ok:
 			o.Health, o.Message = inst.health, inst.message

@@ -41,9 +41,10 @@ func (i *instance) key() string {
 	return ns + "/" + name
 }
 
-// selector builds the server-side label selector: the policy's selectors
-// (all must match) and the workspace label tmc sets on what it applies.
-func selector(ap *policy.AggregationPolicy, workspace string) (labels.Selector, error) {
+// Selector builds the server-side label selector of a policy's reads: its
+// labelSelectors (all must match) and, in scope Workspace, the workspace
+// label tmc sets on what it applies. The syncer watches with the same one.
+func Selector(ap *policy.AggregationPolicy, workspace string) (labels.Selector, error) {
 	sel := labels.NewSelector()
 	for _, ls := range ap.Spec.LabelSelectors {
 		s, err := ls.Selector()
@@ -53,11 +54,33 @@ func selector(ap *policy.AggregationPolicy, workspace string) (labels.Selector, 
 		reqs, _ := s.Requirements()
 		sel = sel.Add(reqs...)
 	}
+	if ap.Spec.Scope == policy.ScopeSelected {
+		return sel, nil
+	}
 	r, err := labels.NewRequirement(inventory.LabelWorkspace, "=", []string{inventory.LabelValue(workspace)})
 	if err != nil {
 		return nil, err
 	}
 	return sel.Add(*r), nil
+}
+
+// Namespaces are the namespaces a policy reads, one LIST each: its
+// namespaces, narrowed by a metadata.namespace field selector (fieldNS); [""]
+// reads every namespace, none reads nothing.
+func Namespaces(ap *policy.AggregationPolicy, fieldNS string) []string {
+	nss := ap.Spec.Namespaces
+	switch {
+	case fieldNS != "" && len(nss) > 0:
+		if slices.Contains(nss, fieldNS) {
+			return []string{fieldNS}
+		}
+		return nil
+	case fieldNS != "":
+		return []string{fieldNS}
+	case len(nss) == 0:
+		return []string{""}
+	}
+	return nss
 }
 
 // fieldFilter splits the field selectors into a namespace and name the server
@@ -98,7 +121,7 @@ func matchFields(obj map[string]any, reqs []policy.FieldRequirement) bool {
 // list reads the policy's kind on one cluster, page by page.
 func list(ctx context.Context, c *cluster.Client, ap *policy.AggregationPolicy, workspace string) ([]map[string]any, error) {
 	gvk := schema.GroupVersionKind{Group: ap.Spec.GVK.Group, Version: ap.Spec.GVK.Version, Kind: ap.Spec.GVK.Kind}
-	sel, err := selector(ap, workspace)
+	sel, err := Selector(ap, workspace)
 	if err != nil {
 		return nil, err
 	}
@@ -106,21 +129,23 @@ func list(ctx context.Context, c *cluster.Client, ap *policy.AggregationPolicy, 
 	if err != nil {
 		return nil, err
 	}
-	opts := []client.ListOption{client.MatchingLabelsSelector{Selector: sel}}
-	if ns != "" {
-		opts = append(opts, client.InNamespace(ns))
-	}
-	if name != "" {
-		opts = append(opts, client.MatchingFields{"metadata.name": name})
-	}
 	var out []map[string]any
-	err = c.ListPages(ctx, gvk, PageSize, opts, func(u *unstructured.Unstructured) {
-		if matchFields(u.Object, reqs) {
-			out = append(out, u.Object)
+	for _, ns := range Namespaces(ap, ns) {
+		opts := []client.ListOption{client.MatchingLabelsSelector{Selector: sel}}
+		if ns != "" {
+			opts = append(opts, client.InNamespace(ns))
 		}
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", gvk.Kind, err)
+		if name != "" {
+			opts = append(opts, client.MatchingFields{"metadata.name": name})
+		}
+		err = c.ListPages(ctx, gvk, PageSize, opts, func(u *unstructured.Unstructured) {
+			if matchFields(u.Object, reqs) {
+				out = append(out, u.Object)
+			}
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", gvk.Kind, err)
+		}
 	}
 	return out, nil
 }

@@ -77,6 +77,9 @@ func (a *AggregationPolicy) setDefaults() {
 	if s.StatusMerging == "" {
 		s.StatusMerging = DefaultStatusMerging
 	}
+	if s.Scope == "" {
+		s.Scope = ScopeWorkspace
+	}
 }
 
 func (c *ConfigSpec) setDefaults() {

@@ -57,6 +57,17 @@ const (
 	HealthWeighted HealthAggregation = "Weighted"
 )
 
+// AggregationScope says which objects an AggregationPolicy reads.
+type AggregationScope string
+
+// Aggregation scopes.
+const (
+	// ScopeWorkspace reads the objects tmc applied for the workspace.
+	ScopeWorkspace AggregationScope = "Workspace"
+	// ScopeSelected reads what the policy's selectors and namespaces select, whoever made it.
+	ScopeSelected AggregationScope = "Selected"
+)
+
 // StatusMerging combines the status of a resource's instances.
 type StatusMerging string
 

@@ -278,6 +278,15 @@ type AggregationPolicySpec struct {
 	HealthAggregation HealthAggregation `json:"healthAggregation,omitempty" tmc:"enum=Majority|All|Any|Weighted"`
 	// StatusMerging combines instance status: Combined, PerCluster or Priority. Defaults to Combined.
 	StatusMerging StatusMerging `json:"statusMerging,omitempty" tmc:"enum=Combined|PerCluster|Priority"`
+	// Scope says which objects are read: Workspace (the default) reads only
+	// the objects tmc applied for the workspace (its tmc.kcp.io/workspace
+	// label); Selected reads the objects the policy's labelSelectors and
+	// namespaces select, whoever made them — the Pods of the workspace's
+	// Deployments, or a kind another tool manages. Selected needs
+	// labelSelectors or namespaces.
+	Scope AggregationScope `json:"scope,omitempty" tmc:"enum=Workspace|Selected"`
+	// Namespaces narrow the objects read to these namespaces (one LIST each); empty reads every namespace.
+	Namespaces []string `json:"namespaces,omitempty"`
 	// LabelSelectors narrow the objects read; an object must match all of them.
 	LabelSelectors []LabelSelector `json:"labelSelectors,omitempty"`
 	// FieldSelectors narrow the objects read, e.g. metadata.namespace=web; an object must match all of them.

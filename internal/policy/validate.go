@@ -280,6 +280,14 @@ func (v *validator) aggregation(x *AggregationPolicy) {
 	for i := range s.LabelSelectors {
 		v.labelSelector(o, fmt.Sprintf("spec.labelSelectors[%d]", i), &s.LabelSelectors[i])
 	}
+	if s.Scope == ScopeSelected && len(s.LabelSelectors) == 0 && len(s.Namespaces) == 0 {
+		v.add(o.Errorf("spec.scope", "scope Selected reads objects tmc did not apply: narrow it with labelSelectors or namespaces"))
+	}
+	for i, ns := range s.Namespaces {
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			v.add(o.Errorf(fmt.Sprintf("spec.namespaces[%d]", i), "%q is not a valid namespace: %s", ns, strings.Join(errs, "; ")))
+		}
+	}
 	v.transformations(o, "spec.transformations", s.Transformations)
 	for i, t := range s.Transformations {
 		if t.Type == TransformTemplate {

@@ -115,8 +115,20 @@ func watchKeys(p *policy.Policies, r *render.Result, changes []*plan.Change) map
 		for _, name := range ws.Policy.Spec.AggregationPolicies {
 			ap := p.AggregationPolicy(name)
 			gvk := schema.GroupVersionKind{Group: ap.Spec.GVK.Group, Version: ap.Spec.GVK.Version, Kind: ap.Spec.GVK.Kind}
+			sel := inventory.LabelWorkspace
+			nss := []string{""}
+			if ap.Spec.Scope == policy.ScopeSelected {
+				// Watch what the policy reads, whoever made it.
+				s, err := aggregate.Selector(ap, ws.Name)
+				if err != nil {
+					continue // the full resync covers it
+				}
+				sel, nss = s.String(), aggregate.Namespaces(ap, "")
+			}
 			for _, c := range ws.Clusters {
-				keys[watchKey{cluster: c.Name, gvk: gvk, labels: inventory.LabelWorkspace}] = true
+				for _, ns := range nss {
+					keys[watchKey{cluster: c.Name, gvk: gvk, labels: sel, namespace: ns}] = true
+				}
 			}
 		}
 		// Live sources: a change on the source cluster is a change to project.

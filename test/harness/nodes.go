@@ -23,9 +23,20 @@ type NodeSpec struct {
 // CreateNode creates a Node and writes its allocatable and capacity through the status subresource.
 func (c *Cluster) CreateNode(ctx context.Context, n NodeSpec) (*corev1.Node, error) {
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: n.Labels}}
-	created, err := c.Clientset.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
-	if err != nil {
+	if _, err := c.Clientset.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
 		return nil, fmt.Errorf("cluster %s: create Node %s: %w", c.Name, n.Name, err)
+	}
+	if err := c.setNodeStatus(ctx, n); err != nil {
+		return nil, err
+	}
+	return c.Clientset.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
+}
+
+// setNodeStatus writes a Node's capacity, allocatable and Ready condition.
+func (c *Cluster) setNodeStatus(ctx context.Context, n NodeSpec) error {
+	node, err := c.Clientset.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
+	if err != nil {
+		return err
 	}
 	res := corev1.ResourceList{}
 	for name, q := range map[corev1.ResourceName]string{corev1.ResourceCPU: n.CPU, corev1.ResourceMemory: n.Memory, corev1.ResourcePods: n.Pods} {
@@ -34,16 +45,15 @@ func (c *Cluster) CreateNode(ctx context.Context, n NodeSpec) (*corev1.Node, err
 		}
 		qty, err := resource.ParseQuantity(q)
 		if err != nil {
-			return nil, fmt.Errorf("node %s: %s: %w", n.Name, name, err)
+			return fmt.Errorf("node %s: %s: %w", n.Name, name, err)
 		}
 		res[name] = qty
 	}
-	created.Status.Capacity = res
-	created.Status.Allocatable = res
-	created.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
-	updated, err := c.Clientset.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("cluster %s: update Node %s status: %w", c.Name, n.Name, err)
+	node.Status.Capacity = res
+	node.Status.Allocatable = res
+	node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
+	if _, err := c.Clientset.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("cluster %s: update Node %s status: %w", c.Name, n.Name, err)
 	}
-	return updated, nil
+	return nil
 }
