@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -228,8 +229,11 @@ func (v *validator) projection(x *ProjectionPolicy) {
 			v.add(o.Errorf("spec.targetClusters", "mode Selective needs targetClusters"))
 		}
 	case ModeConditional:
-		if s.Conditional == "" {
-			v.add(o.Errorf("spec.conditional", "mode Conditional needs a conditional expression"))
+		// As the seed writes it: without a policy conditional the policy
+		// acts on every cluster and each transformation's conditional decides.
+		guarded := slices.ContainsFunc(s.Transformations, func(t Transformation) bool { return t.Conditional != "" })
+		if s.Conditional == "" && !guarded {
+			v.add(o.Errorf("spec.conditional", "mode Conditional needs a conditional expression, here or on its transformations"))
 		}
 	}
 	if s.Mode != ModeSelective && len(s.TargetClusters) > 0 {

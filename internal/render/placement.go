@@ -96,6 +96,9 @@ func (r *renderer) policyApplies(pp *policy.ProjectionPolicy, cluster string) (b
 		ok := slices.Contains(pp.Spec.TargetClusters, cluster)
 		return ok, fmt.Sprintf("mode Selective: %s in targetClusters %v: %v", cluster, pp.Spec.TargetClusters, ok), nil
 	case policy.ModeConditional:
+		if pp.Spec.Program == nil {
+			return true, "mode Conditional without a policy conditional: each transformation's conditional decides", nil
+		}
 		env := &policy.Env{Cluster: r.facts[cluster].facts, Workspace: r.ws}
 		ok, err := pp.Spec.Program.Bool(env)
 		if err != nil {

@@ -378,3 +378,63 @@ func TestResultDecidesReachability(t *testing.T) {
 		t.Errorf("Unreachable (-want +got):\n%s", diff)
 	}
 }
+
+// TestSeedExamplesAsWritten renders the seed's two projection examples as it
+// writes them: the Selective ConfigMap projection to cluster-a and cluster-b
+// (label, {{.OriginalName}}-{{.TargetCluster}}), and the capacity example —
+// mode Conditional with no policy conditional, each transformation guarded.
+func TestSeedExamplesAsWritten(t *testing.T) {
+	files := map[string]string{
+		"clusters.yaml": hdr + "kind: Cluster\nmetadata: {name: cluster-a}\nspec: {capacity: {cpu: 8}}\n---\n" +
+			hdr + "kind: Cluster\nmetadata: {name: cluster-b}\nspec: {capacity: {cpu: 2}}\n---\n" +
+			hdr + "kind: Cluster\nmetadata: {name: cluster-c}\nspec: {capacity: {cpu: 16}}\n",
+		"ws.yaml": hdr + "kind: VirtualWorkspace\nmetadata: {name: ws}\nspec:\n  sources: [{path: app}]\n  projectionPolicies: [configmaps, capacity]\n",
+		"pp.yaml": hdr + `kind: ProjectionPolicy
+metadata: {name: configmaps}
+spec:
+  mode: Selective
+  targetClusters: [cluster-a, cluster-b]
+  resourceSelectors:
+  - {group: "", version: v1, kind: ConfigMap, labelSelector: {matchLabels: {app.kubernetes.io/component: config}}}
+  transformations:
+  - {type: Set, jsonPath: metadata.labels.workload.kcp.io/projected, value: "true"}
+  - {type: Template, jsonPath: metadata.name, value: "{{.OriginalName}}-{{.TargetCluster}}"}
+---
+` + hdr + `kind: ProjectionPolicy
+metadata: {name: capacity}
+spec:
+  mode: Conditional
+  resourceSelectors:
+  - {group: apps, version: v1, kind: Deployment, labelSelector: {matchLabels: {workload.kcp.io/auto-project: "true"}}}
+  transformations:
+  - {type: Set, jsonPath: spec.replicas, conditional: "cluster.capacity.cpu > 4", value: 3}
+  - {type: Set, jsonPath: spec.replicas, conditional: "cluster.capacity.cpu <= 4", value: 1}
+`,
+		"app/objs.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: web, labels: {app.kubernetes.io/component: config}}\ndata: {a: b}\n---\n" +
+			"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api, namespace: web, labels: {workload.kcp.io/auto-project: \"true\"}}\nspec: {replicas: 2}\n",
+	}
+	p := loadDir(t, writeTree(t, files))
+	res, err := Render(context.Background(), p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	for _, c := range res.Workspaces[0].Clusters {
+		got[c.Name] = summary(t, c, "spec.replicas", "metadata.labels['workload.kcp.io/projected']")
+	}
+	want := map[string][]string{
+		"cluster-a": {"ConfigMap/web/settings-cluster-a metadata.labels['workload.kcp.io/projected']=true", "Deployment/web/api spec.replicas=3"},
+		"cluster-b": {"ConfigMap/web/settings-cluster-b metadata.labels['workload.kcp.io/projected']=true", "Deployment/web/api spec.replicas=1"},
+		"cluster-c": {"Deployment/web/api spec.replicas=3"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	// A Conditional policy with no conditional anywhere is refused.
+	files["pp.yaml"] = hdr + "kind: ProjectionPolicy\nmetadata: {name: capacity}\nspec:\n  mode: Conditional\n  transformations: [{type: Set, jsonPath: spec.replicas, value: 1}]\n"
+	files["ws.yaml"] = hdr + "kind: VirtualWorkspace\nmetadata: {name: ws}\nspec:\n  sources: [{path: app}]\n  projectionPolicies: [capacity]\n"
+	_, err = policy.Load(context.Background(), writeTree(t, files))
+	if err == nil || !strings.Contains(err.Error(), "mode Conditional needs a conditional expression, here or on its transformations") {
+		t.Errorf("Conditional without any conditional: %v", err)
+	}
+}
