@@ -15,6 +15,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
@@ -27,8 +28,10 @@ var kwokStages []byte
 // namespaces to be deleted. The node-lifecycle controller stays off: kwok's
 // Nodes send no heartbeats.
 var Controllers = []string{
-	"deployment", "replicaset", "statefulset", "daemonset", "job", "cronjob",
-	"garbage-collector", "serviceaccount", "namespace", "endpointslice", "podgc", "ttl-after-finished", "disruption",
+	"deployment-controller", "replicaset-controller", "statefulset-controller", "daemonset-controller",
+	"job-controller", "cronjob-controller", "garbage-collector-controller", "serviceaccount-controller",
+	"namespace-controller", "endpointslice-controller", "pod-garbage-collector-controller",
+	"ttl-after-finished-controller", "disruption-controller",
 }
 
 // KwokNodeAnnotation marks the Nodes kwok simulates.
@@ -164,7 +167,10 @@ func (c *Cluster) CreateWorkerNodes(ctx context.Context, spec NodeSpec, n int) e
 		for k, v := range spec.Labels {
 			s.Labels[k] = v
 		}
-		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: s.Name, Labels: s.Labels, Annotations: map[string]string{KwokNodeAnnotation: "fake"}}}
+		// kwok takes the Node once it is Ready with its capacity and
+		// untainted: otherwise kwok's node-initialize stage would race to
+		// write its own (unbounded) capacity.
+		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: s.Name, Labels: s.Labels}}
 		if _, err := c.Clientset.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
 			return fmt.Errorf("cluster %s: create Node %s: %w", c.Name, s.Name, err)
 		}
@@ -173,6 +179,10 @@ func (c *Cluster) CreateWorkerNodes(ctx context.Context, spec NodeSpec, n int) e
 		}
 		if err := c.untaint(ctx, s.Name); err != nil {
 			return err
+		}
+		patch := []byte(`{"metadata":{"annotations":{"` + KwokNodeAnnotation + `":"fake"}}}`)
+		if _, err := c.Clientset.CoreV1().Nodes().Patch(ctx, s.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+			return fmt.Errorf("cluster %s: hand Node %s to kwok: %w", c.Name, s.Name, err)
 		}
 	}
 	return nil
