@@ -29,8 +29,20 @@ echo
 echo "==> tmc plan examples/policies   (again: nothing left to do)"
 tmc plan examples/policies --detailed-exitcode
 echo
+kubectl() { bin/envtest/kubectl --kubeconfig "$kubeconfig" "$@"; }
+echo "==> the controllers roll the Deployment out on kwok's simulated Nodes"
+for c in prod-east prod-west edge-1; do
+  echo "$c: $(kubectl --context "$c" -n web rollout status deployment/web --timeout 120s)"
+done
+echo
 echo "==> what edge-1 holds (1 replica, slim image, per-cluster ConfigMap names)"
-bin/envtest/kubectl --kubeconfig "$kubeconfig" --context edge-1 get deployments,configmaps,services -n web
+kubectl --context edge-1 get deployments,replicasets,pods,configmaps,services -n web
+echo
+echo "==> tmc aggregate examples/policies   (health from the controllers' status)"
+tmc aggregate examples/policies
+echo
+echo "==> memory per cluster (RSS, MiB)"
+ps -eo rss=,comm= | awk '/kube-apiserver|etcd|kube-controller|kube-scheduler|kwok/ {m[$2]+=$1; n[$2]++} END {for (p in m) printf "  %-24s %6.0f per cluster\n", p, m[p]/n[p]/1024}' 
 if [[ "${DEMO_KEEP:-}" == 1 ]]; then
   echo
   echo "clusters keep running; KUBECONFIG=$kubeconfig (Ctrl-C stops them)"

@@ -28,14 +28,15 @@ func main() {
 	ctrllog.SetLogger(logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
 	kubeconfig := flag.String("out", "", "where to write the kubeconfig (default: a temp dir)")
 	ready := flag.String("ready-file", "", "file to create once every cluster is up")
+	workloads := flag.Bool("workloads", true, "run kube-controller-manager, kube-scheduler and kwok so that Deployments roll out on simulated Nodes")
 	flag.Parse()
-	if err := run(*kubeconfig, *ready, flag.Args()); err != nil {
+	if err := run(*kubeconfig, *ready, *workloads, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "clusters:", err)
 		os.Exit(1)
 	}
 }
 
-func run(kubeconfig, ready string, args []string) error {
+func run(kubeconfig, ready string, workloads bool, args []string) error {
 	if len(args) == 0 {
 		args = []string{"prod-east=16", "prod-west=8", "edge-1=2"}
 	}
@@ -66,7 +67,20 @@ func run(kubeconfig, ready string, args []string) error {
 		return err
 	}
 	for _, n := range names {
-		if _, err := cs.Get(n).CreateNode(ctx, harness.NodeSpec{Name: n + "-node-1", CPU: cpus[n], Memory: "32Gi", Pods: "110"}); err != nil {
+		spec := harness.NodeSpec{Name: n + "-node", CPU: cpus[n], Memory: "32Gi", Pods: "110"}
+		if !workloads {
+			spec.Name += "-1"
+			if _, err := cs.Get(n).CreateNode(ctx, spec); err != nil {
+				return err
+			}
+			continue
+		}
+		w, err := cs.Get(n).StartWorkloads(ctx, filepath.Join(dir, "logs"))
+		if err != nil {
+			return err
+		}
+		defer w.Stop()
+		if err := cs.Get(n).CreateWorkerNodes(ctx, spec, 1); err != nil {
 			return err
 		}
 	}
