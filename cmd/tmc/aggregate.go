@@ -194,6 +194,9 @@ func writeAggregateText(w io.Writer, views []*aggregate.WorkspaceView) {
 					if c.Winner != "" {
 						won = c.Winner + " wins"
 					}
+					if c.Manager != "" {
+						won += ", written by " + c.Manager + " at " + c.WrittenAt
+					}
 					fmt.Fprintf(w, "      conflict %s: %s (%s: %s)\n", c.Field, strings.Join(vals, " "), c.Resolution, won)
 				}
 			}

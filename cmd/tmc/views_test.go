@@ -71,7 +71,7 @@ func TestHumanViewsGolden(t *testing.T) {
 				Clusters: []aggregate.Origin{{Cluster: "edge-1", Health: "Healthy"}, {Cluster: "prod-west", Health: "Healthy", StaleSince: "2026-11-27T12:00:00Z"}},
 			}, {Namespace: "web", Name: "api", Status: "Unhealthy", Present: 1, Targets: 2,
 				Clusters:  []aggregate.Origin{{Cluster: "edge-1", Health: "Unhealthy"}, {Cluster: "prod-west", Health: "Missing"}},
-				Conflicts: []aggregate.Conflict{{Field: "spec.replicas", Values: map[string]any{"edge-1": 1, "prod-west": 3}, Resolution: "LastWriter", Winner: "edge-1"}},
+				Conflicts: []aggregate.Conflict{{Field: "spec.replicas", Values: map[string]any{"edge-1": 1, "prod-west": 3}, Resolution: "LastWriter", Winner: "edge-1", Manager: "kubectl-scale", WrittenAt: "2026-11-27T11:00:00Z"}},
 			}},
 		}},
 	}}

@@ -174,7 +174,7 @@ func read(ctx context.Context, ap *policy.AggregationPolicy, ws *render.Workspac
 	out := make([]*instance, 0, len(objs))
 	for _, obj := range objs {
 		env := &policy.Env{Cluster: facts, Workspace: policy.WorkspaceFacts{Name: ws.Name, LogicalCluster: ws.LogicalCluster}}
-		inst := &instance{cluster: tc.Name, priority: tc.Priority, weight: tc.Weight, changed: lastChanged(obj)}
+		inst := &instance{cluster: tc.Name, priority: tc.Priority, weight: tc.Weight, changed: lastChanged(obj), writes: writes(obj)}
 		inst.health, inst.message = instanceHealth(ap, obj, env)
 		object.DropServerMetadata(obj)
 		if obj, err = transform(ap, obj, env, vals); err != nil {

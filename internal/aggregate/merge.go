@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/kcp-dev/tmc/internal/policy"
 )
@@ -100,6 +101,15 @@ func (m *merger) merge(path string, vals map[string]any, total int) (v any, drop
 	case string(policy.ResolveReport), string(policy.MergeIntersection):
 		m.conflicts = append(m.conflicts, c)
 		return nil, true
+	case string(policy.ResolveLastWriter):
+		if inst, w := lastWriter(m.order, vals, path); inst != nil {
+			c.Winner = inst.cluster
+			if w.manager != "" {
+				c.Manager, c.WrittenAt = w.manager, w.at.UTC().Format(time.RFC3339)
+			}
+			m.conflicts = append(m.conflicts, c)
+			return vals[inst.cluster], false
+		}
 	}
 	for _, inst := range m.order {
 		if x, ok := vals[inst.cluster]; ok {

@@ -1,6 +1,7 @@
 package aggregate
 
 import (
+	"sort"
 	"testing"
 	"time"
 
@@ -136,5 +137,51 @@ func TestListsWithoutNamesMergeItemByItem(t *testing.T) {
 		if len(m.conflicts) != tc.conflicts {
 			t.Errorf("%s: %d conflicts, want %d: %v", tc.resolution, len(m.conflicts), tc.conflicts, m.conflicts)
 		}
+	}
+}
+
+// TestLastWriterDecidesPerFieldFromManagedFields: cluster b's object changed
+// last (a status update), but a's replicas were written last; b's image was.
+// Each field goes to the cluster that wrote it last.
+func TestLastWriterDecidesPerFieldFromManagedFields(t *testing.T) {
+	mf := func(entries ...map[string]any) map[string]any {
+		l := []any{}
+		for _, e := range entries {
+			l = append(l, e)
+		}
+		return map[string]any{"metadata": map[string]any{"managedFields": l}}
+	}
+	entry := func(manager, at string, fields map[string]any) map[string]any {
+		return map[string]any{"manager": manager, "operation": "Update", "time": at, "fieldsType": "FieldsV1", "fieldsV1": fields}
+	}
+	replicas := map[string]any{"f:spec": map[string]any{"f:replicas": map[string]any{}}}
+	image := map[string]any{"f:spec": map[string]any{"f:template": map[string]any{"f:spec": map[string]any{"f:containers": map[string]any{
+		`k:{"name":"web"}`: map[string]any{"f:image": map[string]any{}}}}}}}
+	a := &instance{cluster: "a", priority: 1, changed: time.Unix(1000, 0), writes: writes(mf(
+		entry("tmc", "2026-01-01T10:00:00Z", image),
+		entry("kubectl-scale", "2026-01-01T12:00:00Z", replicas)))}
+	b := &instance{cluster: "b", priority: 2, changed: time.Unix(2000, 0), writes: writes(mf(
+		entry("tmc", "2026-01-01T11:00:00Z", replicas),
+		entry("kubectl-set-image", "2026-01-01T11:30:00Z", image),
+		entry("kube-controller-manager", "2026-01-01T13:00:00Z", map[string]any{"f:status": map[string]any{"f:replicas": map[string]any{}}})))}
+	spec := func(replicas int64, img string) map[string]any {
+		return map[string]any{"replicas": replicas, "template": map[string]any{"spec": map[string]any{"containers": []any{map[string]any{"name": "web", "image": img}}}}}
+	}
+	m := &merger{resolution: "LastWriter", order: byLatest([]*instance{a, b})}
+	got, _ := m.merge("spec", map[string]any{"a": spec(5, "web:1"), "b": spec(3, "web:2")}, 2)
+	if diff := cmp.Diff(spec(5, "web:2"), got); diff != "" {
+		t.Errorf("merged (-want +got):\n%s", diff)
+	}
+	var won []string
+	for _, c := range m.conflicts {
+		won = append(won, c.Field+" "+c.Winner+" "+c.Manager+" "+c.WrittenAt)
+	}
+	want := []string{
+		"spec.replicas a kubectl-scale 2026-01-01T12:00:00Z",
+		"spec.template.spec.containers[name=web].image b kubectl-set-image 2026-01-01T11:30:00Z",
+	}
+	sort.Strings(won)
+	if diff := cmp.Diff(want, won); diff != "" {
+		t.Errorf("conflicts (-want +got):\n%s", diff)
 	}
 }

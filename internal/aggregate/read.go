@@ -29,6 +29,7 @@ type instance struct {
 	priority int
 	weight   float64
 	obj      map[string]any // after the policy's transformations
+	writes   []write        // who wrote which fields when (managedFields)
 	health   string
 	message  string
 	changed  time.Time

@@ -125,6 +125,10 @@ type Conflict struct {
 	Resolution string `json:"resolution"`
 	// Winner is the cluster whose value the merged view holds ("" when unresolved).
 	Winner string `json:"winner,omitempty"`
+	// Manager and WrittenAt (RFC 3339) say, for LastWriter, which field
+	// manager last wrote the winning value and when (from managedFields).
+	Manager   string `json:"manager,omitempty"`
+	WrittenAt string `json:"writtenAt,omitempty"`
 }
 
 // HealthyPercent is HealthyCount of TotalCount in percent (0 when there is nothing).
