@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -62,6 +63,9 @@ func writeStatusText(w io.Writer, rep status.Report) {
 		if ws.Message != "" {
 			fmt.Fprintf(w, "  %s\n", ws.Message)
 		}
+		if ws.CreatedTime != "" {
+			fmt.Fprintf(w, "  Created: %s   Last updated: %s\n", ws.CreatedTime, ws.LastUpdated)
+		}
 		if ws.Pending != nil {
 			p := ws.Pending
 			fmt.Fprintf(w, "  Changes pending: %d create, %d update, %d delete (%d unchanged, %d skipped)\n", p.Create, p.Update, p.Delete, p.Unchanged, p.Skip)
@@ -89,7 +93,10 @@ func writeStatusText(w io.Writer, rep status.Report) {
 				fmt.Fprintf(w, "    %s: %d total, %d healthy, %d unhealthy (Health: %.1f%%); %d instances (%d healthy)",
 					k.Kind, k.TotalCount, k.HealthyCount, k.UnhealthyCount, pct, k.InstanceCount, k.HealthyInstanceCount)
 				if k.MissingCount > 0 {
-					fmt.Fprintf(w, ", %d missing", k.MissingCount)
+					fmt.Fprintf(w, ", %d missing (%d %s only on some clusters)", k.MissingCount, k.PartialCount, plural(k.PartialCount, "resource", "resources"))
+				}
+				if k.LastAggregated != "" {
+					fmt.Fprintf(w, "; aggregated %s", k.LastAggregated)
 				}
 				fmt.Fprintln(w)
 			}
@@ -98,6 +105,24 @@ func writeStatusText(w io.Writer, rep status.Report) {
 			fmt.Fprintln(w, "  Projected resources:")
 			for _, k := range ws.ProjectedKinds {
 				fmt.Fprintf(w, "    %s: %d %s → %d projections (%d in sync)\n", k.Kind, k.Sources, plural(k.Sources, "source", "sources"), k.Projections, k.InSync)
+				for _, r := range k.Resources {
+					name := r.Name
+					if r.Namespace != "" {
+						name = r.Namespace + "/" + r.Name
+					}
+					var to []string
+					for _, p := range r.ProjectedTo {
+						s := p.Cluster
+						if p.Name != "" {
+							s += " as " + p.Name
+						}
+						if !p.InSync {
+							s += " (not in sync)"
+						}
+						to = append(to, s)
+					}
+					fmt.Fprintf(w, "      %s → %s\n", name, strings.Join(to, ", "))
+				}
 			}
 		}
 	}

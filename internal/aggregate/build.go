@@ -46,7 +46,7 @@ func Build(ctx context.Context, p *policy.Policies, r *render.Result, set *clust
 }
 
 func workspace(ctx context.Context, p *policy.Policies, r *render.Result, ws *render.Workspace, set *cluster.Set, opts Options) (*WorkspaceView, error) {
-	v := &WorkspaceView{Workspace: ws.Name, LogicalCluster: ws.LogicalCluster, TargetClusters: []TargetCluster{}, AggregatedResources: []KindView{}}
+	v := &WorkspaceView{Workspace: ws.Name, LogicalCluster: ws.LogicalCluster, TargetClusters: []TargetCluster{}, AggregatedResources: []KindView{}, AggregatedAt: time.Now()}
 	targets := map[string]TargetCluster{}
 	facts := map[string]policy.ClusterFacts{}
 	for _, d := range ws.Placement {

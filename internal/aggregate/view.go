@@ -1,5 +1,7 @@
 package aggregate
 
+import "time"
+
 // FormatVersion is the version of the aggregate JSON and of status.yaml.
 const FormatVersion = "1"
 
@@ -26,6 +28,10 @@ type WorkspaceView struct {
 	// StaleSince is set (RFC 3339) when no target cluster could be read and
 	// a report shows the last view it had instead, since that time.
 	StaleSince string `json:"staleSince,omitempty"`
+	// AggregatedAt is when the view was read. It stays out of the JSON and
+	// the report files, so that an unchanged view makes no commit; status
+	// shows it as lastAggregated.
+	AggregatedAt time.Time `json:"-"`
 }
 
 // TargetCluster is a target cluster's health as aggregation saw it.

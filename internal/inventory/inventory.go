@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -47,6 +48,10 @@ type Inventory struct {
 	Objects []object.ID
 	// ResourceVersion is the ConfigMap's, "" when it does not exist yet.
 	ResourceVersion string
+	// Created is when the ConfigMap was created: tmc's first apply of the
+	// workspace on the cluster. Updated is its newest write: the last apply
+	// that changed what tmc holds there. Zero when it does not exist.
+	Created, Updated time.Time
 }
 
 // Name is the ConfigMap name of a workspace's inventory: the workspace name
@@ -75,7 +80,13 @@ func Read(ctx context.Context, c client.Client, logicalCluster, workspace string
 }
 
 func decode(cm *corev1.ConfigMap) (*Inventory, error) {
-	inv := &Inventory{LogicalCluster: cm.Annotations[AnnotLogicalCluster], Workspace: cm.Annotations[AnnotWorkspace], ResourceVersion: cm.ResourceVersion}
+	inv := &Inventory{LogicalCluster: cm.Annotations[AnnotLogicalCluster], Workspace: cm.Annotations[AnnotWorkspace], ResourceVersion: cm.ResourceVersion,
+		Created: cm.CreationTimestamp.Time, Updated: cm.CreationTimestamp.Time}
+	for _, mf := range cm.ManagedFields {
+		if mf.Time != nil && mf.Time.After(inv.Updated) {
+			inv.Updated = mf.Time.Time
+		}
+	}
 	if raw := cm.Data[dataKey]; raw != "" {
 		if err := json.Unmarshal([]byte(raw), &inv.Objects); err != nil {
 			return nil, fmt.Errorf("inventory %s/%s is corrupt: %w", cm.Namespace, cm.Name, err)

@@ -8,12 +8,14 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/fluxcd/pkg/ssa/normalize"
 	"golang.org/x/sync/errgroup"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -160,6 +162,10 @@ func planCluster(ctx context.Context, p *policy.Policies, r *render.Result, set 
 		key := object.Workspace(inv.LogicalCluster, inv.Workspace).String()
 		byWS[key] = inv
 		st.Inventories[key] = inv.ResourceVersion
+		if st.Applied == nil {
+			st.Applied = map[string]AppliedTimes{}
+		}
+		st.Applied[key] = AppliedTimes{Created: inv.Created.UTC().Format(time.RFC3339), Updated: inv.Updated.UTC().Format(time.RFC3339)}
 	}
 	own := owners{recorded: map[ownerKey][]string{}, rendered: map[ownerKey]string{}}
 	for _, inv := range invs {
@@ -368,6 +374,11 @@ func planObject(ctx context.Context, c *cluster.Client, name string, w work, des
 	}
 	if live != nil {
 		ch.ResourceVersion = live.GetResourceVersion()
+		for _, mf := range live.GetManagedFields() {
+			if mf.Manager == FieldManager && mf.Operation == metav1.ManagedFieldsOperationApply && mf.Time != nil {
+				ch.LastApplied = mf.Time.UTC().Format(time.RFC3339)
+			}
+		}
 	}
 	if w.desired == nil { // prune candidate
 		if live == nil {

@@ -78,6 +78,9 @@ type Change struct {
 	ResourceVersion string `json:"resourceVersion,omitempty"`
 	// Digest is a hash of the desired object, checked when a saved plan is applied.
 	Digest string `json:"digest,omitempty"`
+	// LastApplied is when tmc last applied the live object (its managedFields
+	// entry), RFC 3339; "" when tmc never applied it.
+	LastApplied string `json:"lastApplied,omitempty"`
 	// Local is set on an unchanged object decided from the live object alone,
 	// without a dry-run request.
 	Local bool `json:"local,omitempty"`
@@ -102,6 +105,15 @@ type ClusterState struct {
 	Stale bool `json:"stale,omitempty"`
 	// Inventories are the inventory resourceVersions read, by logicalCluster/workspace.
 	Inventories map[string]string `json:"inventories,omitempty"`
+	// Applied says, by logicalCluster/workspace, when tmc first applied the
+	// workspace here and when it last changed what it holds (its inventory).
+	Applied map[string]AppliedTimes `json:"applied,omitempty"`
+}
+
+// AppliedTimes are RFC 3339 times of a workspace's inventory on a cluster.
+type AppliedTimes struct {
+	Created string `json:"created"`
+	Updated string `json:"updated"`
 }
 
 // Summary counts changes per action.

@@ -11,6 +11,8 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
+	"time"
 
 	"github.com/kcp-dev/tmc/internal/aggregate"
 	"github.com/kcp-dev/tmc/internal/object"
@@ -49,6 +51,11 @@ type Workspace struct {
 	Phase          string                    `json:"status"`
 	Message        string                    `json:"message,omitempty"`
 	LastReconciled string                    `json:"lastReconciled,omitempty"`
+	// CreatedTime is when tmc first applied the workspace (its oldest
+	// inventory on any cluster), RFC 3339; LastUpdated the last apply that
+	// changed what it holds on some cluster.
+	CreatedTime string `json:"createdTime,omitempty"`
+	LastUpdated string `json:"lastUpdated,omitempty"`
 	TargetClusters []aggregate.TargetCluster `json:"targetClusters"`
 	// AggregatedKinds are the counts of each aggregated kind.
 	AggregatedKinds []AggregatedKind `json:"aggregatedKinds"`
@@ -71,6 +78,10 @@ type AggregatedKind struct {
 	InstanceCount        int `json:"instanceCount"`
 	HealthyInstanceCount int `json:"healthyInstanceCount"`
 	MissingCount         int `json:"missingCount"`
+	// PartialCount is the number of resources not on every target cluster.
+	PartialCount int `json:"partialCount"`
+	// LastAggregated is when the kind was last read back (RFC 3339).
+	LastAggregated string `json:"lastAggregated,omitempty"`
 }
 
 // ProjectedKind counts one kind's source objects and their projections onto clusters.
@@ -83,6 +94,26 @@ type ProjectedKind struct {
 	Projections int `json:"projections"`
 	// InSync is the number of projections that are live and unchanged (when a plan was made).
 	InSync int `json:"inSync"`
+	// Resources are the source objects and where each is projected.
+	Resources []ProjectedResource `json:"resources,omitempty"`
+}
+
+// ProjectedResource is one source object and its projections.
+type ProjectedResource struct {
+	Namespace   string       `json:"namespace,omitempty"`
+	Name        string       `json:"name"`
+	ProjectedTo []Projection `json:"projectedTo"`
+}
+
+// Projection is a source object on one target cluster.
+type Projection struct {
+	Cluster string `json:"cluster"`
+	// Name is the object's name there, when a transformation renamed it.
+	Name string `json:"name,omitempty"`
+	// InSync is true when the live object matches the render (the plan found it unchanged).
+	InSync bool `json:"inSync"`
+	// LastProjected is when tmc last applied it there (RFC 3339).
+	LastProjected string `json:"lastProjected,omitempty"`
 }
 
 // Build makes the status of every workspace from a render, a plan (optional)
@@ -113,10 +144,12 @@ func Build(r *render.Result, pl *plan.Plan, views []*aggregate.WorkspaceView) Re
 			for _, k := range v.AggregatedResources {
 				w.AggregatedKinds = append(w.AggregatedKinds, AggregatedKind{APIVersion: k.APIVersion, Kind: k.Kind,
 					TotalCount: k.TotalCount, HealthyCount: k.HealthyCount, UnhealthyCount: k.UnhealthyCount,
-					InstanceCount: k.InstanceCount, HealthyInstanceCount: k.HealthyInstanceCount, MissingCount: k.MissingCount})
+					InstanceCount: k.InstanceCount, HealthyInstanceCount: k.HealthyInstanceCount, MissingCount: k.MissingCount,
+					PartialCount: k.PartialCount, LastAggregated: rfc3339(v.AggregatedAt)})
 			}
 		}
 		w.ProjectedKinds = projected(ws, pl)
+		w.CreatedTime, w.LastUpdated = applied(pl, key)
 		if pl != nil {
 			s := summary(pl, ws.LogicalCluster, ws.Name)
 			w.Pending = &s
@@ -157,6 +190,34 @@ func Build(r *render.Result, pl *plan.Plan, views []*aggregate.WorkspaceView) Re
 	return rep
 }
 
+func rfc3339(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// applied is the oldest inventory creation and the newest inventory update
+// of a workspace across the clusters the plan read.
+func applied(pl *plan.Plan, key string) (created, updated string) {
+	if pl == nil {
+		return "", ""
+	}
+	for _, c := range pl.Clusters {
+		t, ok := c.Applied[key]
+		if !ok {
+			continue
+		}
+		if created == "" || t.Created < created {
+			created = t.Created
+		}
+		if t.Updated > updated {
+			updated = t.Updated
+		}
+	}
+	return created, updated
+}
+
 func summary(pl *plan.Plan, lc, ws string) plan.Summary {
 	var mine []*plan.Change
 	for _, c := range pl.Changes {
@@ -182,16 +243,53 @@ func projected(ws *render.Workspace, pl *plan.Plan) []ProjectedKind {
 		}
 	}
 	inSync := map[gk]int{}
+	type at struct {
+		cluster string
+		id      object.ID
+	}
+	changes := map[at]*plan.Change{}
 	if pl != nil {
 		for _, ch := range pl.Changes {
-			if ch.Workspace == ws.Name && ch.LogicalCluster == ws.LogicalCluster && ch.Action == plan.Unchanged {
-				inSync[gk{ch.APIVersion, ch.Kind}]++
+			if ch.Workspace == ws.Name && ch.LogicalCluster == ws.LogicalCluster {
+				changes[at{ch.Cluster, ch.ID()}] = ch
+				if ch.Action == plan.Unchanged {
+					inSync[gk{ch.APIVersion, ch.Kind}]++
+				}
 			}
+		}
+	}
+	resources := map[gk]map[object.ID]*ProjectedResource{}
+	for _, c := range ws.Clusters {
+		for _, o := range c.Objects {
+			k := gk{o.ID.APIVersion(), o.ID.Kind}
+			if resources[k] == nil {
+				resources[k] = map[object.ID]*ProjectedResource{}
+			}
+			r := resources[k][o.SourceID]
+			if r == nil {
+				r = &ProjectedResource{Namespace: o.SourceID.Namespace, Name: o.SourceID.Name, ProjectedTo: []Projection{}}
+				resources[k][o.SourceID] = r
+			}
+			p := Projection{Cluster: c.Name}
+			if o.ID.Name != o.SourceID.Name || o.ID.Namespace != o.SourceID.Namespace {
+				p.Name = o.ID.Name
+			}
+			if ch := changes[at{c.Name, o.ID}]; ch != nil {
+				p.InSync = ch.Action == plan.Unchanged
+				p.LastProjected = ch.LastApplied
+			}
+			r.ProjectedTo = append(r.ProjectedTo, p)
 		}
 	}
 	out := []ProjectedKind{}
 	for k, src := range sources {
-		out = append(out, ProjectedKind{APIVersion: k.apiVersion, Kind: k.kind, Sources: len(src), Projections: projections[k], InSync: inSync[k]})
+		pk := ProjectedKind{APIVersion: k.apiVersion, Kind: k.kind, Sources: len(src), Projections: projections[k], InSync: inSync[k]}
+		for _, id := range slices.SortedFunc(maps.Keys(resources[k]), func(a, b object.ID) int {
+			return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
+		}) {
+			pk.Resources = append(pk.Resources, *resources[k][id])
+		}
+		out = append(out, pk)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Kind != out[j].Kind {

@@ -44,7 +44,11 @@ func TestBuildPhases(t *testing.T) {
 		change("cut", "a", plan.Unchanged),
 		change("gone", "a", plan.Delete),
 	}
-	pl := &plan.Plan{Revision: "abc", Changes: changes}
+	changes[0].LastApplied = "2026-11-29T10:00:00Z"
+	pl := &plan.Plan{Revision: "abc", Changes: changes, Clusters: []plan.ClusterState{
+		{Name: "a", Applied: map[string]plan.AppliedTimes{"root/active": {Created: "2026-11-20T08:00:00Z", Updated: "2026-11-28T09:00:00Z"}}},
+		{Name: "b", Applied: map[string]plan.AppliedTimes{"root/active": {Created: "2026-11-21T08:00:00Z", Updated: "2026-11-29T09:00:00Z"}}},
+	}}
 	views := []*aggregate.WorkspaceView{{Workspace: "cut", LogicalCluster: "root",
 		TargetClusters: []aggregate.TargetCluster{{Name: "a", Healthy: true, Reachable: true}, {Name: "b", Reachable: false}}}}
 	rep := Build(r, pl, views)
@@ -60,8 +64,12 @@ func TestBuildPhases(t *testing.T) {
 		t.Errorf("revision %q", rep.Revision)
 	}
 	for _, w := range rep.Workspaces {
+		if w.Name == "active" && (w.CreatedTime != "2026-11-20T08:00:00Z" || w.LastUpdated != "2026-11-29T09:00:00Z") {
+			t.Errorf("active: created %q, last updated %q: want the oldest creation and the newest update", w.CreatedTime, w.LastUpdated)
+		}
 		if w.Name == "active" {
-			want := []ProjectedKind{{APIVersion: "v1", Kind: "ConfigMap", Sources: 1, Projections: 2, InSync: 2}}
+			want := []ProjectedKind{{APIVersion: "v1", Kind: "ConfigMap", Sources: 1, Projections: 2, InSync: 2, Resources: []ProjectedResource{
+				{Namespace: "ns", Name: "cm", ProjectedTo: []Projection{{Cluster: "a", Name: "cm-a", InSync: true, LastProjected: "2026-11-29T10:00:00Z"}, {Cluster: "b", Name: "cm-b", InSync: true}}}}}}
 			if diff := cmp.Diff(want, w.ProjectedKinds); diff != "" {
 				t.Errorf("projected kinds (-want +got):\n%s", diff)
 			}
