@@ -82,8 +82,8 @@ func TestHumanViewsGolden(t *testing.T) {
 	b.Reset()
 	writeStatusText(&b, status.Report{FormatVersion: status.FormatVersion, Revision: "0123456789abcdef", Workspaces: []status.Workspace{
 		{Name: "web-app", LogicalCluster: "root:production", Phase: status.Error, Message: "target clusters unreachable: [prod-west] (skipped, nothing pruned there)",
-			TargetClusters:  views[0].TargetClusters,
-			CreatedTime: "2026-11-20T08:00:00Z", LastUpdated: "2026-11-27T11:00:00Z",
+			TargetClusters: views[0].TargetClusters,
+			CreatedTime:    "2026-11-20T08:00:00Z", LastUpdated: "2026-11-27T11:00:00Z",
 			AggregatedKinds: []status.AggregatedKind{{APIVersion: "apps/v1", Kind: "Deployment", TotalCount: 2, HealthyCount: 1, UnhealthyCount: 1, InstanceCount: 3, HealthyInstanceCount: 2,
 				MissingCount: 1, PartialCount: 1, LastAggregated: "2026-11-27T12:00:00Z"}},
 			ProjectedKinds: []status.ProjectedKind{{APIVersion: "v1", Kind: "ConfigMap", Sources: 1, Projections: 3, InSync: 2, Resources: []status.ProjectedResource{

@@ -46,16 +46,16 @@ type Report struct {
 
 // Workspace is one workspace's status.
 type Workspace struct {
-	Name           string                    `json:"name"`
-	LogicalCluster string                    `json:"logicalCluster"`
-	Phase          string                    `json:"status"`
-	Message        string                    `json:"message,omitempty"`
-	LastReconciled string                    `json:"lastReconciled,omitempty"`
+	Name           string `json:"name"`
+	LogicalCluster string `json:"logicalCluster"`
+	Phase          string `json:"status"`
+	Message        string `json:"message,omitempty"`
+	LastReconciled string `json:"lastReconciled,omitempty"`
 	// CreatedTime is when tmc first applied the workspace (its oldest
 	// inventory on any cluster), RFC 3339; LastUpdated the last apply that
 	// changed what it holds on some cluster.
-	CreatedTime string `json:"createdTime,omitempty"`
-	LastUpdated string `json:"lastUpdated,omitempty"`
+	CreatedTime    string                    `json:"createdTime,omitempty"`
+	LastUpdated    string                    `json:"lastUpdated,omitempty"`
 	TargetClusters []aggregate.TargetCluster `json:"targetClusters"`
 	// AggregatedKinds are the counts of each aggregated kind.
 	AggregatedKinds []AggregatedKind `json:"aggregatedKinds"`
