@@ -37,6 +37,10 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &Inventory{LogicalCluster: "root", Workspace: "web", Objects: []object.ID{ns, deploy}, ResourceVersion: a.ResourceVersion}
+	if got.Created.IsZero() || got.Updated.Before(got.Created) {
+		t.Errorf("times: created %v, updated %v", got.Created, got.Updated)
+	}
+	want.Created, want.Updated = got.Created, got.Updated
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("read back (-want +got):\n%s", diff)
 	}

@@ -3,6 +3,7 @@ package syncer
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -17,6 +18,8 @@ type WorkspacesResponse struct {
 	// FailedRevision is the newest revision, when it failed to load; RevisionError says why.
 	FailedRevision string `json:"failedRevision,omitempty"`
 	RevisionError  string `json:"revisionError,omitempty"`
+	// RecentErrors are the last errors reconciles met, newest first (repeats counted).
+	RecentErrors []RecentError `json:"recentErrors,omitempty"`
 }
 
 // Health is the body of /healthz.
@@ -30,6 +33,7 @@ type Health struct {
 // Handler serves /healthz, /readyz, /metrics and the status API.
 func (s *Syncer) Handler() http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", s.servePage)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, s.Health())
 	})
@@ -67,6 +71,7 @@ func (s *Syncer) workspaces() WorkspacesResponse {
 	if s.revErr != nil {
 		resp.FailedRevision, resp.RevisionError = s.revErrRev, s.revErr.Error()
 	}
+	resp.RecentErrors = slices.Clone(s.recent)
 	return resp
 }
 

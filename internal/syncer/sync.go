@@ -68,6 +68,7 @@ type Syncer struct {
 	facts        map[string]policy.ClusterFacts // as the last health probe read them
 	healthSeries map[string]map[string]bool     // tmc_cluster_health series set, by workspace and cluster
 	reconcileReq chan struct{}
+	recent       []RecentError // newest first, at most maxRecentErrors
 
 	// Steady state: watches on what tmc manages let an unchanged world skip reconciles.
 	watch   watches
@@ -263,6 +264,16 @@ func (s *Syncer) runOnce(ctx context.Context) {
 	if err != nil {
 		s.opts.Logf("reconcile %s: %v", short(good), err)
 	}
+	s.mu.Lock()
+	if err != nil {
+		s.noteErrorLocked("reconcile", err.Error())
+	}
+	for _, k := range slices.Sorted(maps.Keys(s.statuses)) {
+		if w := s.statuses[k]; w.Phase == status.Error {
+			s.noteErrorLocked(k, w.Message)
+		}
+	}
+	s.mu.Unlock()
 	// The result is the outcome: a reconcile that left a workspace in error
 	// (a cluster unreachable, an apply failing) is not a success.
 	if err != nil || s.anyPhase(status.Error) {
@@ -290,6 +301,37 @@ func (s *Syncer) setRevErr(rev string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.revErr, s.revErrRev = err, rev
+	s.noteErrorLocked("revision "+short(rev), err.Error())
+}
+
+// RecentError is an error a reconcile met, for the status page and API.
+type RecentError struct {
+	// Time of the newest occurrence, RFC 3339.
+	Time string `json:"time"`
+	// Where: a workspace (logicalCluster/name), a revision, or "reconcile".
+	Where   string `json:"where"`
+	Message string `json:"message"`
+	// Count is how many times in a row it happened.
+	Count int `json:"count"`
+}
+
+const maxRecentErrors = 20
+
+// noteErrorLocked records an error; a repeat of one already listed moves
+// it to the top and counts it instead of adding a line.
+func (s *Syncer) noteErrorLocked(where, msg string) {
+	now := time.Now().UTC().Format(time.RFC3339)
+	for i, e := range s.recent {
+		if e.Where == where && e.Message == msg {
+			e.Time, e.Count = now, e.Count+1
+			s.recent = append([]RecentError{e}, append(s.recent[:i:i], s.recent[i+1:]...)...)
+			return
+		}
+	}
+	s.recent = append([]RecentError{{Time: now, Where: where, Message: msg, Count: 1}}, s.recent...)
+	if len(s.recent) > maxRecentErrors {
+		s.recent = s.recent[:maxRecentErrors]
+	}
 }
 
 // healthLoop probes every cluster at the health interval, on its own
