@@ -9,7 +9,7 @@ COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X github.com/kcp-dev/tmc/internal/version.Version=$(VERSION) -X github.com/kcp-dev/tmc/internal/version.Commit=$(COMMIT)
 GOTEST_FLAGS ?= -count=1 -timeout 20m
 
-.PHONY: help build demo image install test test-unit test-e2e envtest schemas vet lint staticcheck tidy-check fmt fmt-check bench fuzz clean
+.PHONY: help build demo image install tools test test-unit test-e2e envtest schemas vet lint staticcheck tidy-check fmt fmt-check bench fuzz clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F ':.*?## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -31,14 +31,20 @@ install: ## Install tmc into $GOPATH/bin
 envtest: ## Build kube-apiserver and etcd for the tests into bin/envtest (no-op when up to date)
 	@hack/build-envtest.sh $(ENVTEST_DIR)
 
-test: envtest lint ## Everything CI runs: lint, unit tests with the race detector, end-to-end tests
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+tools: ## Install the Debian packages the tests need when missing: chromium (the status page test)
+	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium (apt-get)..."; \
+	  $(SUDO) apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q --no-install-recommends chromium >/dev/null; }; }
+
+test: envtest tools lint ## Everything CI runs: lint, unit tests with the race detector, end-to-end tests
 	$(GO) test $(GOTEST_FLAGS) -race $$($(GO) list ./... | grep -v /test/)
 	$(GO) test $(GOTEST_FLAGS) ./test/...
 
 test-unit: envtest ## Unit tests (the inventory test starts one API server)
 	$(GO) test $(GOTEST_FLAGS) $$($(GO) list ./... | grep -v /test/)
 
-test-e2e: envtest ## End-to-end tests against real API servers
+test-e2e: envtest tools ## End-to-end tests against real API servers
 	$(GO) test $(GOTEST_FLAGS) ./test/...
 
 schemas: ## Regenerate schemas/ from the Go types
