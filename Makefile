@@ -32,16 +32,18 @@ envtest: ## Build kube-apiserver and etcd for the tests into bin/envtest (no-op 
 	@hack/build-envtest.sh $(ENVTEST_DIR)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-tools: ## Install the Debian packages the tests need when missing: chromium (the status page test)
-	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium (apt-get)..."; \
-	  $(SUDO) apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 || \
-	  { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q --no-install-recommends chromium >/dev/null; }; }
+TOOLS := chromium:chromium promtool:prometheus
+tools: ## Install the Debian packages the tests need when missing: chromium (status page test), prometheus (promtool, alert rule tests)
+	@for t in $(TOOLS); do cmd=$${t%%:*}; pkg=$${t##*:}; command -v $$cmd >/dev/null 2>&1 && continue; \
+	  echo "installing Debian's $$pkg (apt-get) for $$cmd..."; \
+	  $(SUDO) apt-get install -y -q --no-install-recommends $$pkg >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q --no-install-recommends $$pkg >/dev/null; } || exit 1; done
 
 test: envtest tools lint ## Everything CI runs: lint, unit tests with the race detector, end-to-end tests
 	$(GO) test $(GOTEST_FLAGS) -race $$($(GO) list ./... | grep -v /test/)
 	$(GO) test $(GOTEST_FLAGS) ./test/...
 
-test-unit: envtest ## Unit tests (the inventory test starts one API server)
+test-unit: envtest tools ## Unit tests (the inventory test starts one API server)
 	$(GO) test $(GOTEST_FLAGS) $$($(GO) list ./... | grep -v /test/)
 
 test-e2e: envtest tools ## End-to-end tests against real API servers

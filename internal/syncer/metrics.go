@@ -17,6 +17,9 @@ type Metrics struct {
 	ClusterHealth       *prometheus.GaugeVec
 	Reconciles          *prometheus.CounterVec
 	APIRequests         *prometheus.CounterVec
+	WorkspaceStatus     *prometheus.GaugeVec
+	SyncInterval        prometheus.Gauge
+	LastSync            prometheus.Gauge
 }
 
 // NewMetrics registers the metrics.
@@ -47,9 +50,18 @@ func NewMetrics() *Metrics {
 		APIRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tmc_api_requests_total", Help: "Kubernetes API requests by cluster and verb.",
 		}, []string{"cluster", "verb"}),
+		WorkspaceStatus: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tmc_workspace_status", Help: "1 for each workspace's current status (pending, synchronizing, active, error, terminating), for alerts on one workspace.",
+		}, []string{"logical_cluster", "workspace", "status"}),
+		SyncInterval: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "tmc_sync_interval_seconds", Help: "The sync interval in force.",
+		}),
+		LastSync: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "tmc_last_sync_timestamp_seconds", Help: "Unix time of the last sync interval handled, whether it reconciled or found nothing changed.",
+		}),
 	}
 	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.Workspaces, m.AggregatedResources, m.ProjectedResources, m.AggregationDuration, m.ProjectionDuration,
-		m.ClusterHealth, m.Reconciles, m.APIRequests)
+		m.ClusterHealth, m.Reconciles, m.APIRequests, m.WorkspaceStatus, m.SyncInterval, m.LastSync)
 	return m
 }

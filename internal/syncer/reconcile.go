@@ -429,4 +429,8 @@ func (s *Syncer) updateWorkspaceMetricsLocked() {
 		// The seed's dashboards query lower-case values: active, error, ...
 		s.metrics.Workspaces.WithLabelValues(strings.ToLower(phase)).Set(float64(n))
 	}
+	s.metrics.WorkspaceStatus.Reset() // workspaces that left git leave no series behind
+	for _, w := range s.statuses {
+		s.metrics.WorkspaceStatus.WithLabelValues(w.LogicalCluster, w.Name, strings.ToLower(w.Phase)).Set(1)
+	}
 }

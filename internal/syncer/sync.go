@@ -173,6 +173,8 @@ func (s *Syncer) Run(ctx, finishCtx context.Context) error {
 		s.runOnce(finishCtx)
 		// The interval may have changed with the Config of a new revision.
 		interval, _ = s.intervals()
+		s.metrics.SyncInterval.Set(interval.Seconds())
+		s.metrics.LastSync.SetToCurrentTime()
 		tick.Reset(interval)
 	}
 }
