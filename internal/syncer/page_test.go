@@ -21,9 +21,9 @@ func TestStatusPage(t *testing.T) {
 	s := New(Options{})
 	s.goodRev = "0123456789abcdef"
 	s.statuses["root/web"] = status.Workspace{Name: "web", LogicalCluster: "root", Phase: status.Error,
-		Message:        "target clusters unreachable: [west] <script>alert(1)</script>",
-		LastReconciled: "2026-11-30T10:00:00Z",
-		TargetClusters: []aggregate.TargetCluster{{Name: "east", Healthy: true, Reachable: true}, {Name: "west", Reachable: false, Error: "connection refused"}},
+		Message:         "target clusters unreachable: [west] <script>alert(1)</script>",
+		LastReconciled:  "2026-11-30T10:00:00Z",
+		TargetClusters:  []aggregate.TargetCluster{{Name: "east", Healthy: true, Reachable: true}, {Name: "west", Reachable: false, Error: "connection refused"}},
 		AggregatedKinds: []status.AggregatedKind{{Kind: "Deployment", TotalCount: 3, HealthyCount: 2, UnhealthyCount: 1, InstanceCount: 5, HealthyInstanceCount: 4}},
 		ProjectedKinds:  []status.ProjectedKind{{Kind: "ConfigMap", Sources: 2, Projections: 4, InSync: 3}}}
 	s.statuses["root/batch"] = status.Workspace{Name: "batch", LogicalCluster: "root", Phase: status.Active,
