@@ -13,6 +13,7 @@ func newPlanCommand() *cobra.Command {
 	var cf clusterFlags
 	var output, out string
 	var detailed, forceConflicts bool
+	var markdownLimit int
 	cmd := &cobra.Command{
 		Use:   "plan [DIR]",
 		Short: "Show what applying DIR would change on every target cluster",
@@ -51,7 +52,7 @@ Exit codes: 0 success, 1 error, and with --detailed-exitcode 0 no changes,
 			case "json":
 				err = writeJSON(w, pl)
 			case "markdown":
-				err = writePlanMarkdown(w, pl)
+				err = writePlanMarkdown(w, pl, markdownLimit)
 			default:
 				err = writePlanText(w, pl, colorful(cmd.OutOrStdout()))
 			}
@@ -75,5 +76,6 @@ Exit codes: 0 success, 1 error, and with --detailed-exitcode 0 no changes,
 	cmd.Flags().StringVar(&out, "out", "", "save the plan to FILE for tmc apply --plan")
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when there are changes, 0 when none")
 	cmd.Flags().BoolVar(&forceConflicts, "force-conflicts", false, "plan as if tmc takes ownership of fields other managers own")
+	cmd.Flags().IntVar(&markdownLimit, "markdown-limit", defaultMarkdownLimit, "with -o markdown, keep the output under this many bytes (a GitHub comment takes 65,536 characters); what does not fit is summarised")
 	return cmd
 }

@@ -65,19 +65,19 @@ func writePlanText(w io.Writer, pl *plan.Plan, color bool) error {
 		} else {
 			fmt.Fprintf(w, "cluster %s: %s\n", st.Name, countLine(clusterCounts(pl, st.Name)))
 		}
-		for _, ch := range pl.Changes {
-			if ch.Cluster != st.Name || ch.Action == plan.Unchanged {
-				continue
+	}
+	for _, sec := range sections(pl) {
+		fmt.Fprintf(w, "\non %s:\n", sec.title())
+		if len(sec.clusters) > 1 {
+			fmt.Fprintf(w, "  (the same on each; %s is each cluster's name)\n", clusterPlaceholder)
+		}
+		for _, b := range sec.blocks {
+			fmt.Fprintln(w, paint(colors[b.action], "  "+b.head))
+			for _, note := range b.notes {
+				fmt.Fprintf(w, "      %s\n", note)
 			}
-			line := fmt.Sprintf("  %s %-6s %s/%s %s", symbols[ch.Action], ch.Action, ch.LogicalCluster, ch.Workspace, ch.ID())
-			fmt.Fprintln(w, paint(colors[ch.Action], line))
-			for _, note := range []string{ch.Reason, ch.Conflict, ch.Error} {
-				if note != "" {
-					fmt.Fprintf(w, "      %s\n", note)
-				}
-			}
-			if ch.Diff != "" && ch.Action != plan.Skip {
-				for _, l := range strings.SplitAfter(strings.TrimRight(ch.Diff, "\n"), "\n") {
+			if b.diff != "" {
+				for _, l := range strings.SplitAfter(strings.TrimRight(b.diff, "\n"), "\n") {
 					c := ""
 					switch {
 					case strings.HasPrefix(l, "+") && !strings.HasPrefix(l, "+++"):
@@ -135,47 +135,60 @@ func comparedLine(s plan.Summary) string {
 	return line + "."
 }
 
-// writePlanMarkdown prints the plan for a pull-request comment.
-func writePlanMarkdown(w io.Writer, pl *plan.Plan) error {
+// defaultMarkdownLimit keeps a markdown plan inside one GitHub pull-request
+// comment (65,536 characters), with room for what CI adds around it.
+const defaultMarkdownLimit = 60000
+
+// writePlanMarkdown prints the plan for a pull-request comment: the counts
+// per cluster, then each set of changes once with the clusters it is on.
+// It stays under limit bytes (0: no limit); the sections that do not fit
+// are counted and the reader is pointed to the full plan.
+func writePlanMarkdown(w io.Writer, pl *plan.Plan, limit int) error {
+	var b strings.Builder
 	s := pl.Summary
-	fmt.Fprintf(w, "### tmc plan: %d to create, %d to update, %d to delete\n\n", s.Create, s.Update, s.Delete)
+	fmt.Fprintf(&b, "### tmc plan: %d to create, %d to update, %d to delete\n\n", s.Create, s.Update, s.Delete)
 	if pl.Revision != "" {
-		fmt.Fprintf(w, "Revision `%s`\n\n", pl.Revision)
+		fmt.Fprintf(&b, "Revision `%s`\n\n", pl.Revision)
 	}
-	fmt.Fprintln(w, "| cluster | reachable | create | update | delete | unchanged | skip |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|")
+	b.WriteString("| cluster | reachable | create | update | delete | unchanged | skip |\n|---|---|---:|---:|---:|---:|---:|\n")
 	for _, st := range pl.Clusters {
 		m := clusterCounts(pl, st.Name)
 		reach := "yes"
 		if !st.Reachable {
 			reach = "**no**: " + strings.ReplaceAll(st.Error, "|", "\\|")
 		}
-		fmt.Fprintf(w, "| %s | %s | %d | %d | %d | %d | %d |\n", st.Name, reach, m[plan.Create], m[plan.Update], m[plan.Delete], m[plan.Unchanged], m[plan.Skip])
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %d | %d |\n", st.Name, reach, m[plan.Create], m[plan.Update], m[plan.Delete], m[plan.Unchanged], m[plan.Skip])
 	}
-	for _, st := range pl.Clusters {
+	secs := sections(pl)
+	for i, sec := range secs {
 		var body strings.Builder
-		n := 0
-		for _, ch := range pl.Changes {
-			if ch.Cluster != st.Name || ch.Action == plan.Unchanged {
-				continue
-			}
-			n++
-			fmt.Fprintf(&body, "%s %s %s/%s %s\n", symbols[ch.Action], ch.Action, ch.LogicalCluster, ch.Workspace, ch.ID())
-			for _, note := range []string{ch.Reason, ch.Conflict, ch.Error} {
-				if note != "" {
-					fmt.Fprintf(&body, "    %s\n", note)
-				}
-			}
-			if ch.Action != plan.Skip {
-				body.WriteString(ch.Diff)
-			}
+		for _, blk := range sec.blocks {
+			body.WriteString(blk.text())
 		}
-		if n == 0 {
-			continue
+		note := ""
+		if len(sec.clusters) > 1 {
+			note = fmt.Sprintf(" (the same on each; `%s` is each cluster's name)", clusterPlaceholder)
 		}
-		fmt.Fprintf(w, "\n<details><summary>%s: %d %s</summary>\n\n```diff\n%s```\n\n</details>\n", st.Name, n, plural(n, "change", "changes"), strings.ReplaceAll(body.String(), "```", "ʼʼʼ"))
+		part := fmt.Sprintf("\n<details><summary>%s: %d %s%s</summary>\n\n```diff\n%s```\n\n</details>\n",
+			sec.title(), len(sec.blocks), plural(len(sec.blocks), "change", "changes"), note, strings.ReplaceAll(body.String(), "```", "ʼʼʼ"))
+		if limit > 0 && b.Len()+len(part)+len(overflowNote(secs[i:])) > limit {
+			b.WriteString(overflowNote(secs[i:]))
+			break
+		}
+		b.WriteString(part)
 	}
-	return nil
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// overflowNote says what did not fit in a markdown plan and where to find it.
+func overflowNote(rest []section) string {
+	n := 0
+	for _, s := range rest {
+		n += len(s.blocks)
+	}
+	return fmt.Sprintf("\n**%d more %s (%d %s) did not fit in this comment.** The full plan: `tmc plan -o json --out plan.json` (or `-o text`), kept as a CI artifact.\n",
+		len(rest), plural(len(rest), "group of changes", "groups of changes"), n, plural(n, "change", "changes"))
 }
 
 // writeApplyText prints an apply result: a line per cluster, its errors, a summary.

@@ -2,7 +2,11 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/kcp-dev/tmc/internal/aggregate"
 	"github.com/kcp-dev/tmc/internal/apply"
@@ -48,7 +52,7 @@ func TestHumanViewsGolden(t *testing.T) {
 	golden(t, "view-plan.txt", b.Bytes())
 
 	b.Reset()
-	if err := writePlanMarkdown(&b, testPlan()); err != nil {
+	if err := writePlanMarkdown(&b, testPlan(), defaultMarkdownLimit); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "view-plan.md", b.Bytes())
@@ -93,4 +97,89 @@ func TestHumanViewsGolden(t *testing.T) {
 		{Name: "batch", LogicalCluster: "root", Phase: status.Active, TargetClusters: []aggregate.TargetCluster{}, AggregatedKinds: []status.AggregatedKind{}, ProjectedKinds: []status.ProjectedKind{}},
 	}})
 	golden(t, "view-status.txt", b.Bytes())
+}
+
+// fleetPlan is a 50-cluster change: a ConfigMap named per cluster created on
+// all 50, a Deployment update on 49, and on edge-7 a different update.
+func fleetPlan() *plan.Plan {
+	var changes []*plan.Change
+	var clusters []plan.ClusterState
+	for i := 1; i <= 50; i++ {
+		name := fmt.Sprintf("edge-%d", i)
+		clusters = append(clusters, plan.ClusterState{Name: name, Reachable: true})
+		cm := &plan.Change{Workspace: "web-app", LogicalCluster: "root", Cluster: name, Action: plan.Create, APIVersion: "v1", Kind: "ConfigMap", Namespace: "web", Name: "web-config-" + name,
+			Diff: fmt.Sprintf("--- ConfigMap/web/web-config-%[1]s (live)\n+++ ConfigMap/web/web-config-%[1]s (desired)\n@@ -0,0 +1,2 @@\n+data:\n+  cluster: %[1]s\n", name)}
+		replicas := "3"
+		if name == "edge-7" {
+			replicas = "5"
+		}
+		dep := &plan.Change{Workspace: "web-app", LogicalCluster: "root", Cluster: name, Action: plan.Update, APIVersion: "apps/v1", Kind: "Deployment", Namespace: "web", Name: "web",
+			Diff: "--- Deployment/web/web (live)\n+++ Deployment/web/web (desired)\n@@ -1,1 +1,1 @@\n-  replicas: 1\n+  replicas: " + replicas + "\n"}
+		changes = append(changes, cm, dep)
+	}
+	return &plan.Plan{FormatVersion: plan.FormatVersion, Changes: changes, Clusters: clusters, Summary: plan.Summarize(changes)}
+}
+
+// TestPlanViewsGroupFleets: changes identical across clusters (the
+// cluster's own name read as {cluster}) show once with their clusters.
+func TestPlanViewsGroupFleets(t *testing.T) {
+	secs := sections(fleetPlan())
+	var got []string
+	for _, s := range secs {
+		var heads []string
+		for _, b := range s.blocks {
+			heads = append(heads, b.head)
+		}
+		got = append(got, fmt.Sprintf("%d clusters: %s", len(s.clusters), strings.Join(heads, "; ")))
+	}
+	// The ConfigMap is on all 50 (edge-7 too), so it forms a section of its own.
+	want := []string{
+		"50 clusters: + create root/web-app ConfigMap/web/web-config-{cluster}",
+		"49 clusters: ~ update root/web-app Deployment/web/web",
+		"1 clusters: ~ update root/web-app Deployment/web/web",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("sections (-want +got):\n%s", diff)
+	}
+	if secs[2].clusters[0] != "edge-7" || !strings.Contains(secs[2].blocks[0].diff, "replicas: 5") {
+		t.Errorf("the odd cluster: %v %q", secs[2].clusters, secs[2].blocks[0].diff)
+	}
+	var md bytes.Buffer
+	if err := writePlanMarkdown(&md, fleetPlan(), defaultMarkdownLimit); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(md.String(), "<details>"); n != 3 || strings.Contains(md.String(), "did not fit") {
+		t.Errorf("markdown: %d blocks, want 3, all fitting:\n%s", n, md.String())
+	}
+	var text bytes.Buffer
+	if err := writePlanText(&text, fleetPlan(), false); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(text.String(), "+  replicas: 3"); n != 1 {
+		t.Errorf("text view repeats the shared update %d times", n)
+	}
+}
+
+// TestPlanMarkdownStaysUnderItsLimit: changes that cannot be grouped (every
+// cluster different) are cut at the limit with a note pointing to the full plan.
+func TestPlanMarkdownStaysUnderItsLimit(t *testing.T) {
+	pl := fleetPlan()
+	for i, ch := range pl.Changes {
+		ch.Diff += strings.Repeat(fmt.Sprintf("+  line-%d: %s\n", i, strings.Repeat("x", 60)), 20)
+	}
+	for _, limit := range []int{defaultMarkdownLimit, 8000} {
+		var md bytes.Buffer
+		if err := writePlanMarkdown(&md, pl, limit); err != nil {
+			t.Fatal(err)
+		}
+		if md.Len() > limit {
+			t.Errorf("limit %d: %d bytes", limit, md.Len())
+		}
+		if !strings.Contains(md.String(), "did not fit in this comment.** The full plan: `tmc plan -o json --out plan.json`") {
+			t.Errorf("limit %d: no note on what did not fit", limit)
+		}
+		if !strings.Contains(md.String(), "| edge-50 | yes |") {
+			t.Errorf("limit %d: the per-cluster table must always be whole", limit)
+		}
+	}
 }
