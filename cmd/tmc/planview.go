@@ -66,6 +66,15 @@ func writePlanText(w io.Writer, pl *plan.Plan, color bool) error {
 			fmt.Fprintf(w, "cluster %s: %s\n", st.Name, countLine(clusterCounts(pl, st.Name)))
 		}
 	}
+	for _, ch := range pl.Changes {
+		if ch.Drift != nil {
+			what := "reverts"
+			if ch.DriftReported {
+				what = "leaves (spec.drift: Report)"
+			}
+			fmt.Fprintf(w, "drift: %s on %s: the update %s an edit by %s at %s\n", ch.ID(), ch.Cluster, what, ch.Drift.Manager, ch.Drift.Time)
+		}
+	}
 	for _, sec := range sections(pl) {
 		fmt.Fprintf(w, "\non %s:\n", sec.title())
 		if len(sec.clusters) > 1 {

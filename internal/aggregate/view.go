@@ -28,10 +28,29 @@ type WorkspaceView struct {
 	// StaleSince is set (RFC 3339) when no target cluster could be read and
 	// a report shows the last view it had instead, since that time.
 	StaleSince string `json:"staleSince,omitempty"`
+	// Drift lists the recent edits made on clusters by someone else to
+	// objects tmc applied (newest first), as the syncer recorded them.
+	Drift []DriftRecord `json:"drift,omitempty"`
 	// AggregatedAt is when the view was read. It stays out of the JSON and
 	// the report files, so that an unchanged view makes no commit; status
 	// shows it as lastAggregated.
 	AggregatedAt time.Time `json:"-"`
+}
+
+// DriftRecord is one edit of an object tmc applied, made on a cluster by
+// someone else, and what tmc did about it.
+type DriftRecord struct {
+	Cluster string `json:"cluster"`
+	// Object is Kind/namespace/name.
+	Object string `json:"object"`
+	// Manager is the field manager that made the edit; Operation Update or Apply.
+	Manager   string `json:"manager"`
+	Operation string `json:"operation"`
+	// Time is when the edit was made (RFC 3339).
+	Time string `json:"time"`
+	// Corrected is true when tmc applied git's version again; false when the
+	// workspace reports drift only (spec.drift: Report).
+	Corrected bool `json:"corrected"`
 }
 
 // TargetCluster is a target cluster's health as aggregation saw it.

@@ -437,6 +437,11 @@ func planObject(ctx context.Context, c *cluster.Client, name string, w work, des
 	if drifted(live, dry) {
 		ch.Action = Update
 		ch.Diff = unifiedDiff(w.id.String(), live, dry)
+		ch.Drift = driftOf(w.desired, live)
+		if ch.Drift != nil && w.ws.Policy != nil && w.ws.Policy.Spec.Drift == policy.DriftReport {
+			ch.Action, ch.DriftReported = Skip, true
+			ch.Reason = fmt.Sprintf("drift by %s at %s reported, not corrected (spec.drift: Report)", ch.Drift.Manager, ch.Drift.Time)
+		}
 	}
 	return ch
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -18,6 +19,7 @@ import (
 	"sigs.k8s.io/structured-merge-diff/v6/value"
 
 	"github.com/kcp-dev/tmc/internal/cluster"
+	"github.com/kcp-dev/tmc/internal/inventory"
 )
 
 // Why an existing object was dry-run instead of being decided locally. A
@@ -132,6 +134,44 @@ func fieldSet(e metav1.ManagedFieldsEntry) (*smd.Set, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// driftOf says whether an update reverts someone else's edit: a managedFields
+// entry of another manager (on the object or a subresource other than
+// status), written after tmc's last apply, that owns a field git sets. The
+// Deployment controller's revision annotation, status, and fields git does
+// not set are not drift. nil when tmc never applied the object.
+func driftOf(desired, live *unstructured.Unstructured) *Drift {
+	var applied *metav1.Time
+	for _, e := range live.GetManagedFields() {
+		if e.Manager == FieldManager && e.Operation == metav1.ManagedFieldsOperationApply && e.Subresource == "" {
+			applied = e.Time
+		}
+	}
+	if applied == nil {
+		// Someone took every field tmc owned (its entry is gone): tmc's
+		// labels say it applied the object all the same.
+		if live.GetLabels()[inventory.LabelManagedBy] != inventory.ManagedBy {
+			return nil
+		}
+		applied = &metav1.Time{}
+	}
+	var found *Drift
+	for _, e := range live.GetManagedFields() {
+		if e.Manager == FieldManager || e.Subresource == "status" || e.Time == nil || e.Time.Before(applied) {
+			continue
+		}
+		set, err := fieldSet(e)
+		if err != nil {
+			continue
+		}
+		owns := false
+		set.Leaves().Iterate(func(p smd.Path) { owns = owns || covers(desired.Object, p) })
+		if owns && (found == nil || e.Time.UTC().Format(time.RFC3339) > found.Time) {
+			found = &Drift{Manager: e.Manager, Operation: string(e.Operation), Time: e.Time.UTC().Format(time.RFC3339), Subresource: e.Subresource}
+		}
+	}
+	return found
 }
 
 // contained returns "" when every value of want is in have (rule 2 above).

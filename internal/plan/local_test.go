@@ -339,3 +339,48 @@ func TestLocalDecisionRandomized(t *testing.T) {
 		t.Error("no random case was decided locally: the rule proves nothing")
 	}
 }
+
+// TestDriftNamesTheManager: an update that reverts someone else's edit names
+// the manager and time; edits of fields git does not set, status written by
+// a controller, and objects tmc never applied are not drift.
+func TestDriftNamesTheManager(t *testing.T) {
+	ctx := context.Background()
+	hc := harness.StartT(t, "drift").Get("drift")
+	cm := func(data string) string {
+		return "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm, labels: {app.kubernetes.io/managed-by: tmc}}\ndata: " + data
+	}
+	tmc := func(obj string) step { return step{"apply", FieldManager, obj} }
+	cases := []struct {
+		name        string
+		steps       []step
+		desired     string
+		wantManager string // "" for no drift
+	}{
+		{"hand edit of an owned field", []step{tmc(cm("{a: '1'}")), {"patch", "kubectl-edit", cm("{a: '9'}")}}, cm("{a: '1'}"), "kubectl-edit"},
+		{"another tool's apply of an owned field", []step{tmc(cm("{a: '1'}")), {"apply", "helm", cm("{a: '7'}")}}, cm("{a: '1'}"), "helm"},
+		{"hand edit of a field git does not set", []step{tmc(cm("{a: '1'}")), {"patch", "kubectl-edit", cm("{b: '2'}")}}, cm("{a: '2'}"), ""},
+		{"scaled by hand, now set in git", []step{tmc(fmt.Sprintf(deploy, "1Gi", "500m")), {"patch", "kubectl-scale", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {replicas: 5}"}},
+			strings.Replace(fmt.Sprintf(deploy, "1Gi", "500m"), "spec:\n  selector", "spec:\n  replicas: 2\n  selector", 1), "kubectl-scale"},
+		{"status by a controller", []step{tmc(fmt.Sprintf(deploy, "1Gi", "500m")), {"status", "kube-controller-manager", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nstatus: {replicas: 1}"}},
+			fmt.Sprintf(deploy, "2Gi", "500m"), ""},
+		{"never applied by tmc", []step{{"apply", "kubectl", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\ndata: {a: '1'}"}}, cm("{a: '2'}"), ""},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ns := fmt.Sprintf("drift-%d", i)
+			run(ctx, t, hc.Client, "", step{"apply", "setup", "apiVersion: v1\nkind: Namespace\nmetadata: {name: " + ns + "}"})
+			for _, s := range tc.steps {
+				run(ctx, t, hc.Client, ns, s)
+			}
+			desired := desiredObject(t, tc.desired)
+			desired.SetNamespace(ns)
+			d := driftOf(desired, liveOf(ctx, t, hc.Client, desired))
+			switch {
+			case tc.wantManager == "" && d != nil:
+				t.Errorf("drift %+v, want none", d)
+			case tc.wantManager != "" && (d == nil || d.Manager != tc.wantManager || d.Time == ""):
+				t.Errorf("drift %+v, want by %s", d, tc.wantManager)
+			}
+		})
+	}
+}

@@ -78,6 +78,12 @@ type Change struct {
 	ResourceVersion string `json:"resourceVersion,omitempty"`
 	// Digest is a hash of the desired object, checked when a saved plan is applied.
 	Digest string `json:"digest,omitempty"`
+	// Drift is set on an update that reverts someone else's edit: the field
+	// manager that last wrote a field git sets, after tmc's own apply.
+	Drift *Drift `json:"drift,omitempty"`
+	// DriftReported is set on a drift the workspace reports without
+	// correcting (spec.drift: Report): the change is not applied.
+	DriftReported bool `json:"driftReported,omitempty"`
 	// LastApplied is when tmc last applied the live object (its managedFields
 	// entry), RFC 3339; "" when tmc never applied it.
 	LastApplied string `json:"lastApplied,omitempty"`
@@ -110,6 +116,18 @@ type ClusterState struct {
 	Applied map[string]AppliedTimes `json:"applied,omitempty"`
 }
 
+// Drift says who changed an object tmc applied, and when.
+type Drift struct {
+	// Manager is the field manager that wrote the fields (kubectl-edit, a controller, …).
+	Manager string `json:"manager"`
+	// Operation is Update or Apply.
+	Operation string `json:"operation"`
+	// Time is when it last wrote them (RFC 3339).
+	Time string `json:"time"`
+	// Subresource is set when the write went through one (scale).
+	Subresource string `json:"subresource,omitempty"`
+}
+
 // AppliedTimes are RFC 3339 times of a workspace's inventory on a cluster.
 type AppliedTimes struct {
 	Created string `json:"created"`
@@ -130,6 +148,10 @@ type Summary struct {
 	// workspace now renders: dropped from its inventory, not deleted.
 	Released int `json:"released"`
 	Errors   int `json:"errors"`
+	// Drifted counts updates that revert someone else's edit; DriftReported
+	// those a workspace reports without correcting (not applied, not skips).
+	Drifted       int `json:"drifted"`
+	DriftReported int `json:"driftReported"`
 	// Local counts unchanged objects decided without a dry-run request.
 	Local int `json:"local"`
 	// DryRuns counts, by reason, the existing objects that were dry-run.
@@ -183,11 +205,17 @@ func Summarize(changes []*Change) Summary {
 		case Unchanged:
 			s.Unchanged++
 		case Skip:
-			if c.Release {
+			switch {
+			case c.Release:
 				s.Released++ // handed to another workspace: not a failure
-			} else {
+			case c.DriftReported:
+				s.DriftReported++ // the workspace asked to leave the edit: not a failure
+			default:
 				s.Skip++
 			}
+		}
+		if c.Drift != nil && !c.DriftReported {
+			s.Drifted++
 		}
 		if c.Conflict != "" {
 			s.Conflicts++

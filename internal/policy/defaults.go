@@ -55,6 +55,9 @@ func (w *VirtualWorkspace) setDefaults() {
 	if w.Spec.Prune == nil {
 		w.Spec.Prune = ptr(true)
 	}
+	if w.Spec.Drift == "" {
+		w.Spec.Drift = DriftCorrect
+	}
 }
 
 func (p *ProjectionPolicy) setDefaults() {

@@ -57,6 +57,17 @@ const (
 	HealthWeighted HealthAggregation = "Weighted"
 )
 
+// DriftMode says what a workspace does about drift.
+type DriftMode string
+
+// Drift modes.
+const (
+	// DriftCorrect applies git's version again (and records the drift).
+	DriftCorrect DriftMode = "Correct"
+	// DriftReport records the drift and leaves the edit in place.
+	DriftReport DriftMode = "Report"
+)
+
 // AggregationScope says which objects an AggregationPolicy reads.
 type AggregationScope string
 

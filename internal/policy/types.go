@@ -133,6 +133,10 @@ type VirtualWorkspaceSpec struct {
 	AggregationPolicies []string `json:"aggregationPolicies,omitempty"`
 	// Prune deletes objects that git no longer holds. Defaults to true.
 	Prune *bool `json:"prune,omitempty"`
+	// Drift says what tmc does when an object it applied was changed on a
+	// cluster by someone else: Correct (the default) applies git's version
+	// again and records the drift; Report records it and leaves the edit.
+	Drift DriftMode `json:"drift,omitempty" tmc:"enum=Correct|Report"`
 }
 
 // Placement chooses a workspace's target clusters: clusters ∪ clusters matching clusterSelector,

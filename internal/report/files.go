@@ -150,8 +150,21 @@ func readme(v *aggregate.WorkspaceView) []byte {
 			b.WriteString(strings.Join(conflicts, "\n") + "\n")
 		}
 	}
+	if len(v.Drift) > 0 {
+		b.WriteString("\n## Drift\n\nEdits of objects tmc applied, made on a cluster by someone else (newest first).\n\n| cluster | object | changed by | when | tmc |\n|---|---|---|---|---|\n")
+		for _, d := range v.Drift {
+			what := "reverted to git"
+			if !d.Corrected {
+				what = "reported, left as is"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s (%s) | %s | %s |\n", cell(d.Cluster), cell(d.Object), cell(d.Manager), cell(d.Operation), d.Time, what)
+		}
+	}
 	return []byte(b.String())
 }
+
+// cell makes text from a cluster safe in a markdown table cell.
+func cell(s string) string { return strings.NewReplacer("|", "\\|", "\n", " ").Replace(s) }
 
 func name(r aggregate.Resource) string {
 	if r.Namespace == "" {

@@ -54,8 +54,10 @@ type Workspace struct {
 	// CreatedTime is when tmc first applied the workspace (its oldest
 	// inventory on any cluster), RFC 3339; LastUpdated the last apply that
 	// changed what it holds on some cluster.
-	CreatedTime    string                    `json:"createdTime,omitempty"`
-	LastUpdated    string                    `json:"lastUpdated,omitempty"`
+	CreatedTime string `json:"createdTime,omitempty"`
+	LastUpdated string `json:"lastUpdated,omitempty"`
+	// Drift lists recent edits of tmc's objects by someone else, newest first (tmc sync).
+	Drift          []aggregate.DriftRecord   `json:"drift,omitempty"`
 	TargetClusters []aggregate.TargetCluster `json:"targetClusters"`
 	// AggregatedKinds are the counts of each aggregated kind.
 	AggregatedKinds []AggregatedKind `json:"aggregatedKinds"`

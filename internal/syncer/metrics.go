@@ -20,6 +20,7 @@ type Metrics struct {
 	WorkspaceStatus     *prometheus.GaugeVec
 	SyncInterval        prometheus.Gauge
 	LastSync            prometheus.Gauge
+	DriftCorrections    *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics.
@@ -56,12 +57,15 @@ func NewMetrics() *Metrics {
 		SyncInterval: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "tmc_sync_interval_seconds", Help: "The sync interval in force.",
 		}),
+		DriftCorrections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tmc_drift_corrections_total", Help: "Edits of tmc's objects by someone else that tmc reverted, by cluster and workspace.",
+		}, []string{"cluster", "workspace"}),
 		LastSync: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "tmc_last_sync_timestamp_seconds", Help: "Unix time of the last sync interval handled, whether it reconciled or found nothing changed.",
 		}),
 	}
 	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.Workspaces, m.AggregatedResources, m.ProjectedResources, m.AggregationDuration, m.ProjectionDuration,
-		m.ClusterHealth, m.Reconciles, m.APIRequests, m.WorkspaceStatus, m.SyncInterval, m.LastSync)
+		m.ClusterHealth, m.Reconciles, m.APIRequests, m.WorkspaceStatus, m.SyncInterval, m.LastSync, m.DriftCorrections)
 	return m
 }

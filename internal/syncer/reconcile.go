@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -28,6 +29,7 @@ type wsResult struct {
 	errs        []string
 	unreachable []string
 	done        map[plan.Key]bool // the changes apply carried out
+	drift       []aggregate.DriftRecord
 }
 
 // reconcile runs render → plan → apply → aggregate → report for every
@@ -70,10 +72,16 @@ func (s *Syncer) reconcile(ctx context.Context, p *policy.Policies, rev string) 
 		changes = append(changes, chs...)
 		s.terminate(r, chs, gone)
 	}
+	s.noteDrift(results)
 	var views []*aggregate.WorkspaceView
 	var aggErr error
 	if *cfg.AggregationEnabled {
 		views, aggErr = s.aggregate(ctx, sess, cfg.MaxWorkers)
+		s.mu.RLock()
+		for _, v := range views {
+			v.Drift = slices.Clone(s.drift[object.Workspace(v.LogicalCluster, v.Workspace).String()])
+		}
+		s.mu.RUnlock()
 		if aggErr == nil {
 			aggErr = s.writeReports(ctx, p, views)
 		}
@@ -210,6 +218,7 @@ func (s *Syncer) project(ctx context.Context, sess *engine.Session, rev string, 
 			}
 		}
 		sort.Strings(res.errs)
+		res.drift = driftRecords(pl.Changes, res.done)
 		return res, pl.Changes
 	}
 	ar, err := sess.Apply(ctx, pl, ao)
@@ -227,6 +236,7 @@ func (s *Syncer) project(ctx context.Context, sess *engine.Session, rev string, 
 			}
 		}
 	}
+	res.drift = driftRecords(pl.Changes, res.done)
 	sort.Strings(res.errs)
 	return res, pl.Changes
 }
@@ -370,6 +380,7 @@ func (s *Syncer) record(r *render.Result, views []*aggregate.WorkspaceView, resu
 		}
 		w.Pending = nil
 		w.LastReconciled = now
+		w.Drift = slices.Clone(s.drift[key])
 		w.Phase, w.Message = status.Active, ""
 		if res := results[key]; res != nil {
 			switch {
@@ -432,5 +443,52 @@ func (s *Syncer) updateWorkspaceMetricsLocked() {
 	s.metrics.WorkspaceStatus.Reset() // workspaces that left git leave no series behind
 	for _, w := range s.statuses {
 		s.metrics.WorkspaceStatus.WithLabelValues(w.LogicalCluster, w.Name, strings.ToLower(w.Phase)).Set(1)
+	}
+}
+
+// maxDrift is how many drift records a workspace keeps.
+const maxDrift = 20
+
+// driftRecords are the plan's drifts: corrected when apply carried the
+// update out, reported when the workspace asked to leave the edit.
+func driftRecords(changes []*plan.Change, done map[plan.Key]bool) []aggregate.DriftRecord {
+	var out []aggregate.DriftRecord
+	for _, ch := range changes {
+		if ch.Drift == nil {
+			continue
+		}
+		corrected := done[ch.Key()]
+		if !corrected && !ch.DriftReported {
+			continue // the revert failed: its error is reported instead
+		}
+		out = append(out, aggregate.DriftRecord{Cluster: ch.Cluster, Object: ch.ID().String(), Manager: ch.Drift.Manager,
+			Operation: ch.Drift.Operation, Time: ch.Drift.Time, Corrected: corrected})
+	}
+	return out
+}
+
+// noteDrift adds a reconcile's drift to each workspace's history (newest
+// first, each edit once) and counts the corrections in
+// tmc_drift_corrections_total.
+func (s *Syncer) noteDrift(results map[string]*wsResult) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.drift == nil {
+		s.drift = map[string][]aggregate.DriftRecord{}
+	}
+	for key, res := range results {
+		for _, d := range res.drift {
+			if slices.Contains(s.drift[key], d) {
+				continue // a reported edit is seen again every reconcile
+			}
+			s.drift[key] = append([]aggregate.DriftRecord{d}, s.drift[key]...)
+			if len(s.drift[key]) > maxDrift {
+				s.drift[key] = s.drift[key][:maxDrift]
+			}
+			if d.Corrected {
+				_, ws, _ := strings.Cut(key, "/")
+				s.metrics.DriftCorrections.WithLabelValues(d.Cluster, ws).Inc()
+			}
+		}
 	}
 }

@@ -68,7 +68,8 @@ type Syncer struct {
 	facts        map[string]policy.ClusterFacts // as the last health probe read them
 	healthSeries map[string]map[string]bool     // tmc_cluster_health series set, by workspace and cluster
 	reconcileReq chan struct{}
-	recent       []RecentError // newest first, at most maxRecentErrors
+	recent       []RecentError                      // newest first, at most maxRecentErrors
+	drift        map[string][]aggregate.DriftRecord // by logicalCluster/name, newest first
 
 	// Steady state: watches on what tmc manages let an unchanged world skip reconciles.
 	watch   watches

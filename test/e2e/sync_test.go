@@ -22,6 +22,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kcp-dev/tmc/internal/aggregate"
 )
 
 // gitRepo is a working clone the test commits policy changes through.
@@ -242,6 +244,27 @@ func TestSync(t *testing.T) {
 		eventually(t, "the hand edit reverted", 30*time.Second, func() (bool, string) {
 			return replicas("prod-east") == 4, fmt.Sprint(replicas("prod-east"))
 		})
+		// The revert is recorded as drift: in the status, the metric and the page.
+		eventually(t, "the drift recorded", 15*time.Second, func() (bool, string) {
+			var ws struct {
+				Drift []aggregate.DriftRecord `json:"drift"`
+			}
+			api.get("/api/v1/workspaces/root:production/web-app", &ws)
+			for _, d := range ws.Drift {
+				if d.Cluster == "prod-east" && d.Object == "Deployment/web/web" && d.Manager == "kubectl-edit" && d.Corrected {
+					return true, ""
+				}
+			}
+			return false, fmt.Sprintf("%+v", ws.Drift)
+		})
+		_, metrics := api.get("/metrics", nil)
+		if !strings.Contains(metrics, `tmc_drift_corrections_total{cluster="prod-east",workspace="web-app"} 1`) {
+			t.Errorf("metrics lack the drift correction")
+		}
+		_, page := api.get("/", nil)
+		if !strings.Contains(page, "kubectl-edit (Update)") || !strings.Contains(page, "reverted to git") {
+			t.Errorf("the status page does not show the drift")
+		}
 	})
 
 	t.Run("steady state: no writes, no polling", func(t *testing.T) {
