@@ -221,14 +221,7 @@ func TestLocalDecisionAgreesWithTheServer(t *testing.T) {
 	var local, fallbacks int
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			ns := fmt.Sprintf("eq-%d", i)
-			run(ctx, t, hc.Client, "", step{"apply", "setup", "apiVersion: v1\nkind: Namespace\nmetadata: {name: " + ns + "}"})
-			for _, s := range tc.steps {
-				run(ctx, t, hc.Client, ns, s)
-			}
-			desired := desiredObject(t, tc.desired)
-			desired.SetNamespace(ns)
-			live := liveOf(ctx, t, hc.Client, desired)
+			desired, live := setUp(ctx, t, hc.Client, fmt.Sprintf("eq-%d", i), tc.steps, tc.desired)
 			why := unchangedLocally(desired, live)
 			server := serverSaysUnchanged(ctx, t, c, desired, live)
 			switch {
@@ -246,6 +239,19 @@ func TestLocalDecisionAgreesWithTheServer(t *testing.T) {
 		})
 	}
 	t.Logf("%d cases: %d decided locally, %d needless dry-runs, 0 disagreements unless reported above", len(cases), local, fallbacks)
+}
+
+// setUp runs a case's steps in a namespace of its own and returns its
+// desired object (as plan decodes it) and the live object they left.
+func setUp(ctx context.Context, t *testing.T, c client.Client, ns string, steps []step, desiredYAML string) (desired, live *unstructured.Unstructured) {
+	t.Helper()
+	run(ctx, t, c, "", step{"apply", "setup", "apiVersion: v1\nkind: Namespace\nmetadata: {name: " + ns + "}"})
+	for _, s := range steps {
+		run(ctx, t, c, ns, s)
+	}
+	desired = desiredObject(t, desiredYAML)
+	desired.SetNamespace(ns)
+	return desired, liveOf(ctx, t, c, desired)
 }
 
 func waitForKind(ctx context.Context, t testing.TB, c client.Client) {
@@ -367,14 +373,7 @@ func TestDriftNamesTheManager(t *testing.T) {
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			ns := fmt.Sprintf("drift-%d", i)
-			run(ctx, t, hc.Client, "", step{"apply", "setup", "apiVersion: v1\nkind: Namespace\nmetadata: {name: " + ns + "}"})
-			for _, s := range tc.steps {
-				run(ctx, t, hc.Client, ns, s)
-			}
-			desired := desiredObject(t, tc.desired)
-			desired.SetNamespace(ns)
-			d := driftOf(desired, liveOf(ctx, t, hc.Client, desired))
+			d := driftOf(setUp(ctx, t, hc.Client, fmt.Sprintf("drift-%d", i), tc.steps, tc.desired))
 			switch {
 			case tc.wantManager == "" && d != nil:
 				t.Errorf("drift %+v, want none", d)
