@@ -92,4 +92,3 @@ func TestDriftReportOnly(t *testing.T) {
 		t.Fatalf("Correct mode must revert: exit %d, level %q\n%s\n%s", code, level(), out, errOut)
 	}
 }
-
