@@ -130,7 +130,7 @@ func fieldSet(e metav1.ManagedFieldsEntry) (*smd.Set, error) {
 	if e.FieldsV1 == nil {
 		return s, nil
 	}
-	if err := s.FromJSON(bytes.NewReader(e.FieldsV1.Raw)); err != nil {
+	if err := s.FromJSON(bytes.NewReader(e.FieldsV1.GetRawBytes())); err != nil {
 		return nil, err
 	}
 	return s, nil
