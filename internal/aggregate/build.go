@@ -171,10 +171,14 @@ func read(ctx context.Context, ap *policy.AggregationPolicy, ws *render.Workspac
 	if err != nil {
 		return nil, err
 	}
+	lastWriterDecides := ap.Spec.MergeStrategy == policy.MergeUnion && ap.Spec.ConflictResolution == policy.ResolveLastWriter
 	out := make([]*instance, 0, len(objs))
 	for _, obj := range objs {
 		env := &policy.Env{Cluster: facts, Workspace: policy.WorkspaceFacts{Name: ws.Name, LogicalCluster: ws.LogicalCluster}}
-		inst := &instance{cluster: tc.Name, priority: tc.Priority, weight: tc.Weight, changed: lastChanged(obj), writes: writes(obj)}
+		inst := &instance{cluster: tc.Name, priority: tc.Priority, weight: tc.Weight, changed: lastChanged(obj)}
+		if lastWriterDecides {
+			inst.writes = writes(obj) // parsing managedFields costs: only where LastWriter reads them
+		}
 		inst.health, inst.message = instanceHealth(ap, obj, env)
 		object.DropServerMetadata(obj)
 		if obj, err = transform(ap, obj, env, vals); err != nil {

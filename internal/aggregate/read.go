@@ -85,7 +85,8 @@ func Namespaces(ap *policy.AggregationPolicy, fieldNS string) []string {
 }
 
 // fieldFilter splits the field selectors into a namespace and name the server
-// can filter on and the full requirements applied to each object.
+// filters on and the requirements left to check on each object (those the
+// server's filter does not already enforce).
 func fieldFilter(ap *policy.AggregationPolicy) (ns, name string, reqs []policy.FieldRequirement, err error) {
 	for _, fs := range ap.Spec.FieldSelectors {
 		rs, err := policy.ParseFieldSelector(fs)
@@ -102,7 +103,16 @@ func fieldFilter(ap *policy.AggregationPolicy) (ns, name string, reqs []policy.F
 		}
 		reqs = append(reqs, rs...)
 	}
-	return ns, name, reqs, nil
+	// The LIST is narrowed to ns and name on the server: checking them again
+	// would turn every object into YAML nodes for nothing.
+	left := reqs[:0]
+	for _, r := range reqs {
+		if !r.NotEqual && (r.Field == "metadata.namespace" && r.Value == ns || r.Field == "metadata.name" && r.Value == name) {
+			continue
+		}
+		left = append(left, r)
+	}
+	return ns, name, left, nil
 }
 
 func matchFields(obj map[string]any, reqs []policy.FieldRequirement) bool {
