@@ -56,6 +56,13 @@ const (
 	MaxValueNodes = 10_000
 )
 
+// Requests a policy can make tmc send.
+const (
+	// MaxPolicyNamespaces bounds an AggregationPolicy's namespaces: each is
+	// one LIST per target cluster on every aggregation.
+	MaxPolicyNamespaces = 100
+)
+
 // Cluster facts.
 const (
 	// MaxCapacity bounds a declared or observed capacity figure (cores, bytes

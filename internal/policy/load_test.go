@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/kcp-dev/tmc/internal/limits"
 )
 
 const header = "apiVersion: tmc.kcp.io/v1alpha1\n"
@@ -272,5 +274,19 @@ func TestAliasBomb(t *testing.T) {
 	_, err := LoadFiles(map[string][]byte{"bomb.yaml": []byte(doc)})
 	if err == nil || !strings.Contains(err.Error(), "bomb.yaml:15:13: document expands to more than 1000000 nodes") {
 		t.Fatalf("want the alias budget's error, got %v", err)
+	}
+}
+
+// TestAggregationNamespacesBounded: each namespace is a LIST per cluster on
+// every aggregation, so a repo cannot list without bound.
+func TestAggregationNamespacesBounded(t *testing.T) {
+	var nss []string
+	for i := range limits.MaxPolicyNamespaces + 1 {
+		nss = append(nss, fmt.Sprintf("ns-%d", i))
+	}
+	doc := header + "kind: AggregationPolicy\nmetadata:\n  name: pods\nspec:\n  gvk: {version: v1, kind: Pod}\n  scope: Selected\n  namespaces: [" + strings.Join(nss, ", ") + "]\n"
+	_, err := LoadFiles(map[string][]byte{"a.yaml": []byte(doc)})
+	if err == nil || !strings.Contains(err.Error(), "a.yaml:8:15: AggregationPolicy/pods: spec.namespaces: 101 namespaces: at most 100") {
+		t.Errorf("error %v", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/kcp-dev/tmc/internal/fieldpath"
+	"github.com/kcp-dev/tmc/internal/limits"
 )
 
 // validator checks what needs more than one field: names, duplicates,
@@ -286,6 +287,9 @@ func (v *validator) aggregation(x *AggregationPolicy) {
 	}
 	if s.Scope == ScopeSelected && len(s.LabelSelectors) == 0 && len(s.Namespaces) == 0 {
 		v.add(o.Errorf("spec.scope", "scope Selected reads objects tmc did not apply: narrow it with labelSelectors or namespaces"))
+	}
+	if len(s.Namespaces) > limits.MaxPolicyNamespaces {
+		v.add(o.Errorf("spec.namespaces", "%d namespaces: at most %d (each is one LIST per cluster on every aggregation; select by labels instead)", len(s.Namespaces), limits.MaxPolicyNamespaces))
 	}
 	for i, ns := range s.Namespaces {
 		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
