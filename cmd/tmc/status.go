@@ -86,12 +86,8 @@ func writeStatusText(w io.Writer, rep status.Report) {
 		if len(ws.AggregatedKinds) > 0 {
 			fmt.Fprintln(w, "  Aggregated resources:")
 			for _, k := range ws.AggregatedKinds {
-				pct := 0.0
-				if k.TotalCount > 0 {
-					pct = 100 * float64(k.HealthyCount) / float64(k.TotalCount)
-				}
 				fmt.Fprintf(w, "    %s: %d total, %d healthy, %d unhealthy (Health: %.1f%%); %d instances (%d healthy)",
-					k.Kind, k.TotalCount, k.HealthyCount, k.UnhealthyCount, pct, k.InstanceCount, k.HealthyInstanceCount)
+					k.Kind, k.TotalCount, k.HealthyCount, k.UnhealthyCount, k.HealthyPercent(), k.InstanceCount, k.HealthyInstanceCount)
 				if k.MissingCount > 0 {
 					fmt.Fprintf(w, ", %d missing (%d %s only on some clusters)", k.MissingCount, k.PartialCount, plural(k.PartialCount, "resource", "resources"))
 				}

@@ -86,6 +86,14 @@ type AggregatedKind struct {
 	LastAggregated string `json:"lastAggregated,omitempty"`
 }
 
+// HealthyPercent is HealthyCount of TotalCount in percent (0 when there is nothing).
+func (k AggregatedKind) HealthyPercent() float64 {
+	if k.TotalCount == 0 {
+		return 0
+	}
+	return 100 * float64(k.HealthyCount) / float64(k.TotalCount)
+}
+
 // ProjectedKind counts one kind's source objects and their projections onto clusters.
 type ProjectedKind struct {
 	APIVersion string `json:"apiVersion"`
@@ -245,15 +253,12 @@ func projected(ws *render.Workspace, pl *plan.Plan) []ProjectedKind {
 		}
 	}
 	inSync := map[gk]int{}
-	type at struct {
-		cluster string
-		id      object.ID
-	}
-	changes := map[at]*plan.Change{}
+	key := object.Workspace(ws.LogicalCluster, ws.Name).String()
+	changes := map[plan.Key]*plan.Change{}
 	if pl != nil {
 		for _, ch := range pl.Changes {
 			if ch.Workspace == ws.Name && ch.LogicalCluster == ws.LogicalCluster {
-				changes[at{ch.Cluster, ch.ID()}] = ch
+				changes[ch.Key()] = ch
 				if ch.Action == plan.Unchanged {
 					inSync[gk{ch.APIVersion, ch.Kind}]++
 				}
@@ -276,7 +281,7 @@ func projected(ws *render.Workspace, pl *plan.Plan) []ProjectedKind {
 			if o.ID.Name != o.SourceID.Name || o.ID.Namespace != o.SourceID.Namespace {
 				p.Name = o.ID.Name
 			}
-			if ch := changes[at{c.Name, o.ID}]; ch != nil {
+			if ch := changes[plan.Key{Workspace: key, Cluster: c.Name, ID: o.ID}]; ch != nil {
 				p.InSync = ch.Action == plan.Unchanged
 				p.LastProjected = ch.LastApplied
 			}

@@ -23,7 +23,7 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 		if k.TotalCount == 0 {
 			return "—"
 		}
-		return strconv.FormatFloat(100*float64(k.HealthyCount)/float64(k.TotalCount), 'f', 1, 64) + "%"
+		return strconv.FormatFloat(k.HealthyPercent(), 'f', 1, 64) + "%"
 	},
 }).Parse(pageHTML))
 

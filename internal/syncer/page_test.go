@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -69,5 +70,44 @@ func TestStatusPage(t *testing.T) {
 	}
 	if strings.Contains(page, "<script") {
 		t.Error("the page holds a script")
+	}
+}
+
+// TestWorkspaceStatusSeries: one tmc_workspace_status series per workspace,
+// for its current status; a workspace's old status and a workspace that
+// left git leave none behind.
+func TestWorkspaceStatusSeries(t *testing.T) {
+	s := New(Options{})
+	series := func() []string {
+		mfs, err := s.metrics.Registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, mf := range mfs {
+			if mf.GetName() != "tmc_workspace_status" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				var l []string
+				for _, lp := range m.GetLabel() {
+					l = append(l, lp.GetValue())
+				}
+				out = append(out, strings.Join(l, "/"))
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	s.mu.Lock()
+	s.statuses["root/web"] = status.Workspace{Name: "web", LogicalCluster: "root", Phase: status.Pending}
+	s.statuses["root/api"] = status.Workspace{Name: "api", LogicalCluster: "root", Phase: status.Active}
+	s.updateWorkspaceMetricsLocked()
+	s.statuses["root/web"] = status.Workspace{Name: "web", LogicalCluster: "root", Phase: status.Error}
+	delete(s.statuses, "root/api")
+	s.updateWorkspaceMetricsLocked()
+	s.mu.Unlock()
+	if got := series(); !slices.Equal(got, []string{"root/error/web"}) {
+		t.Errorf("series %v, want only web's current status", got)
 	}
 }

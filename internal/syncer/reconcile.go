@@ -440,10 +440,21 @@ func (s *Syncer) updateWorkspaceMetricsLocked() {
 		// The seed's dashboards query lower-case values: active, error, ...
 		s.metrics.Workspaces.WithLabelValues(strings.ToLower(phase)).Set(float64(n))
 	}
-	s.metrics.WorkspaceStatus.Reset() // workspaces that left git leave no series behind
+	// One series per workspace, for its current status: set the new ones
+	// first, then delete the old ones (a Reset would leave a scrape with no
+	// series at all, restarting every alert's "for" clock).
+	current := map[[3]string]bool{}
 	for _, w := range s.statuses {
-		s.metrics.WorkspaceStatus.WithLabelValues(w.LogicalCluster, w.Name, strings.ToLower(w.Phase)).Set(1)
+		l := [3]string{w.LogicalCluster, w.Name, strings.ToLower(w.Phase)}
+		current[l] = true
+		s.metrics.WorkspaceStatus.WithLabelValues(l[:]...).Set(1)
 	}
+	for l := range s.statusSeries {
+		if !current[l] {
+			s.metrics.WorkspaceStatus.DeleteLabelValues(l[:]...)
+		}
+	}
+	s.statusSeries = current
 }
 
 // maxDrift is how many drift records a workspace keeps.

@@ -67,6 +67,7 @@ type Syncer struct {
 	unhealthy    map[string]bool
 	facts        map[string]policy.ClusterFacts // as the last health probe read them
 	healthSeries map[string]map[string]bool     // tmc_cluster_health series set, by workspace and cluster
+	statusSeries map[[3]string]bool             // tmc_workspace_status series set: logical cluster, workspace, status
 	reconcileReq chan struct{}
 	recent       []RecentError                      // newest first, at most maxRecentErrors
 	drift        map[string][]aggregate.DriftRecord // by logicalCluster/name, newest first
