@@ -15,7 +15,6 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -374,10 +373,8 @@ func planObject(ctx context.Context, c *cluster.Client, name string, w work, des
 	}
 	if live != nil {
 		ch.ResourceVersion = live.GetResourceVersion()
-		for _, mf := range live.GetManagedFields() {
-			if mf.Manager == FieldManager && mf.Operation == metav1.ManagedFieldsOperationApply && mf.Time != nil {
-				ch.LastApplied = mf.Time.UTC().Format(time.RFC3339)
-			}
+		if e, ok := tmcApply(live); ok && e.Time != nil {
+			ch.LastApplied = e.Time.UTC().Format(time.RFC3339)
 		}
 	}
 	if w.desired == nil { // prune candidate

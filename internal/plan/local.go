@@ -143,10 +143,8 @@ func fieldSet(e metav1.ManagedFieldsEntry) (*smd.Set, error) {
 // not set are not drift. nil when tmc never applied the object.
 func driftOf(desired, live *unstructured.Unstructured) *Drift {
 	var applied *metav1.Time
-	for _, e := range live.GetManagedFields() {
-		if e.Manager == FieldManager && e.Operation == metav1.ManagedFieldsOperationApply && e.Subresource == "" {
-			applied = e.Time
-		}
+	if e, ok := tmcApply(live); ok {
+		applied = e.Time
 	}
 	if applied == nil {
 		// Someone took every field tmc owned (its entry is gone): tmc's
@@ -172,6 +170,16 @@ func driftOf(desired, live *unstructured.Unstructured) *Drift {
 		}
 	}
 	return found
+}
+
+// tmcApply is tmc's own server-side-apply entry in the live object's managedFields.
+func tmcApply(live *unstructured.Unstructured) (metav1.ManagedFieldsEntry, bool) {
+	for _, e := range live.GetManagedFields() {
+		if e.Manager == FieldManager && e.Operation == metav1.ManagedFieldsOperationApply && e.Subresource == "" {
+			return e, true
+		}
+	}
+	return metav1.ManagedFieldsEntry{}, false
 }
 
 // contained returns "" when every value of want is in have (rule 2 above).
