@@ -272,12 +272,8 @@ func resource(ap *policy.AggregationPolicy, insts []*instance, names []string, t
 
 // maskSecret hides Secret values in the merged content and the conflicts.
 func maskSecret(res *Resource) {
-	for _, f := range []string{"data", "stringData"} {
-		if m, ok := res.Spec[f].(map[string]any); ok {
-			for k := range m {
-				m[k] = mask.Value
-			}
-		}
+	if res.Spec != nil {
+		res.Spec = mask.SecretContent(res.Spec)
 	}
 	for i := range res.Conflicts {
 		for c := range res.Conflicts[i].Values {

@@ -19,6 +19,73 @@ const Value = "***"
 // IsSecret reports whether apiVersion and kind name a core/v1 Secret.
 func IsSecret(apiVersion, kind string) bool { return apiVersion == "v1" && kind == "Secret" }
 
+// IsSecretObject reports whether an object held as plain data is a core/v1 Secret.
+func IsSecretObject(obj map[string]any) bool {
+	if obj == nil {
+		return false
+	}
+	v, _ := obj["apiVersion"].(string)
+	k, _ := obj["kind"].(string)
+	return IsSecret(v, k)
+}
+
+// ExprView is what an expression sees of obj. For anything but a Secret it
+// is obj itself. For a Secret it is a copy that keeps what identifies it
+// (apiVersion, kind, type, immutable, metadata name, namespace, labels,
+// generation, uid, timestamps) and shows Value for every value of data,
+// stringData and annotations (which may hold last-applied-configuration),
+// with managedFields dropped. So no expression can make its outcome, its
+// error or anything it copies depend on a Secret value: the taint rule of
+// docs/security.md.
+func ExprView(obj map[string]any) map[string]any {
+	if !IsSecretObject(obj) {
+		return obj
+	}
+	return SecretContent(obj)
+}
+
+// SecretContent returns a copy of a Secret's content (the whole object, or
+// the part of it a view shows) with its values masked, as ExprView says.
+func SecretContent(obj map[string]any) map[string]any {
+	out := make(map[string]any, len(obj))
+	for k, v := range obj {
+		switch k {
+		case "apiVersion", "kind", "type", "immutable":
+			out[k] = v
+		default:
+			// a field a Secret does not have (a transformation's Set): it may
+			// hold anything, so it is masked whole.
+			out[k] = Value
+		case "data", "stringData":
+			out[k] = maskedKeys(v)
+		case "metadata":
+			md, _ := v.(map[string]any)
+			m := make(map[string]any, len(md))
+			for mk, mv := range md {
+				switch mk {
+				case "managedFields":
+				case "annotations":
+					m[mk] = maskedKeys(mv)
+				default:
+					m[mk] = mv
+				}
+			}
+			out[k] = m
+		}
+	}
+	return out
+}
+
+// maskedKeys returns a map with v's keys and Value for every value.
+func maskedKeys(v any) map[string]any {
+	in, _ := v.(map[string]any)
+	out := make(map[string]any, len(in))
+	for k := range in {
+		out[k] = Value
+	}
+	return out
+}
+
 // SecretValues returns a Secret's values (plain and base64) for masking text.
 func SecretValues(u *unstructured.Unstructured) []string {
 	if u == nil || !IsSecret(u.GetAPIVersion(), u.GetKind()) {

@@ -26,10 +26,12 @@ type Env struct {
 	budget *exprBudget
 }
 
-// withBudget returns a copy of env with a fresh byte budget for one run.
+// withBudget returns a copy of env with a fresh byte budget for one run, a
+// Secret resource replaced by its masked view.
 func withBudget(env *Env) *Env {
 	e := *env
 	e.budget = &exprBudget{left: limits.MaxExprBytes}
+	e.Resource = mask.ExprView(e.Resource)
 	return &e
 }
 
@@ -98,7 +100,7 @@ func (p *Program) Facts(env *Env) []Fact {
 		return nil
 	}
 	out := make([]Fact, 0, len(p.reads))
-	secret := isSecret(env.Resource)
+	secret := mask.IsSecretObject(env.Resource)
 	for _, r := range p.reads {
 		if secret && readsSecretValue(r.path) {
 			out = append(out, Fact{Path: r.path, Value: Masked})
@@ -130,12 +132,13 @@ func (p *Program) Bool(env *Env) (bool, error) {
 	return b, nil
 }
 
-// Run runs the program and returns its value.
+// Run runs the program and returns its value. A Secret is seen through
+// mask.ExprView: its values read as "***", so no outcome depends on them.
 func (p *Program) Run(env *Env) (any, error) {
 	m := vm.VM{MemoryBudget: limits.MaxExprMemory}
 	out, err := m.Run(p.prog, withBudget(env))
 	if err != nil {
-		if isSecret(env.Resource) && p.UsesResource {
+		if mask.IsSecretObject(env.Resource) && p.UsesResource {
 			// expr's runtime errors quote the values they failed on
 			// (int("s3cret"), a regexp built from a password): withhold them.
 			return nil, p.errorf("failed on a Secret (the error is withheld: it may quote a Secret value)")
@@ -248,11 +251,6 @@ func (c *readCollector) usesRoot(name string) bool {
 
 // Masked replaces a Secret value wherever tmc would otherwise show it.
 const Masked = mask.Value
-
-// isSecret reports whether an object (as plain data) is a core/v1 Secret.
-func isSecret(obj map[string]any) bool {
-	return obj != nil && obj["kind"] == "Secret" && obj["apiVersion"] == "v1"
-}
 
 // readsSecretValue reports whether a `resource` path of a Secret may hold a
 // value of it: everything but its kind, apiVersion, type, name, namespace

@@ -256,6 +256,11 @@ func (v *validator) transformations(o Origin, field string, ts []Transformation)
 		t := &ts[i]
 		f := fmt.Sprintf("%s[%d]", field, i)
 		t.Path, _ = fieldpath.Parse(t.JSONPath) // checked while decoding
+		if len(t.Path.Segments) > 0 && t.Path.Segments[0].Kind == fieldpath.Field {
+			if k := t.Path.Segments[0].Key; k == "apiVersion" || k == "kind" {
+				v.add(o.Errorf(f+".jsonPath", "a transformation may not change %s: an object keeps the type it was written or read as (a Secret stays a Secret, and its values stay masked)", k))
+			}
+		}
 		switch t.Type {
 		case TransformSet, TransformReplace:
 			if t.Value == nil {
