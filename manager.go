@@ -58,6 +58,10 @@ type ManagerOptions struct {
 	// Namespace holds the Lease and the kubeconfig Secrets; empty means
 	// $POD_NAMESPACE, then tmc-system.
 	Namespace string
+	// SecretNamespaces are further namespaces of the home cluster that a
+	// Cluster's kubeconfig.secretRef may name; tmc's own Namespace is always
+	// allowed, any other is an error (the policy repo is untrusted).
+	SecretNamespaces []string
 	// LeaderElection, when set, makes replicas share a Lease so that one syncs.
 	LeaderElection *LeaderElection
 	// ShutdownGrace bounds, for Start, how long the reconcile in flight may
@@ -104,6 +108,7 @@ func NewManager(o ManagerOptions) *Manager {
 	if m.home != nil && copts.SecretKubeconfig == nil {
 		copts.SecretKubeconfig = m.secretKubeconfig
 	}
+	copts.SecretNamespaces = append([]string{m.ns}, o.SecretNamespaces...)
 	m.s = syncer.New(syncer.Options{
 		Repo: o.Repo, Branch: o.Branch, Path: o.Path, Interval: o.Interval, HealthInterval: o.HealthInterval,
 		Auth: o.Auth, WorkDir: o.WorkDir, Cluster: copts, ForceConflicts: o.ForceConflicts, PushReports: o.PushReports, Logf: o.Logf,

@@ -19,6 +19,7 @@ type syncFlags struct {
 	leaderElect                         bool
 	leaseDuration, shutdownGrace        time.Duration
 	leaseNamespace, leaseName           string
+	secretNamespaces                    []string
 	auth                                tmc.GitAuth
 	noPush, forceConflicts              bool
 }
@@ -66,7 +67,8 @@ or --ssh-key-file with --ssh-known-hosts.`,
 	fl.StringVar(&f.listen, "listen", ":8080", "address of the health, metrics and status endpoints")
 	fl.StringVar(&f.workdir, "workdir", "", "directory for the clone (default: a temporary one)")
 	fl.BoolVar(&f.leaderElect, "leader-elect", false, "share a Lease with other replicas so that one syncs")
-	fl.StringVar(&f.leaseNamespace, "leader-elect-namespace", "", "namespace of the Lease (default: $POD_NAMESPACE, then tmc-system)")
+	fl.StringVar(&f.leaseNamespace, "leader-elect-namespace", "", "namespace of the Lease and of the kubeconfig Secrets (default: $POD_NAMESPACE, then tmc-system)")
+	fl.StringSliceVar(&f.secretNamespaces, "secret-namespace", nil, "a further namespace whose Secrets a Cluster's kubeconfig.secretRef may name (repeatable; tmc's own namespace is always allowed)")
 	fl.StringVar(&f.leaseName, "leader-elect-name", "tmc-sync", "name of the Lease")
 	fl.DurationVar(&f.leaseDuration, "leader-elect-lease-duration", 15*time.Second, "how long a Lease lasts without renewal; another replica takes over within it")
 	fl.DurationVar(&f.shutdownGrace, "shutdown-grace-period", 90*time.Second, "on SIGTERM, how long the reconcile in flight may take before it is cancelled (keep it below the pod's terminationGracePeriodSeconds)")
@@ -109,7 +111,7 @@ func runSync(cmd *cobra.Command, cf *clusterFlags, f *syncFlags) error {
 	opts := tmc.ManagerOptions{
 		Repo: f.repo, Branch: f.branch, Path: f.path, Interval: f.interval, HealthInterval: f.healthInterval,
 		Auth: auth, WorkDir: f.workdir, Cluster: cf.options(), ForceConflicts: f.forceConflicts, PushReports: !f.noPush,
-		HomeKubeconfig: cf.kubeconfig, Namespace: f.leaseNamespace,
+		HomeKubeconfig: cf.kubeconfig, Namespace: f.leaseNamespace, SecretNamespaces: f.secretNamespaces,
 		Logf: func(format string, args ...any) {
 			fmt.Fprintf(cmd.ErrOrStderr(), time.Now().UTC().Format(time.RFC3339)+" "+format+"\n", args...)
 		},

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
+	"strings"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -96,8 +98,12 @@ func newClient(ctx context.Context, root string, c *policy.Cluster, opts Options
 	}
 	kctx := raw.Contexts[ctxName]
 	if ai, ok := raw.AuthInfos[kctx.AuthInfo]; ok && ai != nil {
-		if (ai.Exec != nil || ai.AuthProvider != nil) && kc.Path != "" {
-			return nil, fmt.Errorf("kubeconfig %s: user %q runs a credential plugin; a kubeconfig in the policy repo may not (--allow-exec-plugins applies only to the kubeconfig tmc is given)", kc.Path, kctx.AuthInfo)
+		if (ai.Exec != nil || ai.AuthProvider != nil) && (kc.Path != "" || kc.SecretRef != nil) {
+			where, what := kc.Path, "a kubeconfig in the policy repo"
+			if r := kc.SecretRef; r != nil {
+				where, what = "from Secret "+r.Namespace+"/"+r.Name, "a kubeconfig from a Secret the policy repo names"
+			}
+			return nil, fmt.Errorf("kubeconfig %s: user %q runs a credential plugin; %s may not (--allow-exec-plugins applies only to the kubeconfig tmc is given)", where, kctx.AuthInfo, what)
 		}
 		if (ai.Exec != nil || ai.AuthProvider != nil) && !opts.AllowExecPlugins {
 			return nil, fmt.Errorf("kubeconfig user %q runs a credential plugin; pass --allow-exec-plugins to allow it", kctx.AuthInfo)
@@ -165,11 +171,20 @@ func rawConfig(ctx context.Context, root string, c *policy.Cluster, opts Options
 		if opts.SecretKubeconfig == nil {
 			return nil, fmt.Errorf("kubeconfig.secretRef %s/%s needs tmc running in a cluster (tmc sync)", r.Namespace, r.Name)
 		}
+		if r.Namespace != "" && !slices.Contains(opts.SecretNamespaces, r.Namespace) {
+			return nil, fmt.Errorf("kubeconfig.secretRef %s/%s: a Cluster may name a Secret only in tmc's own namespace or one the operator allows (%s)", r.Namespace, r.Name, strings.Join(opts.SecretNamespaces, ", "))
+		}
 		data, err := opts.SecretKubeconfig(ctx, r.Namespace, r.Name, r.Key)
 		if err != nil {
 			return nil, fmt.Errorf("read kubeconfig from Secret %s/%s key %s: %w", r.Namespace, r.Name, r.Key, err)
 		}
-		return clientcmd.Load(data)
+		// The repo chose this Secret: its kubeconfig follows the rules of
+		// one read from the repo (no file references, no plugins).
+		cfg, err := LoadRepoKubeconfig(data)
+		if err != nil {
+			return nil, fmt.Errorf("kubeconfig from Secret %s/%s key %s: %w", r.Namespace, r.Name, r.Key, err)
+		}
+		return cfg, nil
 	}
 	if kc.Path != "" {
 		return repoKubeconfig(root, kc.Path)

@@ -22,6 +22,11 @@ type Options struct {
 	// SecretKubeconfig reads a kubeconfig from a Secret (Cluster kubeconfig.secretRef);
 	// nil makes secretRef an error. tmc sync sets it when it runs in a cluster.
 	SecretKubeconfig func(ctx context.Context, namespace, name, key string) ([]byte, error)
+	// SecretNamespaces are the namespaces a Cluster's kubeconfig.secretRef
+	// may name: tmc's own and those the operator allows. The repo is
+	// untrusted, so a secretRef elsewhere is an error (an empty namespace
+	// means tmc's own and is always allowed).
+	SecretNamespaces []string
 	// OnRequest, when set, is called for every API request with the cluster and verb (for metrics).
 	OnRequest func(cluster, verb string)
 	// MaxInFlight bounds the requests in flight to one cluster, shared by

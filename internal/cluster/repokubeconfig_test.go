@@ -126,3 +126,95 @@ func TestKubeconfigPathValidated(t *testing.T) {
 		}
 	}
 }
+
+// TestSecretRefConfined: a Cluster's kubeconfig.secretRef may name a Secret
+// only in tmc's namespace or one the operator allows, and the kubeconfig it
+// holds follows the rules of a repo kubeconfig: a token file on the syncer's
+// host is refused before any request, so the TLS server records none of it.
+func TestSecretRefConfined(t *testing.T) {
+	var mu sync.Mutex
+	var auths []string
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		auths = append(auths, r.Header.Get("Authorization"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"major":"1","minor":"37","gitVersion":"v1.37.2"}`))
+	}))
+	defer srv.Close()
+	ca := base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}))
+	const canary = "CANARY-host-file"
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte(canary), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig := func(user string) []byte {
+		return []byte("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"" + srv.URL + "\", certificate-authority-data: " + ca + "}\n" +
+			"users:\n- name: u\n  user: " + user + "\ncontexts:\n- name: c1\n  context: {cluster: c, user: u}\n")
+	}
+	// The home cluster's Secrets, as the Manager would read them.
+	secrets := map[string][]byte{
+		"tmc-system/good":     kubeconfig("{token: inline-token}"),
+		"tmc-system/file":     kubeconfig("{tokenFile: " + tokenFile + "}"),
+		"tmc-system/exec":     kubeconfig("{exec: {apiVersion: client.authentication.k8s.io/v1, command: /bin/sh, interactiveMode: Never}}"),
+		"team-c/kc":           kubeconfig("{token: team-c-token}"),
+		"fleet-creds/allowed": kubeconfig("{token: inline-token}"),
+	}
+	var read []string
+	repo := t.TempDir()
+	if err := os.WriteFile(filepath.Join(repo, "cluster.yaml"), []byte("apiVersion: tmc.kcp.io/v1alpha1\nkind: Cluster\nmetadata: {name: c1}\nspec:\n  kubeconfig: {secretRef: {name: good}}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p, err := policy.Load(context.Background(), repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := DefaultOptions()
+	opts.AllowExecPlugins = true // trusts the given kubeconfig only
+	opts.SecretNamespaces = []string{"tmc-system", "fleet-creds"}
+	opts.SecretKubeconfig = func(_ context.Context, ns, name, _ string) ([]byte, error) {
+		if ns == "" {
+			ns = "tmc-system"
+		}
+		read = append(read, ns+"/"+name)
+		return secrets[ns+"/"+name], nil
+	}
+	cases := []struct{ ns, name, want string }{
+		{"team-c", "kc", `kubeconfig.secretRef team-c/kc: a Cluster may name a Secret only in tmc's own namespace or one the operator allows (tmc-system, fleet-creds)`},
+		{"", "file", `may not name files (user "u" tokenFile "` + tokenFile + `")`},
+		{"tmc-system", "exec", `a kubeconfig from a Secret the policy repo names may not`},
+		{"fleet-creds", "allowed", ""},
+		{"", "good", ""},
+	}
+	for _, tc := range cases {
+		p.Clusters[0].Spec.Kubeconfig.SecretRef = &policy.SecretRef{Namespace: tc.ns, Name: tc.name, Key: "kubeconfig"}
+		c, err := Connect(context.Background(), p, opts).Get("c1")
+		if tc.want != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%s/%s: error %v, want %q", tc.ns, tc.name, err, tc.want)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s/%s: %v", tc.ns, tc.name, err)
+		}
+		if _, err := c.Clientset.Discovery().ServerVersion(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range read {
+		if strings.HasPrefix(r, "team-c/") {
+			t.Errorf("the Secret %s of another namespace was read", r)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(auths) != 2 {
+		t.Fatalf("requests: %q (want the two allowed kubeconfigs' only)", auths)
+	}
+	for _, a := range auths {
+		if a != "Bearer inline-token" {
+			t.Errorf("credential %q reached the server", a)
+		}
+	}
+}
