@@ -8,6 +8,7 @@ import (
 	"github.com/kcp-dev/tmc/internal/aggregate"
 	"github.com/kcp-dev/tmc/internal/apply"
 	"github.com/kcp-dev/tmc/internal/cluster"
+	"github.com/kcp-dev/tmc/internal/object"
 	"github.com/kcp-dev/tmc/internal/plan"
 	"github.com/kcp-dev/tmc/internal/render"
 	"github.com/kcp-dev/tmc/internal/report"
@@ -117,13 +118,22 @@ func (s *Session) LoadPlan(ctx context.Context, path string, perCluster int) (*P
 	if err != nil {
 		return nil, err
 	}
-	if err := apply.AttachObjects(pl, desired); err != nil {
+	noPrune := map[string]bool{}
+	for _, ws := range s.Repo.Policies.Workspaces {
+		if ws.Spec.Prune != nil && !*ws.Spec.Prune {
+			noPrune[object.Workspace(ws.Spec.LogicalCluster, ws.Metadata.Name).String()] = true
+		}
+	}
+	if err := apply.AttachObjects(pl, desired, noPrune); err != nil {
 		return nil, err
 	}
 	if perCluster <= 0 {
 		perCluster = 16
 	}
-	refused := apply.Verify(ctx, pl, s.clusters, perCluster)
+	refused, err := apply.Verify(ctx, pl, s.clusters, perCluster)
+	if err != nil {
+		return nil, err
+	}
 	for i, st := range pl.Clusters {
 		if err, ok := refused[st.Name]; ok {
 			pl.Clusters[i].Reachable, pl.Clusters[i].Error, pl.Clusters[i].Stale = false, err.Error(), true
