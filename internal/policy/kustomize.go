@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"path"
+	"sigs.k8s.io/kustomize/api/resource"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -113,9 +114,16 @@ func scanRemote(file string, n *yaml.Node, key string, errs *ErrorList, depth in
 }
 
 // remoteRef says why a kustomize path would be fetched or cloned, or "".
+// The git test is kustomize's own: resource.Origin.Append runs the parser
+// (git.NewRepoSpecFromURL) its loader runs to decide whether to clone, so
+// tmc refuses exactly what kustomize would hand to git — krusty builds its
+// loader internally and offers no way to give it one that cannot clone.
 func remoteRef(v string) string {
 	if u, err := url.Parse(v); err == nil && u.Scheme != "" && len(u.Scheme) > 1 {
 		return fmt.Sprintf("a %s URL", u.Scheme)
+	}
+	if (&resource.Origin{}).Append(v).Repo != "" {
+		return "a remote git repository"
 	}
 	lower := strings.ToLower(v)
 	for _, p := range []string{"github.com/", "gitlab.com/", "bitbucket.org/", "git@", "git::", "ssh:", "gh:"} {

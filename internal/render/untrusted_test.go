@@ -172,3 +172,54 @@ func TestWorkspacesMayNotShareObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestKustomizeNeverRunsGit puts a fake git first on PATH that records every
+// call, and names a remote repository in each form kustomize's loader would
+// clone (scp-like with a user, host/org/repo with a user, ssh, https with a
+// ref, a .git suffix). Loading refuses each with file:line; a render of a
+// kustomization made hostile after loading refuses it too; git is never run
+// and no temporary directory is left behind.
+func TestKustomizeNeverRunsGit(t *testing.T) {
+	bin := t.TempDir()
+	calls := filepath.Join(t.TempDir(), "git-calls")
+	if err := os.WriteFile(filepath.Join(bin, "git"), []byte("#!/bin/sh\necho \"$@\" >> "+calls+"\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	for _, ref := range []string{
+		"alice@127.0.0.1:org/repo//kust",
+		"alice@github.com/org/repo",
+		"git@127.0.0.1:org/repo.git",
+		"ssh://git@127.0.0.1/org/repo//base",
+		"https://127.0.0.1/org/repo//base?ref=v1",
+		"127.0.0.1/org/repo.git//base",
+		"gh:org/repo",
+	} {
+		t.Run(ref, func(t *testing.T) {
+			kust := "resources:\n- cm.yaml\n- " + ref + "\n"
+			files := tree("    - {type: Delete, jsonPath: data.a}\n")
+			files["app/kustomization.yaml"] = kust
+			_, err := policy.Load(context.Background(), writeTree(t, files))
+			if err == nil || !strings.Contains(err.Error(), "app/kustomization.yaml:3:3: resources: ") {
+				t.Fatalf("load error = %v", err)
+			}
+			files["app/kustomization.yaml"] = "resources:\n- cm.yaml\n"
+			dir := writeTree(t, files)
+			p := loadDir(t, dir)
+			if err := os.WriteFile(filepath.Join(dir, "app/kustomization.yaml"), []byte(kust), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Render(context.Background(), p, Options{}); err == nil || !strings.Contains(err.Error(), "render never touches the network") {
+				t.Fatalf("render error = %v", err)
+			}
+		})
+	}
+	if b, err := os.ReadFile(calls); err == nil {
+		t.Errorf("git was run:\n%s", b)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("temporary entries left behind: %v", left)
+	}
+}
