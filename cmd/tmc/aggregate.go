@@ -140,9 +140,9 @@ func writeAggregateText(w io.Writer, views []*aggregate.WorkspaceView) {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		fmt.Fprintf(w, "workspace %s/%s\n", v.LogicalCluster, v.Workspace)
+		printf(w, "workspace %s/%s\n", v.LogicalCluster, v.Workspace)
 		if v.StaleSince != "" {
-			fmt.Fprintf(w, "  stale: no target cluster could be read since %s; this is the last view\n", v.StaleSince)
+			printf(w, "  stale: no target cluster could be read since %s; this is the last view\n", v.StaleSince)
 		}
 		var tcs []string
 		for _, c := range v.TargetClusters {
@@ -155,12 +155,12 @@ func writeAggregateText(w io.Writer, views []*aggregate.WorkspaceView) {
 			}
 			tcs = append(tcs, c.Name+" ("+h+")")
 		}
-		fmt.Fprintf(w, "  target clusters: %s\n", strings.Join(tcs, ", "))
+		printf(w, "  target clusters: %s\n", strings.Join(tcs, ", "))
 		for _, k := range v.AggregatedResources {
-			fmt.Fprintf(w, "  %s: %s", k.Kind, kindCounts(k))
-			fmt.Fprintf(w, "  [%s: %s/%s/%s/%s]\n", k.Policy, k.MergeStrategy, k.ConflictResolution, k.HealthAggregation, k.StatusMerging)
+			printf(w, "  %s: %s", k.Kind, kindCounts(k))
+			printf(w, "  [%s: %s/%s/%s/%s]\n", k.Policy, k.MergeStrategy, k.ConflictResolution, k.HealthAggregation, k.StatusMerging)
 			if k.Error != "" {
-				fmt.Fprintf(w, "    error: %s\n", k.Error)
+				printf(w, "    error: %s\n", line(k.Error))
 			}
 			for _, r := range k.Resources {
 				var in, missing []string
@@ -180,9 +180,9 @@ func writeAggregateText(w io.Writer, views []*aggregate.WorkspaceView) {
 				if r.Namespace != "" {
 					name = r.Namespace + "/" + r.Name
 				}
-				fmt.Fprintf(w, "    %s  %s  in: %s", name, r.Status, strings.Join(in, " "))
+				printf(w, "    %s  %s  in: %s", name, r.Status, strings.Join(in, " "))
 				if len(missing) > 0 {
-					fmt.Fprintf(w, "  missing: %s (only in %d of %d clusters)", strings.Join(missing, " "), r.Present, r.Targets)
+					printf(w, "  missing: %s (only in %d of %d clusters)", strings.Join(missing, " "), r.Present, r.Targets)
 				}
 				fmt.Fprintln(w)
 				for _, c := range r.Conflicts {
@@ -197,7 +197,7 @@ func writeAggregateText(w io.Writer, views []*aggregate.WorkspaceView) {
 					if c.Manager != "" {
 						won += ", written by " + c.Manager + " at " + c.WrittenAt
 					}
-					fmt.Fprintf(w, "      conflict %s: %s (%s: %s)\n", c.Field, strings.Join(vals, " "), c.Resolution, won)
+					printf(w, "      conflict %s: %s (%s: %s)\n", c.Field, line(strings.Join(vals, " ")), c.Resolution, line(won))
 				}
 			}
 		}

@@ -47,10 +47,10 @@ func blockOf(ch *plan.Change) changeBlock {
 		}
 		return strings.ReplaceAll(s, ch.Cluster, clusterPlaceholder)
 	}
-	b := changeBlock{action: ch.Action, head: norm(fmt.Sprintf("%s %s %s/%s %s", symbols[ch.Action], ch.Action, ch.LogicalCluster, ch.Workspace, ch.ID()))}
+	b := changeBlock{action: ch.Action, head: norm(line(fmt.Sprintf("%s %s %s/%s %s", symbols[ch.Action], ch.Action, ch.LogicalCluster, ch.Workspace, ch.ID())))}
 	for _, n := range []string{ch.Reason, ch.Conflict, ch.Error} {
 		if n != "" {
-			b.notes = append(b.notes, norm(n))
+			b.notes = append(b.notes, norm(line(n)))
 		}
 	}
 	if ch.Action != plan.Skip {

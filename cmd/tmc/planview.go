@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/kcp-dev/tmc/internal/apply"
+	"github.com/kcp-dev/tmc/internal/markdown"
 	"github.com/kcp-dev/tmc/internal/plan"
 )
 
@@ -61,9 +62,9 @@ func writePlanText(w io.Writer, pl *plan.Plan, color bool) error {
 	}
 	for _, st := range pl.Clusters {
 		if !st.Reachable {
-			fmt.Fprintf(w, "cluster %s: %s\n", st.Name, paint(red, "unreachable: "+st.Error))
+			printf(w, "cluster %s: %s\n", st.Name, paint(red, "unreachable: "+line(st.Error)))
 		} else {
-			fmt.Fprintf(w, "cluster %s: %s\n", st.Name, countLine(clusterCounts(pl, st.Name)))
+			printf(w, "cluster %s: %s\n", st.Name, countLine(clusterCounts(pl, st.Name)))
 		}
 	}
 	for _, ch := range pl.Changes {
@@ -72,18 +73,18 @@ func writePlanText(w io.Writer, pl *plan.Plan, color bool) error {
 			if ch.DriftReported {
 				what = "leaves (spec.drift: Report)"
 			}
-			fmt.Fprintf(w, "drift: %s on %s: the update %s an edit by %s at %s\n", ch.ID(), ch.Cluster, what, ch.Drift.Manager, ch.Drift.Time)
+			printf(w, "drift: %s on %s: the update %s an edit by %s at %s\n", ch.ID(), ch.Cluster, what, line(ch.Drift.Manager), line(ch.Drift.Time))
 		}
 	}
 	for _, sec := range sections(pl) {
-		fmt.Fprintf(w, "\non %s:\n", sec.title())
+		printf(w, "\non %s:\n", sec.title())
 		if len(sec.clusters) > 1 {
-			fmt.Fprintf(w, "  (the same on each; %s is each cluster's name)\n", clusterPlaceholder)
+			printf(w, "  (the same on each; %s is each cluster's name)\n", clusterPlaceholder)
 		}
 		for _, b := range sec.blocks {
 			fmt.Fprintln(w, paint(colors[b.action], "  "+b.head))
 			for _, note := range b.notes {
-				fmt.Fprintf(w, "      %s\n", note)
+				printf(w, "      %s\n", note)
 			}
 			if b.diff != "" {
 				for _, l := range strings.SplitAfter(strings.TrimRight(b.diff, "\n"), "\n") {
@@ -100,22 +101,22 @@ func writePlanText(w io.Writer, pl *plan.Plan, color bool) error {
 		}
 	}
 	s := pl.Summary
-	fmt.Fprintf(w, "\nPlan: %d to create, %d to update, %d to delete, %d unchanged", s.Create, s.Update, s.Delete, s.Unchanged)
+	printf(w, "\nPlan: %d to create, %d to update, %d to delete, %d unchanged", s.Create, s.Update, s.Delete, s.Unchanged)
 	if s.Skip > 0 {
-		fmt.Fprintf(w, ", %d skipped", s.Skip)
+		printf(w, ", %d skipped", s.Skip)
 	}
 	fmt.Fprintln(w, ".")
 	if n := len(pl.Unreachable()); n > 0 {
-		fmt.Fprintf(w, "%d %s unreachable: nothing is applied or pruned there.\n", n, plural(n, "cluster", "clusters"))
+		printf(w, "%d %s unreachable: nothing is applied or pruned there.\n", n, plural(n, "cluster", "clusters"))
 	}
 	if s.Released > 0 {
-		fmt.Fprintf(w, "%d %s released to another workspace that now renders %s: not deleted.\n", s.Released, plural(s.Released, "object is", "objects are"), plural(s.Released, "it", "them"))
+		printf(w, "%d %s released to another workspace that now renders %s: not deleted.\n", s.Released, plural(s.Released, "object is", "objects are"), plural(s.Released, "it", "them"))
 	}
 	if s.Owned > 0 {
-		fmt.Fprintf(w, "%d %s to another workspace on %s cluster: skipped, never updated or pruned.\n", s.Owned, plural(s.Owned, "object belongs", "objects belong"), plural(s.Owned, "its", "their"))
+		printf(w, "%d %s to another workspace on %s cluster: skipped, never updated or pruned.\n", s.Owned, plural(s.Owned, "object belongs", "objects belong"), plural(s.Owned, "its", "their"))
 	}
 	if s.Conflicts > 0 {
-		fmt.Fprintf(w, "%d %s fields another manager owns: apply with --force-conflicts to take them.\n", s.Conflicts, plural(s.Conflicts, "object has", "objects have"))
+		printf(w, "%d %s fields another manager owns: apply with --force-conflicts to take them.\n", s.Conflicts, plural(s.Conflicts, "object has", "objects have"))
 	}
 	if line := comparedLine(s); line != "" {
 		fmt.Fprintln(w, line)
@@ -157,16 +158,16 @@ func writePlanMarkdown(w io.Writer, pl *plan.Plan, limit int) error {
 	s := pl.Summary
 	fmt.Fprintf(&b, "### tmc plan: %d to create, %d to update, %d to delete\n\n", s.Create, s.Update, s.Delete)
 	if pl.Revision != "" {
-		fmt.Fprintf(&b, "Revision `%s`\n\n", pl.Revision)
+		fmt.Fprintf(&b, "Revision %s\n\n", markdown.Code(pl.Revision))
 	}
 	b.WriteString("| cluster | reachable | create | update | delete | unchanged | skip |\n|---|---|---:|---:|---:|---:|---:|\n")
 	for _, st := range pl.Clusters {
 		m := clusterCounts(pl, st.Name)
 		reach := "yes"
 		if !st.Reachable {
-			reach = "**no**: " + strings.ReplaceAll(st.Error, "|", "\\|")
+			reach = "**no**: " + markdown.CodeCell(st.Error)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %d | %d |\n", st.Name, reach, m[plan.Create], m[plan.Update], m[plan.Delete], m[plan.Unchanged], m[plan.Skip])
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %d | %d |\n", markdown.Cell(st.Name), reach, m[plan.Create], m[plan.Update], m[plan.Delete], m[plan.Unchanged], m[plan.Skip])
 	}
 	secs := sections(pl)
 	for i, sec := range secs {
@@ -176,10 +177,10 @@ func writePlanMarkdown(w io.Writer, pl *plan.Plan, limit int) error {
 		}
 		note := ""
 		if len(sec.clusters) > 1 {
-			note = fmt.Sprintf(" (the same on each; `%s` is each cluster's name)", clusterPlaceholder)
+			note = fmt.Sprintf(" (the same on each; %s is each cluster's name)", clusterPlaceholder)
 		}
-		part := fmt.Sprintf("\n<details><summary>%s: %d %s%s</summary>\n\n```diff\n%s```\n\n</details>\n",
-			sec.title(), len(sec.blocks), plural(len(sec.blocks), "change", "changes"), note, strings.ReplaceAll(body.String(), "```", "ʼʼʼ"))
+		part := fmt.Sprintf("\n<details><summary>%s: %d %s%s</summary>\n\n%s\n</details>\n",
+			markdown.HTML(sec.title()), len(sec.blocks), plural(len(sec.blocks), "change", "changes"), markdown.HTML(note), markdown.Fence("diff", body.String()))
 		if limit > 0 && b.Len()+len(part)+len(overflowNote(secs[i:])) > limit {
 			b.WriteString(overflowNote(secs[i:]))
 			break
@@ -209,14 +210,14 @@ func writeApplyText(w io.Writer, res *apply.Result) {
 			status = "FAILED"
 			failed++
 		}
-		fmt.Fprintf(w, "cluster %s: %s: %d created, %d updated, %d deleted, %d unchanged\n", c.Name, status, c.Created, c.Updated, c.Deleted, c.Unchanged)
+		printf(w, "cluster %s: %s: %d created, %d updated, %d deleted, %d unchanged\n", c.Name, status, c.Created, c.Updated, c.Deleted, c.Unchanged)
 		if c.Error != "" {
-			fmt.Fprintf(w, "  error: %s\n", c.Error)
+			printf(w, "  error: %s\n", line(c.Error))
 		}
 		for _, e := range c.Errors {
-			fmt.Fprintf(w, "  error: %s\n", e)
+			printf(w, "  error: %s\n", line(e))
 		}
 		created, updated, deleted = created+c.Created, updated+c.Updated, deleted+c.Deleted
 	}
-	fmt.Fprintf(w, "\nApply: %d created, %d updated, %d deleted; %d of %d clusters failed.\n", created, updated, deleted, failed, len(res.Clusters))
+	printf(w, "\nApply: %d created, %d updated, %d deleted; %d of %d clusters failed.\n", created, updated, deleted, failed, len(res.Clusters))
 }

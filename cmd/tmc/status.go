@@ -59,16 +59,16 @@ func writeStatusText(w io.Writer, rep status.Report) {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		fmt.Fprintf(w, "Workspace %s/%s: %s\n", ws.LogicalCluster, ws.Name, ws.Phase)
+		printf(w, "Workspace %s/%s: %s\n", ws.LogicalCluster, ws.Name, ws.Phase)
 		if ws.Message != "" {
-			fmt.Fprintf(w, "  %s\n", ws.Message)
+			printf(w, "  %s\n", line(ws.Message))
 		}
 		if ws.CreatedTime != "" {
-			fmt.Fprintf(w, "  Created: %s   Last updated: %s\n", ws.CreatedTime, ws.LastUpdated)
+			printf(w, "  Created: %s   Last updated: %s\n", ws.CreatedTime, ws.LastUpdated)
 		}
 		if ws.Pending != nil {
 			p := ws.Pending
-			fmt.Fprintf(w, "  Changes pending: %d create, %d update, %d delete (%d unchanged, %d skipped)\n", p.Create, p.Update, p.Delete, p.Unchanged, p.Skip)
+			printf(w, "  Changes pending: %d create, %d update, %d delete (%d unchanged, %d skipped)\n", p.Create, p.Update, p.Delete, p.Unchanged, p.Skip)
 		}
 		if len(ws.TargetClusters) > 0 {
 			fmt.Fprintln(w, "  Target clusters:")
@@ -76,23 +76,23 @@ func writeStatusText(w io.Writer, rep status.Report) {
 				h := "healthy"
 				switch {
 				case !c.Reachable:
-					h = "unreachable: " + c.Error
+					h = "unreachable: " + line(c.Error)
 				case !c.Healthy:
 					h = "unhealthy"
 				}
-				fmt.Fprintf(w, "    %-20s %s\n", c.Name, h)
+				printf(w, "    %-20s %s\n", c.Name, h)
 			}
 		}
 		if len(ws.AggregatedKinds) > 0 {
 			fmt.Fprintln(w, "  Aggregated resources:")
 			for _, k := range ws.AggregatedKinds {
-				fmt.Fprintf(w, "    %s: %d total, %d healthy, %d unhealthy (Health: %.1f%%); %d instances (%d healthy)",
+				printf(w, "    %s: %d total, %d healthy, %d unhealthy (Health: %.1f%%); %d instances (%d healthy)",
 					k.Kind, k.TotalCount, k.HealthyCount, k.UnhealthyCount, k.HealthyPercent(), k.InstanceCount, k.HealthyInstanceCount)
 				if k.MissingCount > 0 {
-					fmt.Fprintf(w, ", %d missing (%d %s only on some clusters)", k.MissingCount, k.PartialCount, plural(k.PartialCount, "resource", "resources"))
+					printf(w, ", %d missing (%d %s only on some clusters)", k.MissingCount, k.PartialCount, plural(k.PartialCount, "resource", "resources"))
 				}
 				if k.LastAggregated != "" {
-					fmt.Fprintf(w, "; aggregated %s", k.LastAggregated)
+					printf(w, "; aggregated %s", k.LastAggregated)
 				}
 				fmt.Fprintln(w)
 			}
@@ -100,7 +100,7 @@ func writeStatusText(w io.Writer, rep status.Report) {
 		if len(ws.ProjectedKinds) > 0 {
 			fmt.Fprintln(w, "  Projected resources:")
 			for _, k := range ws.ProjectedKinds {
-				fmt.Fprintf(w, "    %s: %d %s → %d projections (%d in sync)\n", k.Kind, k.Sources, plural(k.Sources, "source", "sources"), k.Projections, k.InSync)
+				printf(w, "    %s: %d %s → %d projections (%d in sync)\n", k.Kind, k.Sources, plural(k.Sources, "source", "sources"), k.Projections, k.InSync)
 				for _, r := range k.Resources {
 					name := r.Name
 					if r.Namespace != "" {
@@ -117,7 +117,7 @@ func writeStatusText(w io.Writer, rep status.Report) {
 						}
 						to = append(to, s)
 					}
-					fmt.Fprintf(w, "      %s → %s\n", name, strings.Join(to, ", "))
+					printf(w, "      %s → %s\n", name, strings.Join(to, ", "))
 				}
 			}
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -94,4 +95,34 @@ func sgrLen(p []byte) int {
 		}
 	}
 	return 0
+}
+
+// line is the terminal writer's rule for one value from the repo or a
+// cluster (a name, an error, a manager): it stays on its line. Line breaks
+// are written \n and \r, so a value can never start a line of output (a
+// forged "Plan: 0 to create" or "repo: valid"), and ESC is written \x1b (a
+// value cannot colour the output either); termSafe then makes the remaining
+// control characters visible.
+func line(s string) string {
+	if !strings.ContainsAny(s, "\n\r\x1b\u2028\u2029\u0085") {
+		return s
+	}
+	return strings.NewReplacer("\n", `\n`, "\r", `\r`, "\x1b", `\x1b`, "\u2028", `\u2028`, "\u2029", `\u2029`, "\u0085", `\u0085`).Replace(s)
+}
+
+// printf is fmt.Fprintf for the text views, with every string, Stringer
+// and error argument passed through line: the format is tmc's and may
+// break lines, a value may not.
+func printf(w io.Writer, format string, args ...any) {
+	for i, a := range args {
+		switch x := a.(type) {
+		case string:
+			args[i] = line(x)
+		case error:
+			args[i] = line(x.Error())
+		case fmt.Stringer:
+			args[i] = line(x.String())
+		}
+	}
+	fmt.Fprintf(w, format, args...)
 }

@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -17,13 +18,21 @@ type Pos struct {
 }
 
 func (p Pos) String() string {
+	f := p.File
+	if strings.ContainsFunc(f, func(r rune) bool {
+		return r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) || r == '\u2028' || r == '\u2029'
+	}) {
+		// A file name of the repo with a newline must not start a line
+		// of output (a forged "repo: valid"): quoted, as Go would.
+		f = strconv.Quote(f)
+	}
 	switch {
 	case p.Line == 0:
-		return p.File
+		return f
 	case p.Column == 0:
-		return fmt.Sprintf("%s:%d", p.File, p.Line)
+		return fmt.Sprintf("%s:%d", f, p.Line)
 	}
-	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Column)
+	return fmt.Sprintf("%s:%d:%d", f, p.Line, p.Column)
 }
 
 // Error is one problem in a policy tree, located by file, line, column and field.

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kcp-dev/tmc/internal/aggregate"
+	md "github.com/kcp-dev/tmc/internal/markdown"
 )
 
 // statusFile is status.yaml: the view, versioned.
@@ -89,7 +90,7 @@ func writeConfined(root, rel string, data []byte) error {
 // readme renders the tables a reviewer reads.
 func readme(v *aggregate.WorkspaceView) []byte {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Workspace %s/%s\n\n", v.LogicalCluster, v.Workspace)
+	fmt.Fprintf(&b, "# Workspace %s\n\n", md.Text(v.LogicalCluster+"/"+v.Workspace))
 	fmt.Fprintf(&b, "Written by `tmc aggregate`; do not edit. The machine-readable view is [status.yaml](status.yaml).\n\n")
 	b.WriteString("## Target clusters\n\n| cluster | health | priority | weight |\n|---|---|---:|---:|\n")
 	for _, c := range v.TargetClusters {
@@ -100,16 +101,16 @@ func readme(v *aggregate.WorkspaceView) []byte {
 		case !c.Healthy:
 			h = "**unhealthy**"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %g |\n", c.Name, h, c.Priority, c.Weight)
+		fmt.Fprintf(&b, "| %s | %s | %d | %g |\n", md.Cell(c.Name), h, c.Priority, c.Weight)
 	}
 	b.WriteString("\n## Aggregated resources\n\nResources are counted once, judged by the health rule across their clusters; instances are resource × cluster.\n\n| kind | policy | total | healthy | unhealthy | health | instances (healthy) | missing | merge | health rule |\n|---|---|---:|---:|---:|---:|---:|---:|---|---|\n")
 	for _, k := range v.AggregatedResources {
-		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %.1f%% | %d (%d) | %d | %s / %s | %s |\n", k.Kind, k.Policy, k.TotalCount, k.HealthyCount, k.UnhealthyCount, k.HealthyPercent(), k.InstanceCount, k.HealthyInstanceCount, k.MissingCount, k.MergeStrategy, k.ConflictResolution, k.HealthAggregation)
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %.1f%% | %d (%d) | %d | %s / %s | %s |\n", md.Cell(k.Kind), md.Cell(k.Policy), k.TotalCount, k.HealthyCount, k.UnhealthyCount, k.HealthyPercent(), k.InstanceCount, k.HealthyInstanceCount, k.MissingCount, md.Cell(k.MergeStrategy), md.Cell(k.ConflictResolution), md.Cell(k.HealthAggregation))
 	}
 	for _, k := range v.AggregatedResources {
-		fmt.Fprintf(&b, "\n## %s\n\n", k.Kind)
+		fmt.Fprintf(&b, "\n## %s\n\n", md.Text(k.Kind))
 		if k.Error != "" {
-			fmt.Fprintf(&b, "> Could not read everywhere: %s\n\n", k.Error)
+			fmt.Fprintf(&b, "> Could not read everywhere: %s\n\n", md.Code(k.Error))
 		}
 		if len(k.Resources) == 0 {
 			b.WriteString("No resources.\n")
@@ -117,7 +118,7 @@ func readme(v *aggregate.WorkspaceView) []byte {
 		}
 		b.WriteString("| resource | status |")
 		for _, c := range v.TargetClusters {
-			fmt.Fprintf(&b, " %s |", c.Name)
+			fmt.Fprintf(&b, " %s |", md.Cell(c.Name))
 		}
 		b.WriteString("\n|---|---|")
 		for range v.TargetClusters {
@@ -125,9 +126,9 @@ func readme(v *aggregate.WorkspaceView) []byte {
 		}
 		b.WriteString("\n")
 		for _, r := range k.Resources {
-			fmt.Fprintf(&b, "| %s | %s |", name(r), r.Status)
+			fmt.Fprintf(&b, "| %s | %s |", md.Cell(name(r)), md.Cell(r.Status))
 			for _, o := range r.Clusters {
-				fmt.Fprintf(&b, " %s |", o.Health)
+				fmt.Fprintf(&b, " %s |", md.Cell(o.Health))
 			}
 			b.WriteString("\n")
 		}
@@ -136,13 +137,13 @@ func readme(v *aggregate.WorkspaceView) []byte {
 			for _, c := range r.Conflicts {
 				var vals []string
 				for _, cl := range slices.Sorted(maps.Keys(c.Values)) {
-					vals = append(vals, fmt.Sprintf("%s=`%v`", cl, c.Values[cl]))
+					vals = append(vals, md.Cell(cl)+"="+md.CodeCell(fmt.Sprint(c.Values[cl])))
 				}
 				won := "unresolved"
 				if c.Winner != "" {
-					won = c.Winner + " wins"
+					won = md.Cell(c.Winner) + " wins"
 				}
-				conflicts = append(conflicts, fmt.Sprintf("| %s | `%s` | %s | %s (%s) |", name(r), c.Field, strings.Join(vals, ", "), won, c.Resolution))
+				conflicts = append(conflicts, fmt.Sprintf("| %s | %s | %s | %s (%s) |", md.Cell(name(r)), md.CodeCell(c.Field), strings.Join(vals, ", "), won, md.Cell(c.Resolution)))
 			}
 		}
 		if len(conflicts) > 0 {
@@ -157,14 +158,11 @@ func readme(v *aggregate.WorkspaceView) []byte {
 			if !d.Corrected {
 				what = "reported, left as is"
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s (%s) | %s | %s |\n", cell(d.Cluster), cell(d.Object), cell(d.Manager), cell(d.Operation), d.Time, what)
+			fmt.Fprintf(&b, "| %s | %s | %s (%s) | %s | %s |\n", md.Cell(d.Cluster), md.Cell(d.Object), md.Cell(d.Manager), md.Cell(d.Operation), md.Cell(d.Time), what)
 		}
 	}
 	return []byte(b.String())
 }
-
-// cell makes text from a cluster safe in a markdown table cell.
-func cell(s string) string { return strings.NewReplacer("|", "\\|", "\n", " ").Replace(s) }
 
 func name(r aggregate.Resource) string {
 	if r.Namespace == "" {
