@@ -161,4 +161,3 @@ var Hostile = []string{
 	"x\u2028y\u2029z\u0085w",
 	"",
 }
-
