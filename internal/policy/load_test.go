@@ -290,3 +290,14 @@ func TestAggregationNamespacesBounded(t *testing.T) {
 		t.Errorf("error %v", err)
 	}
 }
+
+// TestReportsPathNotIntoGit: reports.path may not be or enter .git.
+func TestReportsPathNotIntoGit(t *testing.T) {
+	for _, p := range []string{".git", ".git/refs/heads", "x/../.GIT/hooks"} {
+		doc := header + "kind: Config\nmetadata:\n  name: c\nspec:\n  reports: {path: \"" + p + "\"}\n"
+		_, err := LoadFiles(map[string][]byte{"c.yaml": []byte(doc)})
+		if err == nil || !strings.Contains(err.Error(), "c.yaml:") || !strings.Contains(err.Error(), "spec.reports.path: ") || !strings.Contains(err.Error(), "enters .git") {
+			t.Errorf("%s: error %v", p, err)
+		}
+	}
+}

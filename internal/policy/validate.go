@@ -57,6 +57,9 @@ func (v *validator) validate() {
 		v.p.Config = v.p.Configs[0].Spec
 		v.p.Config.setDefaults()
 		v.relPath(v.p.Configs[0].Origin, "spec.reports.path", v.p.Config.Reports.Path, false)
+		if c, err := CleanRepoPath(v.p.Config.Reports.Path); err == nil && slices.ContainsFunc(strings.Split(c, "/"), func(s string) bool { return strings.EqualFold(s, ".git") }) {
+			v.add(v.p.Configs[0].Origin.Errorf("spec.reports.path", "%q is or enters .git: reports are files of the work tree", v.p.Config.Reports.Path))
+		}
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"maps"
 	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -43,18 +42,25 @@ func Files(base string, views []*aggregate.WorkspaceView) (map[string][]byte, er
 }
 
 // Write writes the files under root, only those whose content changed, and
-// returns the paths it wrote, sorted.
+// returns the paths it wrote, sorted. Every path is opened through an
+// os.Root at root: the repo is untrusted, and a report folder planted as a
+// symlink (to /etc, or to a mounted Secret) cannot make tmc read or write
+// outside it; a path into .git is refused.
 func Write(root string, files map[string][]byte) ([]string, error) {
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
 	var changed []string
 	for _, rel := range slices.Sorted(maps.Keys(files)) {
-		if strings.HasPrefix(path.Clean(rel), "../") || path.IsAbs(rel) {
-			return changed, fmt.Errorf("report path %q leaves the repo", rel)
+		if err := checkRel(rel); err != nil {
+			return changed, err
 		}
-		full := filepath.Join(root, filepath.FromSlash(rel))
-		if old, err := os.ReadFile(full); err == nil && bytes.Equal(old, files[rel]) {
+		if old, err := r.ReadFile(rel); err == nil && bytes.Equal(old, files[rel]) {
 			continue
 		}
-		if err := writeConfined(root, rel, files[rel]); err != nil {
+		if err := writeIn(r, rel, files[rel]); err != nil {
 			return changed, err
 		}
 		changed = append(changed, rel)
@@ -62,29 +68,48 @@ func Write(root string, files map[string][]byte) ([]string, error) {
 	return changed, nil
 }
 
-// writeConfined writes root/rel, refusing to follow a symlink out of root:
-// the repo is untrusted, and a report folder planted as a symlink (to
-// /etc, or to a mounted Secret) must not make tmc write there.
+// checkRel refuses a report path that leaves the repo or enters .git.
+func checkRel(rel string) error {
+	c := path.Clean(rel)
+	if c == ".." || strings.HasPrefix(c, "../") || path.IsAbs(rel) {
+		return fmt.Errorf("report path %q leaves the repo", rel)
+	}
+	for _, seg := range strings.Split(c, "/") {
+		if strings.EqualFold(seg, ".git") {
+			return fmt.Errorf("report path %q enters .git", rel)
+		}
+	}
+	return nil
+}
+
+// writeConfined writes root/rel through an os.Root at root.
 func writeConfined(root, rel string, data []byte) error {
-	full := filepath.Join(root, filepath.FromSlash(rel))
-	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+	if err := checkRel(rel); err != nil {
 		return err
 	}
-	realRoot, err := filepath.EvalSymlinks(root)
+	r, err := os.OpenRoot(root)
 	if err != nil {
 		return err
 	}
-	realDir, err := filepath.EvalSymlinks(filepath.Dir(full))
-	if err != nil {
-		return err
+	defer r.Close()
+	return writeIn(r, rel, data)
+}
+
+// writeIn writes rel inside r, refusing to write through a symlink.
+func writeIn(r *os.Root, rel string, data []byte) error {
+	if err := r.MkdirAll(path.Dir(rel), 0o755); err != nil {
+		if strings.Contains(err.Error(), "path escapes") {
+			return fmt.Errorf("report path %q leaves the repo through a symlink", rel)
+		}
+		return fmt.Errorf("report path %q: %w", rel, err)
 	}
-	if r, err := filepath.Rel(realRoot, realDir); err != nil || r == ".." || strings.HasPrefix(r, "../") {
-		return fmt.Errorf("report path %q leaves the repo through a symlink (to %s)", rel, realDir)
-	}
-	if st, err := os.Lstat(full); err == nil && st.Mode()&os.ModeSymlink != 0 {
+	if st, err := r.Lstat(rel); err == nil && st.Mode()&os.ModeSymlink != 0 {
 		return fmt.Errorf("report path %q is a symlink; tmc does not write through it", rel)
 	}
-	return os.WriteFile(full, data, 0o644)
+	if err := r.WriteFile(rel, data, 0o644); err != nil {
+		return fmt.Errorf("report path %q: %w", rel, err)
+	}
+	return nil
 }
 
 // readme renders the tables a reviewer reads.

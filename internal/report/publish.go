@@ -2,12 +2,14 @@ package report
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-git/go-git/v5"
@@ -58,9 +60,39 @@ func Publish(ctx context.Context, views []*aggregate.WorkspaceView, opts Publish
 	if now.IsZero() {
 		now = time.Now()
 	}
-	base := filepath.Join(opts.PolicyRoot, filepath.FromSlash(opts.ReportsPath))
+	policyRoot, err := filepath.Abs(opts.PolicyRoot)
+	if err != nil {
+		return res, err
+	}
+	// Every file is reached through an os.Root at root: the policy tree, or
+	// the git work tree when committing; prefix is the reports folder in it.
+	root, prefix := policyRoot, path.Clean(filepath.ToSlash(opts.ReportsPath))
+	if opts.Commit {
+		repo, err := git.PlainOpenWithOptions(policyRoot, &git.PlainOpenOptions{DetectDotGit: true})
+		if err != nil {
+			return res, fmt.Errorf("open git repo at %s: %w", opts.PolicyRoot, err)
+		}
+		wt, err := repo.Worktree()
+		if err != nil {
+			return res, err
+		}
+		root = wt.Filesystem.Root()
+		below, err := relTo(root, policyRoot)
+		if err != nil {
+			return res, err
+		}
+		prefix = path.Join(below, prefix)
+	}
+	if err := checkRel(path.Join(prefix, "x")); err != nil {
+		return res, fmt.Errorf("reports folder %s: %w", opts.ReportsPath, err)
+	}
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return res, err
+	}
+	defer r.Close()
 	for _, v := range views {
-		prev, err := readStatus(filepath.Join(base, filepath.FromSlash(Dir("", v.LogicalCluster, v.Workspace)), "status.yaml"))
+		prev, err := readStatus(r, path.Join(prefix, Dir("", v.LogicalCluster, v.Workspace), "status.yaml"))
 		if err == nil && prev != nil {
 			CarryStale(prev, v, now)
 		}
@@ -71,23 +103,7 @@ func Publish(ctx context.Context, views []*aggregate.WorkspaceView, opts Publish
 	}
 	var removed []string
 	if opts.Prune {
-		if removed, err = staleFiles(base, files); err != nil {
-			return res, err
-		}
-	}
-	prefix := ""
-	var repoRoot string
-	if opts.Commit {
-		repo, err := git.PlainOpenWithOptions(opts.PolicyRoot, &git.PlainOpenOptions{DetectDotGit: true})
-		if err != nil {
-			return res, fmt.Errorf("open git repo at %s: %w", opts.PolicyRoot, err)
-		}
-		wt, err := repo.Worktree()
-		if err != nil {
-			return res, err
-		}
-		repoRoot = wt.Filesystem.Root()
-		if prefix, err = relTo(repoRoot, base); err != nil {
+		if removed, err = staleFiles(r, prefix, files); err != nil {
 			return res, err
 		}
 	}
@@ -98,63 +114,53 @@ func Publish(ctx context.Context, views []*aggregate.WorkspaceView, opts Publish
 	for _, rel := range removed {
 		res.Removed = append(res.Removed, path.Join(prefix, rel))
 	}
+	if res.Changed, err = Write(root, res.Files); err != nil {
+		return res, err
+	}
 	if !opts.Commit {
-		if res.Changed, err = Write(base, files); err != nil {
-			return res, err
-		}
-		for _, rel := range removed {
-			if err := removeFile(base, rel); err != nil {
+		for _, rel := range res.Removed {
+			if err := removeFile(r, prefix, rel); err != nil {
 				return res, err
 			}
 		}
 		return res, nil
 	}
-	if res.Changed, err = Write(repoRoot, res.Files); err != nil {
-		return res, err
-	}
 	co := opts.CommitOptions
 	co.Remove = res.Removed
-	res.CommitResult, err = Commit(ctx, repoRoot, res.Files, co)
-	for _, rel := range removed {
-		_ = removeFile(base, rel) // git removed the files; drop the folders they leave empty
+	res.CommitResult, err = Commit(ctx, root, res.Files, co)
+	for _, rel := range res.Removed {
+		_ = removeFile(r, prefix, rel) // git removed the files; drop the folders they leave empty
 	}
 	return res, err
 }
 
-// relTo returns p relative to root, with slashes; both are resolved through symlinks.
+// relTo returns the directory p (which exists) relative to root, with
+// slashes; both are resolved through symlinks, so a policy tree reached
+// through a symlinked path still lies inside its work tree.
 func relTo(root, p string) (string, error) {
 	rr, err := filepath.EvalSymlinks(root)
 	if err != nil {
 		return "", err
 	}
-	// The reports folder may not exist yet: resolve its nearest existing parent.
-	dir, rest := p, ""
-	for {
-		if rp, err := filepath.EvalSymlinks(dir); err == nil {
-			dir = filepath.Join(rp, rest)
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("cannot resolve %s", p)
-		}
-		rest = filepath.Join(filepath.Base(dir), rest)
-		dir = parent
+	rp, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return "", err
 	}
-	rel, err := filepath.Rel(rr, dir)
-	if err != nil || rel == ".." || len(rel) > 2 && rel[:3] == "../" {
-		return "", fmt.Errorf("reports folder %s is outside the git work tree %s", p, root)
+	rel, err := filepath.Rel(rr, rp)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", fmt.Errorf("policy tree %s is outside the git work tree %s", p, root)
 	}
 	return filepath.ToSlash(rel), nil
 }
 
 // staleFiles lists the report files (status.yaml, README.md of
-// LOGICALCLUSTER/WORKSPACE folders) under base that files does not hold.
-func staleFiles(base string, files map[string][]byte) ([]string, error) {
+// LOGICALCLUSTER/WORKSPACE folders) under base in r that files does not
+// hold, as paths relative to base.
+func staleFiles(r *os.Root, base string, files map[string][]byte) ([]string, error) {
 	var out []string
-	err := filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(r.FS(), base, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if os.IsNotExist(err) {
+			if errors.Is(err, fs.ErrNotExist) {
 				return nil
 			}
 			return err
@@ -162,9 +168,11 @@ func staleFiles(base string, files map[string][]byte) ([]string, error) {
 		if d.IsDir() || d.Name() != "status.yaml" {
 			return nil
 		}
-		rel, _ := filepath.Rel(base, p)
-		rel = filepath.ToSlash(rel)
-		if n := len(slices.DeleteFunc([]byte(rel), func(b byte) bool { return b != '/' })); n != 2 {
+		rel := strings.TrimPrefix(p, base+"/")
+		if base == "." {
+			rel = p
+		}
+		if strings.Count(rel, "/") != 2 {
 			return nil // not LOGICALCLUSTER/WORKSPACE/status.yaml
 		}
 		if _, ok := files[rel]; ok {
@@ -172,7 +180,7 @@ func staleFiles(base string, files map[string][]byte) ([]string, error) {
 		}
 		dir := path.Dir(rel)
 		out = append(out, rel)
-		if _, err := os.Stat(filepath.Join(base, filepath.FromSlash(dir), "README.md")); err == nil {
+		if _, err := r.Stat(path.Join(base, dir, "README.md")); err == nil {
 			out = append(out, path.Join(dir, "README.md"))
 		}
 		return nil
@@ -181,14 +189,14 @@ func staleFiles(base string, files map[string][]byte) ([]string, error) {
 	return out, err
 }
 
-// removeFile removes a report file and the folders it leaves empty.
-func removeFile(base, rel string) error {
-	full := filepath.Join(base, filepath.FromSlash(rel))
-	if err := os.Remove(full); err != nil && !os.IsNotExist(err) {
+// removeFile removes a report file (a path below root) and the folders
+// below base it leaves empty.
+func removeFile(r *os.Root, base, rel string) error {
+	if err := r.Remove(rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	for dir := filepath.Dir(full); dir != base && len(dir) > len(base); dir = filepath.Dir(dir) {
-		if os.Remove(dir) != nil {
+	for dir := path.Dir(rel); dir != base && dir != "." && len(dir) > len(base); dir = path.Dir(dir) {
+		if r.Remove(dir) != nil {
 			break // not empty
 		}
 	}
@@ -196,9 +204,9 @@ func removeFile(base, rel string) error {
 }
 
 // readStatus reads a workspace's status.yaml; nil, nil when there is none.
-func readStatus(p string) (*aggregate.WorkspaceView, error) {
-	data, err := os.ReadFile(p)
-	if os.IsNotExist(err) {
+func readStatus(r *os.Root, p string) (*aggregate.WorkspaceView, error) {
+	data, err := r.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {

@@ -147,3 +147,47 @@ func TestPublishRefusesSymlinksOut(t *testing.T) {
 		}
 	}
 }
+
+// TestPublishConfinedToTheRepo: the reports folder itself planted as a
+// symlink out of the repo, or reports.path into .git, is refused and nothing
+// is written outside; a relative policy directory commits (tmc aggregate .
+// --commit).
+func TestPublishConfinedToTheRepo(t *testing.T) {
+	ctx := context.Background()
+	co := CommitOptions{AuthorName: "tmc", AuthorEmail: "tmc@localhost", Message: "reports"}
+	for _, commit := range []bool{false, true} {
+		outside := t.TempDir()
+		root := t.TempDir()
+		if _, err := git.PlainInit(root, false); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(outside, filepath.Join(root, "reports")); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Publish(ctx, []*aggregate.WorkspaceView{view("web", 1)}, PublishOptions{PolicyRoot: root, ReportsPath: "reports", Commit: commit, CommitOptions: co})
+		if err == nil || !strings.Contains(err.Error(), "leaves the repo through a symlink") {
+			t.Errorf("commit=%v: error %v", commit, err)
+		}
+		if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+			t.Fatalf("commit=%v: wrote outside the repo: %v", commit, entries)
+		}
+		for _, p := range []string{".git", ".git/refs/heads", "a/../.git"} {
+			_, err = Publish(ctx, []*aggregate.WorkspaceView{view("web", 1)}, PublishOptions{PolicyRoot: root, ReportsPath: p, Commit: commit, CommitOptions: co})
+			if err == nil || !strings.Contains(err.Error(), "enters .git") {
+				t.Errorf("commit=%v reports.path %s: error %v", commit, p, err)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(root, ".git", "refs", "heads", "root:production")); err == nil {
+			t.Fatalf("commit=%v: wrote into .git", commit)
+		}
+	}
+	root := t.TempDir()
+	if _, err := git.PlainInit(root, false); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(root)
+	res, err := Publish(ctx, []*aggregate.WorkspaceView{view("web", 1)}, PublishOptions{PolicyRoot: ".", ReportsPath: "reports", Commit: true, CommitOptions: co})
+	if err != nil || res.Commit == "" {
+		t.Fatalf("relative policy root: %+v, %v", res, err)
+	}
+}
