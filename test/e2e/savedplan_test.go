@@ -55,7 +55,7 @@ func TestSavedPlanIsAProposal(t *testing.T) {
 	}{
 		{"added delete of a Namespace", func(_ map[string]any, changes []entry) []entry {
 			return append(changes, entry{"workspace": "web-app", "logicalCluster": "root", "cluster": "prod-east", "action": "delete", "apiVersion": "v1", "kind": "Namespace", "name": "bystander"})
-		}, "Namespace/bystander on prod-east: delete of an object the inventory of workspace root/web-app does not record"},
+		}, "prod-east/Namespace/bystander: delete of an object the inventory of workspace root/web-app does not record"},
 		{"unchanged turned into delete", func(_ map[string]any, changes []entry) []entry {
 			find(changes, "Deployment", "web")["action"] = "delete"
 			return changes
@@ -79,7 +79,7 @@ func TestSavedPlanIsAProposal(t *testing.T) {
 		{"name edited", func(_ map[string]any, changes []entry) []entry {
 			find(changes, "Deployment", "web")["name"] = "web2"
 			return changes
-		}, "Deployment/web/web2 on prod-east: no longer rendered"},
+		}, "prod-east/Deployment/web/web2: no longer rendered"},
 	}
 	ns := &corev1.Namespace{}
 	ns.Name = "bystander"
