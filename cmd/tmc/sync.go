@@ -64,7 +64,7 @@ or --ssh-key-file with --ssh-known-hosts.`,
 	fl.StringVar(&f.path, "path", "", "directory of the policy tree inside the repo")
 	fl.DurationVar(&f.interval, "interval", 0, "sync interval (default: the Config's syncInterval)")
 	fl.DurationVar(&f.healthInterval, "health-interval", 0, "cluster health check interval (default: the Config's healthCheckInterval)")
-	fl.StringVar(&f.listen, "listen", ":8080", "address of the health, metrics and status endpoints")
+	fl.StringVar(&f.listen, "listen", "127.0.0.1:8080", "address of the health, metrics and status endpoints (the status API has no authentication: listen beyond loopback only where a NetworkPolicy or proxy guards it; deploy/ sets :8080)")
 	fl.StringVar(&f.workdir, "workdir", "", "directory for the clone (default: a temporary one)")
 	fl.BoolVar(&f.leaderElect, "leader-elect", false, "share a Lease with other replicas so that one syncs")
 	fl.StringVar(&f.leaseNamespace, "leader-elect-namespace", "", "namespace of the Lease and of the kubeconfig Secrets (default: $POD_NAMESPACE, then tmc-system)")
