@@ -141,7 +141,7 @@ func NewClient(c *policy.Cluster, cfg *rest.Config, opts Options) (*Client, erro
 		if prev != nil {
 			rt = prev(rt)
 		}
-		return counter.Wrap(limitInFlight(rt, slots))
+		return counter.Wrap(limitInFlight(limitBody(rt), slots))
 	}
 	cl, err := client.New(cfg, client.Options{})
 	if err != nil {

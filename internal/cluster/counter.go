@@ -1,9 +1,13 @@
 package cluster
 
 import (
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
+
+	"github.com/kcp-dev/tmc/internal/limits"
 )
 
 // Counter counts API requests by verb: get, list, watch, create, update,
@@ -142,3 +146,47 @@ func limitInFlight(rt http.RoundTripper, slots chan struct{}) http.RoundTripper 
 		return rt.RoundTrip(req)
 	})
 }
+
+// limitBody bounds every response body but a watch's to
+// limits.MaxResponseBytes: reading past it fails with an error naming the
+// bound, so that a server (one the policy repo names, say) cannot make tmc
+// allocate without bound.
+func limitBody(rt http.RoundTripper) http.RoundTripper {
+	return roundTripper(func(req *http.Request) (*http.Response, error) {
+		resp, err := rt.RoundTrip(req)
+		if err != nil || resp.Body == nil || req.URL.Query().Get("watch") == "true" {
+			return resp, err
+		}
+		resp.Body = &boundedBody{rc: resp.Body, left: limits.MaxResponseBytes}
+		return resp, nil
+	})
+}
+
+type boundedBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+// ErrResponseTooLarge is returned when a response body passes limits.MaxResponseBytes.
+var ErrResponseTooLarge = fmt.Errorf("response larger than %d MiB: refused", limits.MaxResponseBytes>>20)
+
+func (b *boundedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, ErrResponseTooLarge
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	if err == nil && b.left <= 0 {
+		// One more byte would pass the bound: find out whether there is one.
+		var one [1]byte
+		if m, _ := b.rc.Read(one[:]); m > 0 {
+			return n, ErrResponseTooLarge
+		}
+	}
+	return n, err
+}
+
+func (b *boundedBody) Close() error { return b.rc.Close() }

@@ -31,18 +31,25 @@ func (c *Client) Observe(ctx context.Context) (policy.ClusterFacts, error) {
 		return f, fmt.Errorf("cluster %s: server version: %w", c.Name, err)
 	}
 	f.KubernetesVersion = v.GitVersion
-	nodes, err := c.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{ResourceVersion: "0"})
-	if err != nil {
-		return f, fmt.Errorf("cluster %s: list Nodes: %w", c.Name, err)
+	// Paged, so that every response stays far below limits.MaxResponseBytes
+	// however many Nodes the cluster has.
+	opts := metav1.ListOptions{Limit: DefaultPageSize}
+	for {
+		nodes, err := c.Clientset.CoreV1().Nodes().List(ctx, opts)
+		if err != nil {
+			return f, fmt.Errorf("cluster %s: list Nodes: %w", c.Name, err)
+		}
+		f.Nodes += len(nodes.Items)
+		for _, n := range nodes.Items {
+			a := n.Status.Allocatable
+			f.Capacity.CPU += a.Cpu().AsApproximateFloat64()
+			f.Capacity.Memory += a.Memory().AsApproximateFloat64()
+			f.Capacity.Pods += a.Pods().AsApproximateFloat64()
+		}
+		if opts.Continue = nodes.Continue; opts.Continue == "" {
+			return f, nil
+		}
 	}
-	f.Nodes = len(nodes.Items)
-	for _, n := range nodes.Items {
-		a := n.Status.Allocatable
-		f.Capacity.CPU += a.Cpu().AsApproximateFloat64()
-		f.Capacity.Memory += a.Memory().AsApproximateFloat64()
-		f.Capacity.Pods += a.Pods().AsApproximateFloat64()
-	}
-	return f, nil
 }
 
 // Facts returns a cluster's facts: what it declares over what is observed,

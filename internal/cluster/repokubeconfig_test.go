@@ -218,3 +218,52 @@ func TestSecretRefConfined(t *testing.T) {
 		}
 	}
 }
+
+// TestResponsesBounded: a server (one the repo names, say) that answers the
+// Node LIST with 80 MB is refused with an error naming the bound, instead of
+// tmc decoding it; a server that ignores the page limit cannot get around
+// it either. Paged Node LISTs stay well below the bound.
+func TestResponsesBounded(t *testing.T) {
+	var lists []string
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/version" {
+			_, _ = w.Write([]byte(`{"major":"1","minor":"37","gitVersion":"v1.37.2"}`))
+			return
+		}
+		lists = append(lists, r.URL.RawQuery)
+		_, _ = w.Write([]byte(`{"kind":"NodeList","apiVersion":"v1","metadata":{},"items":[{"metadata":{"name":"n","annotations":{"a":"`))
+		chunk := []byte(strings.Repeat("x", 1<<20))
+		for range 80 {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+		_, _ = w.Write([]byte(`"}}}]}`))
+	}))
+	defer srv.Close()
+	ca := base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}))
+	repo := t.TempDir()
+	kc := "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"" + srv.URL + "\", certificate-authority-data: " + ca + "}\nusers:\n- name: u\n  user: {token: t}\ncontexts:\n- name: c1\n  context: {cluster: c, user: u}\n"
+	if err := os.WriteFile(filepath.Join(repo, "kc"), []byte(kc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(repo, "cluster.yaml"), []byte("apiVersion: tmc.kcp.io/v1alpha1\nkind: Cluster\nmetadata: {name: c1}\nspec:\n  kubeconfig: {path: kc}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p, err := policy.Load(context.Background(), repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Connect(context.Background(), p, DefaultOptions()).Get("c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Observe(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "response larger than 64 MiB: refused") {
+		t.Fatalf("observe error = %v", err)
+	}
+	if len(lists) != 1 || !strings.Contains(lists[0], "limit=500") {
+		t.Errorf("Node LISTs %q: want one, paged", lists)
+	}
+}

@@ -54,6 +54,34 @@ const (
 	MaxTemplateOutput = 64 << 10
 	// MaxValueNodes bounds a transformation's value once its YAML aliases are expanded.
 	MaxValueNodes = 10_000
+	// MaxTransformations bounds the transformations of one policy.
+	MaxTransformations = 1_000
+	// MaxTransformWork bounds the transformations one render runs in all
+	// (objects × clusters × acting transformations), so that the work of a
+	// render is linear in what the repo writes and ends in seconds.
+	MaxTransformWork = 5_000_000
+	// MaxRenderOutput bounds the size (as JSON) of every object one render
+	// produces for every cluster; each object is also bounded by
+	// MaxObjectSize after its transformations.
+	MaxRenderOutput = 256 << 20
+)
+
+// The fleet a policy tree may describe, sized for real fleets: each Cluster
+// costs a client, its connections and its facts (about 170 KiB of memory
+// each in a plan), each workspace a render and plan of its own.
+const (
+	// MaxClusters bounds the Cluster objects of a tree.
+	MaxClusters = 2_000
+	// MaxWorkspaces bounds the VirtualWorkspaces of a tree.
+	MaxWorkspaces = 1_000
+)
+
+// What tmc reads from a cluster.
+const (
+	// MaxResponseBytes bounds one response body of an API server (a LIST
+	// page, a GET): a server the repo names cannot make tmc allocate
+	// without bound. LIST pages are 500 items.
+	MaxResponseBytes = 64 << 20
 )
 
 // Requests a policy can make tmc send.

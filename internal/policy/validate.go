@@ -27,6 +27,14 @@ func (v *validator) add(e *Error) { *v.errs = append(*v.errs, e) }
 func (v *validator) validate() {
 	seen := map[string]Origin{}
 	v.p.Config = DefaultConfig()
+	if n := len(v.p.Clusters); n > limits.MaxClusters {
+		v.add(v.p.Clusters[limits.MaxClusters].Origin.Errorf("", "the tree holds %d Clusters: at most %d (each costs a client, its connections and its facts on every run)", n, limits.MaxClusters))
+		return
+	}
+	if n := len(v.p.Workspaces); n > limits.MaxWorkspaces {
+		v.add(v.p.Workspaces[limits.MaxWorkspaces].Origin.Errorf("", "the tree holds %d VirtualWorkspaces: at most %d", n, limits.MaxWorkspaces))
+		return
+	}
 	for _, c := range v.p.Clusters {
 		v.meta(c.Origin, c.Metadata, seen, KindCluster)
 		c.setDefaults()
@@ -255,6 +263,10 @@ func (v *validator) projection(x *ProjectionPolicy) {
 }
 
 func (v *validator) transformations(o Origin, field string, ts []Transformation) {
+	if len(ts) > limits.MaxTransformations {
+		v.add(o.Errorf(field, "%d transformations: at most %d in one policy", len(ts), limits.MaxTransformations))
+		return
+	}
 	for i := range ts {
 		t := &ts[i]
 		f := fmt.Sprintf("%s[%d]", field, i)

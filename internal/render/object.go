@@ -24,6 +24,9 @@ func (r *renderer) object(cluster string, src *Source, acting []*policy.Projecti
 	o := &Object{SourceID: src.ID, Source: src.Pos}
 	facts := r.facts[cluster].facts
 	for _, pp := range acting {
+		if r.work += len(pp.Spec.Transformations); r.work > limits.MaxTransformWork {
+			return nil, pp.Origin.Errorf("spec.transformations", "the render would run more than %d transformations in all (objects × clusters × transformations): fewer transformations, or narrower resourceSelectors", limits.MaxTransformWork)
+		}
 		for i := range pp.Spec.Transformations {
 			t := &pp.Spec.Transformations[i]
 			a, err := r.transform(node.YNode(), cluster, facts, src, t)
@@ -31,6 +34,7 @@ func (r *renderer) object(cluster string, src *Source, acting []*policy.Projecti
 				return nil, pp.Origin.Errorf(fmt.Sprintf("spec.transformations[%d]", i), "%s on cluster %s: %v", src.ID, cluster, err)
 			}
 			a.Policy, a.Index = pp.Metadata.Name, i
+			o.grown += a.grown
 			o.Transformations = append(o.Transformations, a)
 		}
 	}
@@ -43,6 +47,23 @@ func (r *renderer) object(cluster string, src *Source, acting []*policy.Projecti
 		if err := o.ID.Validate(); err != nil {
 			return nil, &policy.Error{Pos: src.Pos, Message: fmt.Sprintf("%s on cluster %s: transformations made an invalid object: %v", src.ID, cluster, err)}
 		}
+	}
+	// The size after transformations, bounded from above by the source's
+	// plus every value set (measured once per transformation), is measured
+	// exactly only when that bound passes the API server's limit.
+	size := src.size + o.grown
+	if size > limits.MaxObjectSize {
+		sh, err := limits.Measure(node.YNode())
+		if err != nil {
+			return nil, &policy.Error{Pos: src.Pos, Message: fmt.Sprintf("%s on cluster %s: %v", src.ID, cluster, err)}
+		}
+		if size = sh.JSONSize(); size > limits.MaxObjectSize {
+			return nil, &policy.Error{Pos: src.Pos, Message: fmt.Sprintf("%s on cluster %s: transformations made it larger than %d MiB, more than the API server accepts", src.ID, cluster, limits.MaxObjectSize>>20)}
+		}
+	}
+	if r.outputBytes += size; r.outputBytes > limits.MaxRenderOutput {
+		r.overflow = true
+		return nil, &policy.Error{Pos: src.Pos, Message: fmt.Sprintf("the render produces more than %d MiB of objects for all clusters (stopped at %s on cluster %s)", limits.MaxRenderOutput>>20, src.ID, cluster)}
 	}
 	return o, nil
 }
@@ -86,6 +107,7 @@ func (r *renderer) transform(n *yaml3.Node, cluster string, facts policy.Cluster
 			return a, verr
 		}
 		a.Value = short(v)
+		a.grown = r.valueSizes[t]
 		eff, err = fieldpath.Set(n, t.Path, fieldpath.CopyValue(v))
 	case policy.TransformDelete:
 		eff = fieldpath.Delete(n, t.Path)
@@ -94,7 +116,7 @@ func (r *renderer) transform(n *yaml3.Node, cluster string, facts policy.Cluster
 		if terr != nil {
 			return a, terr
 		}
-		a.Value = text
+		a.Value, a.grown = text, len(text)+4
 		eff, err = fieldpath.Set(n, t.Path, scalarString(text))
 	}
 	a.Effect = string(eff)
@@ -111,7 +133,11 @@ func (r *renderer) value(t *policy.Transformation) (*yaml3.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.values[t] = v
+	sh, err := limits.Measure(v)
+	if err != nil {
+		return nil, err
+	}
+	r.values[t], r.valueSizes[t] = v, sh.JSONSize()
 	return v, nil
 }
 

@@ -103,6 +103,8 @@ type Object struct {
 	Node *yaml.RNode `json:"-"`
 	// Transformations lists what fired, in order.
 	Transformations []Applied `json:"transformations,omitempty"`
+	// grown bounds what the transformations added, as JSON bytes.
+	grown int
 }
 
 // Applied is one transformation that acted (or was skipped by its conditional) on an object.
@@ -121,6 +123,8 @@ type Applied struct {
 	// Conditional and Facts explain a guarded transformation.
 	Conditional string        `json:"conditional,omitempty"`
 	Facts       []policy.Fact `json:"facts,omitempty"`
+	// grown bounds what the transformation added, as JSON bytes.
+	grown int
 }
 
 type clusterFacts struct {
@@ -139,6 +143,13 @@ type renderer struct {
 	mem   filesys.FileSystem
 	// inputBytes counts the manifest bytes read, against limits.MaxRenderInput.
 	inputBytes int
+	// outputBytes and work count what the render produced and ran, against
+	// limits.MaxRenderOutput and limits.MaxTransformWork.
+	outputBytes, work int
+	// overflow is set once the output passes its bound: the render stops.
+	overflow bool
+	// valueSizes are the sizes of the values of values, as JSON.
+	valueSizes map[*policy.Transformation]int
 	values     map[*policy.Transformation]*yaml3.Node
 }
 
@@ -155,7 +166,7 @@ func Render(ctx context.Context, p *policy.Policies, opts Options) (*Result, err
 	if opts.Cluster != "" && p.Cluster(opts.Cluster) == nil {
 		return nil, fmt.Errorf("cluster %q does not exist", opts.Cluster)
 	}
-	r := &renderer{ctx: ctx, p: p, root: p.Root, opts: opts, facts: map[string]clusterFacts{}, values: map[*policy.Transformation]*yaml3.Node{}}
+	r := &renderer{ctx: ctx, p: p, root: p.Root, opts: opts, facts: map[string]clusterFacts{}, values: map[*policy.Transformation]*yaml3.Node{}, valueSizes: map[*policy.Transformation]int{}}
 	if r.root != "" {
 		if abs, err := filepathEval(r.root); err == nil {
 			r.root = abs
@@ -196,6 +207,9 @@ func Render(ctx context.Context, p *policy.Policies, opts Options) (*Result, err
 		}
 		if err := ctx.Err(); err != nil {
 			return res, err
+		}
+		if r.overflow {
+			break
 		}
 		ws, err := r.workspace(w)
 		if ws != nil {
@@ -337,6 +351,9 @@ func (r *renderer) cluster(name string, pps []*policy.ProjectionPolicy, sources 
 		}
 		if matched && !placed {
 			continue
+		}
+		if r.overflow {
+			break
 		}
 		o, err := r.object(name, src, acting)
 		if err != nil {

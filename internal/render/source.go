@@ -33,6 +33,8 @@ type Source struct {
 	Node *yaml.RNode
 	// asMap is the object as plain data, made once when an expression reads `resource`.
 	asMap map[string]any
+	// size is the object's size as JSON.
+	size int
 	// matches tells, per projection policy of the workspace, whether the policy selects the object.
 	matches []bool
 }
@@ -249,10 +251,11 @@ func newSource(n *yaml3.Node, pos policy.Pos) (*Source, string) {
 		return nil, fmt.Sprintf("%s has no metadata.name", kind)
 	}
 	id := object.FromAPIVersion(av, kind, rn.GetNamespace(), rn.GetName())
-	if _, msg := checkObject(id, n); msg != "" {
+	size, msg := checkObject(id, n)
+	if msg != "" {
 		return nil, msg
 	}
-	return &Source{ID: id, Pos: pos, Node: rn}, ""
+	return &Source{ID: id, Pos: pos, Node: rn, size: size}, ""
 }
 
 // checkObject checks an object's name, namespace and size, and returns its
@@ -298,7 +301,7 @@ func (r *renderer) kustomize(rel string) ([]*Source, error) {
 			errs = append(errs, &policy.Error{Pos: pos, Message: fmt.Sprintf("the workspaces' sources hold more than %d MiB of manifests in all", limits.MaxRenderInput>>20)})
 			break
 		}
-		out = append(out, &Source{ID: id, Pos: pos, Node: rn})
+		out = append(out, &Source{ID: id, Pos: pos, Node: rn, size: size})
 	}
 	if len(errs) > 0 {
 		return nil, errs

@@ -57,6 +57,10 @@ func TestHostileReposUnderAnAddressSpaceCap(t *testing.T) {
 		{"2.9 MB ConfigMap renders", map[string]string{"app/big.yaml": cm("big", 2900000)}, []string{"-o", "json"}, ""},
 		{"string doubling expression", map[string]string{"pp.yaml": hostileBase("{type: Delete, jsonPath: data.a, conditional: '" + double + "'}")["pp.yaml"]}, nil, "expression builds more than 1024 KiB"},
 		{"nested template replace", map[string]string{"pp.yaml": hostileBase("{type: Template, jsonPath: data.a, value: '{{" + nested + "}}'}")["pp.yaml"]}, nil, "template function output would be longer than 64 KiB"},
+		{"2 MiB Set on 400 ConfigMaps and 3 clusters", bigSet(), []string{"-o", "json"}, "the render produces more than 256 MiB of objects for all clusters (stopped at"},
+		{"2 MiB Set on one object over 3 MiB", map[string]string{"app/big.yaml": cm("big", 2000000), "pp.yaml": hostileBase("{type: Set, jsonPath: data.more, value: " + strings.Repeat("y", 2<<20) + "}")["pp.yaml"]}, []string{"-o", "json"}, "app/big.yaml:1: ConfigMap/ns/big on cluster c1: transformations made it larger than 3 MiB"},
+		{"20,000 conditional Sets", map[string]string{"pp.yaml": manySets(20000)}, nil, "ProjectionPolicy/pp: spec.transformations: 20000 transformations: at most 1000 in one policy"},
+		{"10,000 Clusters", map[string]string{"cluster.yaml": manyClusters(10000)}, nil, "the tree holds 10000 Clusters: at most 2000"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -102,4 +106,39 @@ func TestHostileReposUnderAnAddressSpaceCap(t *testing.T) {
 			}
 		})
 	}
+}
+
+// bigSet sets a 2 MiB value on 400 ConfigMaps for 3 clusters: 2.4 GB of
+// render output if nothing bounded it.
+func bigSet() map[string]string {
+	h := "apiVersion: tmc.kcp.io/v1alpha1\n"
+	files := map[string]string{
+		"cluster.yaml": h + "kind: Cluster\nmetadata:\n  name: c1\n---\n" + h + "kind: Cluster\nmetadata:\n  name: c2\n---\n" + h + "kind: Cluster\nmetadata:\n  name: c3\n",
+		"pp.yaml":      h + "kind: ProjectionPolicy\nmetadata:\n  name: pp\nspec:\n  transformations:\n    - {type: Set, jsonPath: data.big, value: " + strings.Repeat("z", 2<<20) + "}\n",
+	}
+	var b strings.Builder
+	for i := range 400 {
+		fmt.Fprintf(&b, "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-%d\n  namespace: ns\ndata:\n  a: b\n", i)
+	}
+	files["app/cms.yaml"] = b.String()
+	return files
+}
+
+// manySets is a ProjectionPolicy of n conditional Set transformations.
+func manySets(n int) string {
+	var b strings.Builder
+	b.WriteString("apiVersion: tmc.kcp.io/v1alpha1\nkind: ProjectionPolicy\nmetadata:\n  name: pp\nspec:\n  transformations:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "    - {type: Set, jsonPath: metadata.labels.l%d, value: v, conditional: 'cluster.name != \"\"'}\n", i)
+	}
+	return b.String()
+}
+
+// manyClusters is a file of n Cluster objects.
+func manyClusters(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "---\napiVersion: tmc.kcp.io/v1alpha1\nkind: Cluster\nmetadata:\n  name: c%d\n", i)
+	}
+	return b.String()
 }
