@@ -341,7 +341,12 @@ func (s *Syncer) writeReports(ctx context.Context, p *policy.Policies, views []*
 		s.opts.Logf("reports committed as %s (pushed: %v)", short(res.Commit), res.Pushed)
 		// Our own commit is not a new revision to load — unless the push
 		// rebased it onto someone else's commit, which must be loaded.
-		if res.Rebased == 0 {
+		switch {
+		case !s.opts.PushReports:
+			// Kept locally on the revision it reports on: fetch keeps it
+			// while the remote stays there, and the revision stays known.
+			s.src.keptOn = s.seenRev
+		case res.Rebased == 0:
 			s.mu.Lock()
 			s.seenRev = s.src.head()
 			s.mu.Unlock()

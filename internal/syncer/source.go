@@ -79,6 +79,9 @@ type source struct {
 	url, branch, dir string
 	auth             transport.AuthMethod
 	repo             *git.Repository
+	// keptOn is the remote head a local, unpushed report commit sits on:
+	// while the remote stays there, fetch keeps the commit and returns keptOn.
+	keptOn string
 }
 
 func newSource(ctx context.Context, url, branch, dir string, a GitAuth) (*source, error) {
@@ -186,6 +189,16 @@ func (s *source) fetch(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if ref.Hash().String() == s.keptOn && s.keptOn != "" {
+		// The remote has not moved since tmc committed reports on top of
+		// it without pushing: keep that commit (resetting would make the
+		// next reconcile commit the same reports again).
+		if err := wt.Clean(&git.CleanOptions{Dir: true}); err != nil {
+			return "", fmt.Errorf("clean %s: %w", s.dir, err)
+		}
+		return s.keptOn, nil
+	}
+	s.keptOn = ""
 	if err := wt.Reset(&git.ResetOptions{Commit: ref.Hash(), Mode: git.HardReset}); err != nil {
 		return "", fmt.Errorf("check out %s: %w", ref.Hash(), err)
 	}
