@@ -23,7 +23,9 @@ compares it with the live object. Objects tmc applied earlier that git no
 longer holds are planned for deletion. Nothing is written to any cluster.
 
 Exit codes: 0 success, 1 error, and with --detailed-exitcode 0 no changes,
-2 changes pending. An unreachable cluster is shown and makes the exit code 1.`,
+2 changes pending. Every unreachable cluster is shown; one that a planned
+workspace targets makes the exit code 1 (with --workspace, only that
+workspace's targets count).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "text" && output != "json" && output != "markdown" {
@@ -62,7 +64,7 @@ Exit codes: 0 success, 1 error, and with --detailed-exitcode 0 no changes,
 			if err != nil {
 				return err
 			}
-			if len(pl.Unreachable()) > 0 || pl.Summary.Errors > 0 {
+			if len(s.UnreachableTargets(pl)) > 0 || pl.Summary.Errors > 0 {
 				return &exitCodeError{code: exitError, silent: true}
 			}
 			if detailed && pl.HasChanges() {

@@ -22,7 +22,10 @@ per workspace, its phase — Active (converged), Pending (changes wait),
 Error (a cluster is unreachable or objects cannot be applied) or Terminating
 (removed from git, objects still on clusters) — its target clusters with
 health, its aggregated kinds with counts, and its projected kinds with source
-and projection counts. tmc sync serves the same JSON at /api/v1/workspaces.`,
+and projection counts. tmc sync serves the same JSON at /api/v1/workspaces.
+
+Exit codes: 0 when no workspace is in Error, 1 when one is (or on an error),
+as for plan. A workspace is judged on its own target clusters only.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "text" && output != "json" {
@@ -46,7 +49,15 @@ and projection counts. tmc sync serves the same JSON at /api/v1/workspaces.`,
 			if ferr := w.Flush(); err == nil {
 				err = ferr
 			}
-			return err
+			if err != nil {
+				return err
+			}
+			for _, ws := range rep.Workspaces {
+				if ws.Phase == status.Error {
+					return &exitCodeError{code: exitError, silent: true}
+				}
+			}
+			return nil
 		},
 	}
 	cf.add(cmd)

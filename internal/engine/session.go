@@ -105,6 +105,29 @@ func (s *Session) Plan(ctx context.Context, o PlanOptions) (*Plan, error) {
 	return plan.Build(ctx, s.Repo.Policies, s.Rendered, s.clusters, po)
 }
 
+// UnreachableTargets names the clusters of pl that could not be reached and
+// that a workspace of this session targets (its placement selects them):
+// a workspace is judged on its own targets, so an unreachable cluster no
+// planned workspace targets changes nothing for the exit code.
+func (s *Session) UnreachableTargets(pl *Plan) []string {
+	targeted := map[string]bool{}
+	for _, ws := range s.Rendered.Workspaces {
+		if s.opts.Workspace != "" && ws.Name != s.opts.Workspace {
+			continue
+		}
+		for _, d := range ws.Targets() {
+			targeted[d.Cluster] = true
+		}
+	}
+	var out []string
+	for _, c := range pl.Unreachable() {
+		if targeted[c.Name] {
+			out = append(out, c.Name)
+		}
+	}
+	return out
+}
+
 // LoadPlan reads a saved plan (tmc plan --out) for this session: it
 // attaches the objects of this session's render, refusing a plan whose
 // digests the render does not match, and marks unreachable every cluster
@@ -191,7 +214,7 @@ func (s *Session) Status(ctx context.Context) (StatusReport, error) {
 	if err != nil {
 		return StatusReport{}, err
 	}
-	return status.Build(s.Rendered, pl, views), nil
+	return status.Build(status.Outcome{Rendered: s.Rendered, Plan: pl, Views: views}), nil
 }
 
 // PublishOptions say where reports go and whether they are committed.

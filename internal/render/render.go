@@ -378,3 +378,16 @@ func asError(err error) *policy.Error {
 	}
 	return &policy.Error{Message: err.Error()}
 }
+
+// Targets are the decisions of the clusters the workspace targets: those
+// its placement selects, and those left out only for being unhealthy. A
+// workspace is judged on these alone.
+func (w *Workspace) Targets() []Decision {
+	var out []Decision
+	for _, d := range w.Placement {
+		if d.Selected || d.Unhealthy {
+			out = append(out, d)
+		}
+	}
+	return out
+}

@@ -3,11 +3,12 @@
 // health, aggregated kinds with counts, and projected kinds with source and
 // projection counts.
 //
-//	rep := status.Build(rendered, pl, views)
+//	rep := status.Build(status.Outcome{Rendered: rendered, Plan: pl, Views: views})
 //	for _, w := range rep.Workspaces { fmt.Println(w.Name, w.Phase) }
 package status
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"sort"
@@ -126,17 +127,43 @@ type Projection struct {
 	LastProjected string `json:"lastProjected,omitempty"`
 }
 
-// Build makes the status of every workspace from a render, a plan (optional)
-// and aggregated views (optional). The phase is Error when a target cluster is
-// unreachable or an object could not be planned, Pending when changes wait,
-// else Active; workspaces the plan prunes but git no longer holds are Terminating.
-func Build(r *render.Result, pl *plan.Plan, views []*aggregate.WorkspaceView) Report {
+// Outcome is what one run found and did — a plan or status run of the CLI,
+// or one reconcile of the syncer — as a value that every view reads: Build
+// is the one function that maps it to phases and messages, so `tmc status`,
+// `tmc apply` and `tmc sync` cannot disagree.
+type Outcome struct {
+	// Rendered is the render of the run (its workspaces, placements and
+	// the clusters the probe found unreachable).
+	Rendered *render.Result
+	// Plan is what was planned; nil when nothing was.
+	Plan *plan.Plan
+	// Applied is set when the plan's changes were applied; Done holds the
+	// changes apply carried out, at AppliedAt.
+	Applied   bool
+	Done      map[plan.Key]bool
+	AppliedAt time.Time
+	// Errors are each workspace's errors (logicalCluster/name), as the
+	// run met them: a failed plan, apply or aggregation.
+	Errors map[string][]string
+	// Views are the aggregated views; nil when nothing was aggregated.
+	Views []*aggregate.WorkspaceView
+}
+
+// Build makes the status of every workspace from one run's Outcome. A
+// workspace is judged on its own target clusters only: it is in Error when
+// one of them is unreachable (each is named), when the run met an error for
+// it, or — when nothing was applied — when an object could not be planned
+// or another manager owns its fields; Pending when planned changes wait;
+// else Active. Workspaces the plan prunes but git no longer holds are
+// Terminating.
+func Build(o Outcome) Report {
+	r, pl := o.Rendered, o.Plan
 	rep := Report{FormatVersion: FormatVersion, Workspaces: []Workspace{}}
 	if pl != nil {
 		rep.Revision = pl.Revision
 	}
 	byView := map[string]*aggregate.WorkspaceView{}
-	for _, v := range views {
+	for _, v := range o.Views {
 		byView[object.Workspace(v.LogicalCluster, v.Workspace).String()] = v
 	}
 	known := map[string]bool{}
@@ -144,10 +171,8 @@ func Build(r *render.Result, pl *plan.Plan, views []*aggregate.WorkspaceView) Re
 		key := object.Workspace(ws.LogicalCluster, ws.Name).String()
 		known[key] = true
 		w := Workspace{Name: ws.Name, LogicalCluster: ws.LogicalCluster, Phase: Active, TargetClusters: []aggregate.TargetCluster{}, AggregatedKinds: []AggregatedKind{}}
-		for _, d := range ws.Placement {
-			if d.Selected || d.Unhealthy {
-				w.TargetClusters = append(w.TargetClusters, aggregate.TargetCluster{Name: d.Cluster, Healthy: d.Facts.Healthy, Reachable: d.FactsError == "", Priority: d.Facts.Priority, Error: d.FactsError})
-			}
+		for _, d := range ws.Targets() {
+			w.TargetClusters = append(w.TargetClusters, aggregate.TargetCluster{Name: d.Cluster, Healthy: d.Facts.Healthy, Reachable: d.FactsError == "", Priority: d.Facts.Priority, Error: d.FactsError})
 		}
 		if v := byView[key]; v != nil {
 			w.TargetClusters = v.TargetClusters
@@ -158,24 +183,38 @@ func Build(r *render.Result, pl *plan.Plan, views []*aggregate.WorkspaceView) Re
 					PartialCount: k.PartialCount, LastAggregated: rfc3339(v.AggregatedAt)})
 			}
 		}
-		w.ProjectedKinds = projected(ws, pl)
-		w.CreatedTime, w.LastUpdated = applied(pl, key)
+		w.ProjectedKinds = projected(ws, o)
+		w.CreatedTime, w.LastUpdated = applied(o, key)
 		if pl != nil {
 			s := summary(pl, ws.LogicalCluster, ws.Name)
 			w.Pending = &s
-			switch {
-			case s.Errors > 0 || s.Skip > 0:
-				w.Phase, w.Message = Error, "some objects could not be planned or their cluster is unreachable"
-			case s.Conflicts > 0:
-				w.Phase, w.Message = Error, "fields are owned by another field manager (apply with --force-conflicts)"
-			case s.Create+s.Update+s.Delete > 0:
-				w.Phase, w.Message = Pending, "changes are waiting to be applied"
+			if !o.Applied {
+				switch {
+				case s.Errors > 0 || s.Skip > 0:
+					w.Phase, w.Message = Error, "some objects could not be planned or their cluster is unreachable"
+				case s.Conflicts > 0:
+					w.Phase, w.Message = Error, "fields are owned by another field manager (apply with --force-conflicts)"
+				case s.Create+s.Update+s.Delete > 0:
+					w.Phase, w.Message = Pending, "changes are waiting to be applied"
+				}
+			} else {
+				w.Pending = nil
 			}
 		}
+		if errs := o.Errors[key]; len(errs) > 0 {
+			w.Phase, w.Message = Error, errs[0]
+			if len(errs) > 1 {
+				w.Message += fmt.Sprintf(" (and %d more)", len(errs)-1)
+			}
+		}
+		var down []string
 		for _, tc := range w.TargetClusters {
 			if !tc.Reachable {
-				w.Phase, w.Message = Error, "target cluster "+tc.Name+" is unreachable"
+				down = append(down, tc.Name)
 			}
+		}
+		if len(down) > 0 {
+			w.Phase, w.Message = Error, "target clusters unreachable: "+strings.Join(down, ", ")+" (skipped, nothing pruned there)"
 		}
 		rep.Workspaces = append(rep.Workspaces, w)
 	}
@@ -200,6 +239,19 @@ func Build(r *render.Result, pl *plan.Plan, views []*aggregate.WorkspaceView) Re
 	return rep
 }
 
+// changed reports whether apply changed anything of the workspace key.
+func changed(o Outcome, key string) bool {
+	if !o.Applied || o.Plan == nil {
+		return false
+	}
+	for _, ch := range o.Plan.Changes {
+		if ch.Action != plan.Unchanged && ch.Action != plan.Skip && o.Done[ch.Key()] && ch.Key().Workspace == key {
+			return true
+		}
+	}
+	return false
+}
+
 func rfc3339(t time.Time) string {
 	if t.IsZero() {
 		return ""
@@ -208,12 +260,13 @@ func rfc3339(t time.Time) string {
 }
 
 // applied is the oldest inventory creation and the newest inventory update
-// of a workspace across the clusters the plan read.
-func applied(pl *plan.Plan, key string) (created, updated string) {
-	if pl == nil {
+// of a workspace across the clusters the plan read; an apply of the run
+// that changed something moves both to its time.
+func applied(o Outcome, key string) (created, updated string) {
+	if o.Plan == nil {
 		return "", ""
 	}
-	for _, c := range pl.Clusters {
+	for _, c := range o.Plan.Clusters {
 		t, ok := c.Applied[key]
 		if !ok {
 			continue
@@ -224,6 +277,13 @@ func applied(pl *plan.Plan, key string) (created, updated string) {
 		if t.Updated > updated {
 			updated = t.Updated
 		}
+	}
+	if changed(o, key) {
+		at := rfc3339(o.AppliedAt)
+		if created == "" {
+			created = at
+		}
+		updated = at
 	}
 	return created, updated
 }
@@ -238,7 +298,8 @@ func summary(pl *plan.Plan, lc, ws string) plan.Summary {
 	return plan.Summarize(mine)
 }
 
-func projected(ws *render.Workspace, pl *plan.Plan) []ProjectedKind {
+func projected(ws *render.Workspace, run Outcome) []ProjectedKind {
+	pl := run.Plan
 	type gk struct{ apiVersion, kind string }
 	sources := map[gk]map[object.ID]bool{}
 	projections := map[gk]int{}
@@ -259,7 +320,7 @@ func projected(ws *render.Workspace, pl *plan.Plan) []ProjectedKind {
 		for _, ch := range pl.Changes {
 			if ch.Workspace == ws.Name && ch.LogicalCluster == ws.LogicalCluster {
 				changes[ch.Key()] = ch
-				if ch.Action == plan.Unchanged {
+				if inSyncAfter(run, ch) {
 					inSync[gk{ch.APIVersion, ch.Kind}]++
 				}
 			}
@@ -282,8 +343,10 @@ func projected(ws *render.Workspace, pl *plan.Plan) []ProjectedKind {
 				p.Name = o.ID.Name
 			}
 			if ch := changes[plan.Key{Workspace: key, Cluster: c.Name, ID: o.ID}]; ch != nil {
-				p.InSync = ch.Action == plan.Unchanged
-				p.LastProjected = ch.LastApplied
+				p.InSync, p.LastProjected = inSyncAfter(run, ch), ch.LastApplied
+				if run.Applied && run.Done[ch.Key()] && (ch.Action == plan.Create || ch.Action == plan.Update) {
+					p.LastProjected = rfc3339(run.AppliedAt)
+				}
 			}
 			r.ProjectedTo = append(r.ProjectedTo, p)
 		}
@@ -305,4 +368,16 @@ func projected(ws *render.Workspace, pl *plan.Plan) []ProjectedKind {
 		return out[i].APIVersion < out[j].APIVersion
 	})
 	return out
+}
+
+// inSyncAfter reports whether the live object matches the render after the
+// run: the plan found it unchanged, or the run's apply created or updated it.
+func inSyncAfter(o Outcome, ch *plan.Change) bool {
+	switch ch.Action {
+	case plan.Unchanged:
+		return true
+	case plan.Create, plan.Update:
+		return o.Applied && o.Done[ch.Key()]
+	}
+	return false
 }

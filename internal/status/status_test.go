@@ -51,7 +51,7 @@ func TestBuildPhases(t *testing.T) {
 	}}
 	views := []*aggregate.WorkspaceView{{Workspace: "cut", LogicalCluster: "root",
 		TargetClusters: []aggregate.TargetCluster{{Name: "a", Healthy: true, Reachable: true}, {Name: "b", Reachable: false}}}}
-	rep := Build(r, pl, views)
+	rep := Build(Outcome{Rendered: r, Plan: pl, Views: views})
 	got := map[string]string{}
 	for _, w := range rep.Workspaces {
 		got[w.Name] = w.Phase

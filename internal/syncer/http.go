@@ -123,6 +123,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // & stays itself, so that redact sees whole query strings
 	_ = enc.Encode(v)
 	_, _ = w.Write(redact(buf.Bytes()))
 }

@@ -3,6 +3,7 @@ package syncer
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -27,14 +28,47 @@ import (
 // wsResult is what one workspace's projection did.
 type wsResult struct {
 	errs        []string
-	unreachable []string
+	unreachable []string // every unreachable cluster of the plan (used for workspaces git dropped)
 	done        map[plan.Key]bool // the changes apply carried out
 	drift       []aggregate.DriftRecord
+	plan        *plan.Plan
 }
 
-// reconcile runs render → plan → apply → aggregate → report for every
-// workspace of a revision, at most maxWorkers workspaces at once.
-func (s *Syncer) reconcile(ctx context.Context, p *policy.Policies, rev string) error {
+// mergePlans joins the plans of one reconcile (one per workspace) into the
+// plan of the run: every change, and each cluster's state with the
+// inventories of every workspace.
+func mergePlans(rev string, results []*wsResult) *plan.Plan {
+	out := &plan.Plan{Revision: rev}
+	byName := map[string]int{}
+	for _, res := range results {
+		if res == nil || res.plan == nil {
+			continue
+		}
+		out.Changes = append(out.Changes, res.plan.Changes...)
+		for _, c := range res.plan.Clusters {
+			i, ok := byName[c.Name]
+			if !ok {
+				i = len(out.Clusters)
+				byName[c.Name] = i
+				c.Applied = maps.Clone(c.Applied)
+				out.Clusters = append(out.Clusters, c)
+				continue
+			}
+			if out.Clusters[i].Applied == nil {
+				out.Clusters[i].Applied = map[string]plan.AppliedTimes{}
+			}
+			maps.Copy(out.Clusters[i].Applied, c.Applied)
+		}
+	}
+	out.Summary = plan.Summarize(out.Changes)
+	return out
+}
+
+// reconcile runs render → plan → apply → aggregate → report for the
+// workspaces of a revision, at most maxWorkers at once: every workspace, or
+// with only set just those (the scheduler retries the workspaces in error
+// while the watches vouch for the others).
+func (s *Syncer) reconcile(ctx context.Context, p *policy.Policies, rev string, only map[string]bool) error {
 	set := s.clustersFor(ctx, p, rev)
 	sess, err := (&engine.Repo{Policies: p}).ConnectWith(ctx, set, engine.ConnectOptions{})
 	if sess == nil {
@@ -45,10 +79,21 @@ func (s *Syncer) reconcile(ctx context.Context, p *policy.Policies, rev string) 
 		s.markAll(r, status.Error, err.Error())
 		return err
 	}
+	if only != nil {
+		sub := *r
+		sub.Workspaces = nil
+		for _, ws := range r.Workspaces {
+			if only[object.Workspace(ws.LogicalCluster, ws.Name).String()] {
+				sub.Workspaces = append(sub.Workspaces, ws)
+			}
+		}
+		r = &sub
+	}
 	s.markAll(r, status.Synchronizing, "")
 	s.rememberFacts(r)
 	cfg := p.Config
 	results := map[string]*wsResult{}
+	var appliedAt time.Time
 	var mu sync.Mutex
 	var changes []*plan.Change
 	if *cfg.ProjectionEnabled {
@@ -67,49 +112,73 @@ func (s *Syncer) reconcile(ctx context.Context, p *policy.Policies, rev string) 
 			})
 		}
 		_ = g.Wait()
-		// Workspaces git no longer holds: prune what their inventories recorded.
-		gone, chs := s.project(ctx, sess, rev, engine.PlanOptions{GoneOnly: true})
-		changes = append(changes, chs...)
-		s.terminate(r, chs, gone)
+		appliedAt = time.Now()
+		if only == nil {
+			// Workspaces git no longer holds: prune what their inventories recorded.
+			gone, chs := s.project(ctx, sess, rev, engine.PlanOptions{GoneOnly: true})
+			changes = append(changes, chs...)
+			s.terminate(r, chs, gone)
+		}
 	}
 	s.noteDrift(results)
 	var views []*aggregate.WorkspaceView
 	var aggErr error
 	if *cfg.AggregationEnabled {
-		views, aggErr = s.aggregate(ctx, sess, cfg.MaxWorkers)
+		views, aggErr = s.aggregate(ctx, sess, r, cfg.MaxWorkers)
 		s.mu.RLock()
 		for _, v := range views {
 			v.Drift = slices.Clone(s.drift[object.Workspace(v.LogicalCluster, v.Workspace).String()])
 		}
 		s.mu.RUnlock()
 		if aggErr == nil {
-			aggErr = s.writeReports(ctx, p, views)
+			aggErr = s.writeReports(ctx, p, views, only == nil)
 		}
 	}
-	s.record(r, views, results, changes)
-	s.lastOK = aggErr == nil && s.allActive()
-	if s.lastOK && s.runCtx != nil {
-		s.watch.restart(s.runCtx, set, watchKeys(p, r, changes), s.opts.Logf)
-	} else {
+	s.record(r, views, results, rev, appliedAt)
+	// A reconcile that ran to its end leaves watches on every cluster that
+	// answered, for the workspaces it reconciled; the scheduler retries
+	// the workspaces in error at each interval and skips the rest while
+	// the watches see nothing. A partial reconcile keeps the watches of
+	// the full one before it.
+	s.lastOK = aggErr == nil
+	switch {
+	case !s.lastOK || s.runCtx == nil:
 		s.watch.stop()
+	case only == nil:
+		s.watch.restart(s.runCtx, set, watchKeys(p, r, changes), s.opts.Logf)
 	}
 	return aggErr
 }
 
-func (s *Syncer) allActive() bool {
+// inError lists the workspaces whose last reconcile left them in Error.
+func (s *Syncer) inError() map[string]bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	for _, w := range s.statuses {
-		if w.Phase != status.Active {
-			return false
+	var out map[string]bool
+	for k, w := range s.statuses {
+		if w.Phase == status.Error {
+			if out == nil {
+				out = map[string]bool{}
+			}
+			out[k] = true
 		}
 	}
-	return true
+	return out
 }
 
 // watchKeys are the (cluster, kind) pairs tmc manages or aggregates.
 func watchKeys(p *policy.Policies, r *render.Result, changes []*plan.Change) map[watchKey]bool {
 	keys := map[watchKey]bool{}
+	defer func() {
+		// A cluster the probe could not reach cannot be watched (a watch
+		// that fails marks the world dirty at every interval): the
+		// workspaces targeting it are in error, and retried anyway.
+		for k := range keys {
+			if _, down := r.Unreachable[k.cluster]; down {
+				delete(keys, k)
+			}
+		}
+	}()
 	for _, ch := range changes {
 		if ch.Action == plan.Delete || ch.Kind == "" {
 			continue
@@ -206,6 +275,7 @@ func (s *Syncer) project(ctx context.Context, sess *engine.Session, rev string, 
 		res.errs = append(res.errs, err.Error())
 		return res, nil
 	}
+	res.plan = pl
 	for _, c := range pl.Unreachable() {
 		res.unreachable = append(res.unreachable, c.Name)
 	}
@@ -293,8 +363,7 @@ func (s *Syncer) forgetWorkspaceLocked(name string) {
 }
 
 // aggregate builds every workspace's view, at most maxWorkers at once.
-func (s *Syncer) aggregate(ctx context.Context, sess *engine.Session, workers int) ([]*aggregate.WorkspaceView, error) {
-	r := sess.Rendered
+func (s *Syncer) aggregate(ctx context.Context, sess *engine.Session, r *render.Result, workers int) ([]*aggregate.WorkspaceView, error) {
 	views := make([]*aggregate.WorkspaceView, len(r.Workspaces))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(workers, 1))
@@ -323,9 +392,9 @@ func (s *Syncer) aggregate(ctx context.Context, sess *engine.Session, workers in
 }
 
 // writeReports commits changed reports into the syncer's clone and pushes them.
-func (s *Syncer) writeReports(ctx context.Context, p *policy.Policies, views []*aggregate.WorkspaceView) error {
+func (s *Syncer) writeReports(ctx context.Context, p *policy.Policies, views []*aggregate.WorkspaceView, all bool) error {
 	res, err := engine.PublishReports(ctx, views, engine.PublishOptions{
-		PolicyRoot: filepath.Join(s.src.dir, s.opts.Path), ReportsPath: p.Config.Reports.Path, Prune: true, Commit: true,
+		PolicyRoot: filepath.Join(s.src.dir, s.opts.Path), ReportsPath: p.Config.Reports.Path, Prune: all, Commit: true,
 		CommitOptions: engine.CommitOptions{
 			AuthorName: "tmc", AuthorEmail: "tmc@localhost", Push: s.opts.PushReports, Auth: s.src.auth,
 			Message: fmt.Sprintf("tmc: reports for %d workspaces\n\nAggregated at %s from revision %s.\n", len(views), time.Now().UTC().Format(time.RFC3339), short(s.goodRev)),
@@ -371,10 +440,21 @@ func (s *Syncer) markAll(r *render.Result, phase, msg string) {
 	s.updateWorkspaceMetricsLocked()
 }
 
-// record stores the statuses and metrics of a finished reconcile.
-func (s *Syncer) record(r *render.Result, views []*aggregate.WorkspaceView, results map[string]*wsResult, changes []*plan.Change) {
-	pl := &plan.Plan{Changes: changes}
-	rep := status.Build(r, pl, views)
+// record stores the statuses and metrics of a finished reconcile: the
+// reconcile's Outcome, mapped to phases by status.Build alone.
+func (s *Syncer) record(r *render.Result, views []*aggregate.WorkspaceView, results map[string]*wsResult, rev string, appliedAt time.Time) {
+	o := status.Outcome{Rendered: r, Views: views, Applied: true, AppliedAt: appliedAt, Done: map[plan.Key]bool{}, Errors: map[string][]string{}}
+	var all []*wsResult
+	for _, key := range slices.Sorted(maps.Keys(results)) {
+		res := results[key]
+		all = append(all, res)
+		maps.Copy(o.Done, res.done)
+		if len(res.errs) > 0 {
+			o.Errors[key] = res.errs
+		}
+	}
+	o.Plan = mergePlans(rev, all)
+	rep := status.Build(o)
 	now := time.Now().UTC().Format(time.RFC3339)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -383,18 +463,8 @@ func (s *Syncer) record(r *render.Result, views []*aggregate.WorkspaceView, resu
 		if w.Phase == status.Terminating {
 			continue // terminate decides
 		}
-		w.Pending = nil
 		w.LastReconciled = now
 		w.Drift = slices.Clone(s.drift[key])
-		w.Phase, w.Message = status.Active, ""
-		if res := results[key]; res != nil {
-			switch {
-			case len(res.errs) > 0:
-				w.Phase, w.Message = status.Error, res.errs[0]
-			case len(res.unreachable) > 0:
-				w.Phase, w.Message = status.Error, fmt.Sprintf("target clusters unreachable: %v (skipped, nothing pruned there)", res.unreachable)
-			}
-		}
 		series := map[string]bool{}
 		for _, tc := range w.TargetClusters {
 			v := 0.0

@@ -1,6 +1,7 @@
 package syncer
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -38,6 +39,9 @@ func TestServedErrorsCarryNoCredentials(t *testing.T) {
 		}
 		if !strings.Contains(string(body), "git.example/org/policies.git") && p != "/" {
 			t.Errorf("%s lost the error itself:\n%s", p, body)
+		}
+		if p != "/" && !json.Valid(body) {
+			t.Errorf("%s is no longer valid JSON after redaction:\n%s", p, body)
 		}
 	}
 }

@@ -253,18 +253,33 @@ func (s *Syncer) runOnce(ctx context.Context) {
 		}
 		p = &pp
 	}
+	var only map[string]bool
 	if canSkip(known, s.lastOK, s.watch.dirty.Load(), s.skipped) {
-		s.skipped++ // nothing changed in git or on the clusters since the last converged reconcile
-		return
+		// Nothing changed in git or on the watched clusters since the last
+		// reconcile: retry only the workspaces it left in error.
+		if only = s.inError(); only == nil {
+			s.skipped++
+			return
+		}
 	}
-	s.skipped = 0
-	s.watch.dirty.Store(false) // events from now on count for the next interval
+	if only == nil {
+		s.skipped = 0
+	} else {
+		s.skipped++
+	}
+	if only == nil {
+		s.watch.dirty.Store(false) // events from now on count for the next interval
+	}
 	start := time.Now()
-	s.opts.Logf("reconciling revision %s", short(good))
+	if only != nil {
+		s.opts.Logf("reconciling revision %s: retrying %d workspaces in error", short(good), len(only))
+	} else {
+		s.opts.Logf("reconciling revision %s", short(good))
+	}
 	defer func() {
 		s.opts.Logf("reconcile of revision %s finished in %s", short(good), time.Since(start).Round(time.Millisecond))
 	}()
-	err = s.reconcile(ctx, p, good)
+	err = s.reconcile(ctx, p, good, only)
 	if err != nil {
 		s.opts.Logf("reconcile %s: %v", short(good), err)
 	}
