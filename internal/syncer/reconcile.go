@@ -28,7 +28,7 @@ import (
 // wsResult is what one workspace's projection did.
 type wsResult struct {
 	errs        []string
-	unreachable []string // every unreachable cluster of the plan (used for workspaces git dropped)
+	unreachable []string          // every unreachable cluster of the plan (used for workspaces git dropped)
 	done        map[plan.Key]bool // the changes apply carried out
 	drift       []aggregate.DriftRecord
 	plan        *plan.Plan
