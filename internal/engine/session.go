@@ -73,6 +73,8 @@ type PlanOptions struct {
 	Workspace string
 	// GoneOnly plans only the pruning of workspaces git no longer holds.
 	GoneOnly bool
+	// OnlyClusters, when set, plans just these clusters; nothing is sent to the others.
+	OnlyClusters []string
 	// Revision is recorded in the plan; empty reads the work tree's commit.
 	Revision string
 	// DryRunAll dry-runs every existing object on the server instead of
@@ -98,7 +100,7 @@ func (s *Session) Plan(ctx context.Context, o PlanOptions) (*Plan, error) {
 	if o.Workspace != "" {
 		po.Workspace = o.Workspace
 	}
-	po.Revision, po.DryRunAll = o.Revision, o.DryRunAll
+	po.Revision, po.DryRunAll, po.OnlyClusters = o.Revision, o.DryRunAll, o.OnlyClusters
 	if po.Revision == "" {
 		po.Revision = Revision(s.Repo.Policies.Root)
 	}

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"slices"
 	"context"
 	"encoding/json"
 	"errors"
@@ -45,6 +46,10 @@ type Options struct {
 	Workspace, Cluster string
 	// GoneOnly plans only the pruning of workspaces git no longer holds.
 	GoneOnly bool
+	// OnlyClusters, when set, plans just these clusters: nothing is sent to
+	// the others (the syncer retrying one workspace passes its targets and
+	// the clusters that hold its inventory).
+	OnlyClusters []string
 	// Revision is recorded in the plan.
 	Revision string
 	// DryRunAll sends a server-side dry-run for every existing object, as
@@ -69,7 +74,7 @@ func Build(ctx context.Context, p *policy.Policies, r *render.Result, set *clust
 	}
 	var names []string
 	for _, c := range p.Clusters {
-		if opts.Cluster == "" || c.Metadata.Name == opts.Cluster {
+		if (opts.Cluster == "" || c.Metadata.Name == opts.Cluster) && (opts.OnlyClusters == nil || slices.Contains(opts.OnlyClusters, c.Metadata.Name)) {
 			names = append(names, c.Metadata.Name)
 		}
 	}

@@ -102,7 +102,7 @@ func (s *Syncer) reconcile(ctx context.Context, p *policy.Policies, rev string, 
 		for _, ws := range r.Workspaces {
 			g.Go(func() error {
 				start := time.Now()
-				res, chs := s.project(gctx, sess, rev, engine.PlanOptions{Workspace: ws.Name})
+				res, chs := s.project(gctx, sess, rev, engine.PlanOptions{Workspace: ws.Name, OnlyClusters: s.retryClusters(ws, only)})
 				s.metrics.ProjectionDuration.WithLabelValues(ws.Name).Observe(time.Since(start).Seconds())
 				mu.Lock()
 				defer mu.Unlock()
@@ -134,7 +134,7 @@ func (s *Syncer) reconcile(ctx context.Context, p *policy.Policies, rev string, 
 			aggErr = s.writeReports(ctx, p, views, only == nil)
 		}
 	}
-	s.record(r, views, results, rev, appliedAt)
+	s.record(r, views, results, rev, appliedAt, only == nil)
 	// A reconcile that ran to its end leaves watches on every cluster that
 	// answered, for the workspaces it reconciled; the scheduler retries
 	// the workspaces in error at each interval and skips the rest while
@@ -442,7 +442,7 @@ func (s *Syncer) markAll(r *render.Result, phase, msg string) {
 
 // record stores the statuses and metrics of a finished reconcile: the
 // reconcile's Outcome, mapped to phases by status.Build alone.
-func (s *Syncer) record(r *render.Result, views []*aggregate.WorkspaceView, results map[string]*wsResult, rev string, appliedAt time.Time) {
+func (s *Syncer) record(r *render.Result, views []*aggregate.WorkspaceView, results map[string]*wsResult, rev string, appliedAt time.Time, full bool) {
 	o := status.Outcome{Rendered: r, Views: views, Applied: true, AppliedAt: appliedAt, Done: map[plan.Key]bool{}, Errors: map[string][]string{}}
 	var all []*wsResult
 	for _, key := range slices.Sorted(maps.Keys(results)) {
@@ -458,6 +458,9 @@ func (s *Syncer) record(r *render.Result, views []*aggregate.WorkspaceView, resu
 	now := time.Now().UTC().Format(time.RFC3339)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if full {
+		s.lastPlan = o.Plan
+	}
 	for _, w := range rep.Workspaces {
 		key := object.Workspace(w.LogicalCluster, w.Name).String()
 		if w.Phase == status.Terminating {
@@ -577,4 +580,28 @@ func (s *Syncer) noteDrift(results map[string]*wsResult) {
 			}
 		}
 	}
+}
+
+// retryClusters are the clusters a retry of one workspace plans: its
+// targets and the clusters where the last full reconcile saw its inventory
+// (whatever it must prune). Nothing is sent to the others. nil (every
+// cluster) for a full reconcile, or when no full reconcile is known.
+func (s *Syncer) retryClusters(ws *render.Workspace, only map[string]bool) []string {
+	s.mu.RLock()
+	last := s.lastPlan
+	s.mu.RUnlock()
+	if only == nil || last == nil {
+		return nil
+	}
+	key := object.Workspace(ws.LogicalCluster, ws.Name).String()
+	out := []string{}
+	for _, d := range ws.Targets() {
+		out = append(out, d.Cluster)
+	}
+	for _, c := range last.Clusters {
+		if _, ok := c.Inventories[key]; ok && !slices.Contains(out, c.Name) {
+			out = append(out, c.Name)
+		}
+	}
+	return out
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/kcp-dev/tmc/internal/aggregate"
 	"github.com/kcp-dev/tmc/internal/cluster"
 	"github.com/kcp-dev/tmc/internal/object"
+	"github.com/kcp-dev/tmc/internal/plan"
 	"github.com/kcp-dev/tmc/internal/policy"
 	"github.com/kcp-dev/tmc/internal/status"
 )
@@ -75,7 +76,10 @@ type Syncer struct {
 	// Steady state: watches on what tmc manages let an unchanged world skip reconciles.
 	watch   watches
 	runCtx  context.Context
-	lastOK  bool // the last reconcile converged every workspace
+	lastOK  bool // the last reconcile ran to its end
+	// lastPlan is the merged plan of the last full reconcile (the
+	// inventories it saw on each cluster).
+	lastPlan *plan.Plan
 	skipped int  // reconciles skipped since the last full one
 }
 
