@@ -74,13 +74,13 @@ type Syncer struct {
 	drift        map[string][]aggregate.DriftRecord // by logicalCluster/name, newest first
 
 	// Steady state: watches on what tmc manages let an unchanged world skip reconciles.
-	watch   watches
-	runCtx  context.Context
-	lastOK  bool // the last reconcile ran to its end
+	watch  watches
+	runCtx context.Context
+	lastOK bool // the last reconcile ran to its end
 	// lastPlan is the merged plan of the last full reconcile (the
 	// inventories it saw on each cluster).
 	lastPlan *plan.Plan
-	skipped int  // reconciles skipped since the last full one
+	skipped  int // reconciles skipped since the last full one
 }
 
 // FullResyncEvery is how many intervals may be skipped (no revision, no
