@@ -147,6 +147,22 @@ func applyCluster(ctx context.Context, set *cluster.Set, st plan.ClusterState, c
 			}
 		}
 	}
+	// Intent first (as cli-utils records it): before anything is applied,
+	// each inventory holds what it held plus every object about to be
+	// applied, so that a SIGKILL, OOM kill or cancelled job at any point
+	// leaves no object tmc created outside its inventory. It shrinks only
+	// after deletes succeeded, in the final write below.
+	invs, err := a.readInventories(ctx, changes)
+	if err != nil {
+		cr.Errors = append(cr.Errors, err.Error())
+		sort.Strings(cr.Errors)
+		return cr // without its inventories recorded, nothing may be applied
+	}
+	if err := a.writeIntent(ctx, invs); err != nil {
+		cr.Errors = append(cr.Errors, err.Error())
+		sort.Strings(cr.Errors)
+		return cr
+	}
 	done := map[plan.Key]bool{}
 	a.each(ctx, first, a.apply, done)
 	if err := a.waitCRDs(ctx, first); err != nil {
@@ -155,7 +171,7 @@ func applyCluster(ctx context.Context, set *cluster.Set, st plan.ClusterState, c
 	a.each(ctx, rest, a.apply, done)
 	sort.SliceStable(deletes, func(i, j int) bool { return object.Less(deletes[j].ID(), deletes[i].ID()) })
 	a.each(ctx, deletes, a.delete, done)
-	if err := a.writeInventories(ctx, changes, done); err != nil {
+	if err := a.writeInventories(ctx, invs, done); err != nil {
 		cr.Errors = append(cr.Errors, err.Error())
 	}
 	if opts.Wait && !cr.Failed() {
@@ -263,33 +279,81 @@ func (a *applier) delete(ctx context.Context, ch *plan.Change) error {
 	return nil
 }
 
-// writeInventories records, per workspace, the previous inventory plus what
-// was applied, minus what was deleted. An unchanged inventory is not written.
-func (a *applier) writeInventories(ctx context.Context, changes []*plan.Change, done map[plan.Key]bool) error {
+// wsInventory is one workspace's inventory on the cluster as apply found
+// it, the changes of the plan for it, and what the cluster holds now.
+type wsInventory struct {
+	lc, ws  string
+	prev    *inventory.Inventory // nil when there is none yet
+	changes []*plan.Change
+	written []object.ID // what the inventory holds on the cluster now
+}
+
+// readInventories reads, per workspace of the changes, its inventory.
+func (a *applier) readInventories(ctx context.Context, changes []*plan.Change) ([]*wsInventory, error) {
 	type wsKey struct{ lc, ws string }
-	byWS := map[wsKey][]*plan.Change{}
-	var order []wsKey
+	byWS := map[wsKey]*wsInventory{}
+	var order []*wsInventory
 	for _, ch := range changes {
 		k := wsKey{ch.LogicalCluster, ch.Workspace}
-		if _, ok := byWS[k]; !ok {
-			order = append(order, k)
+		w := byWS[k]
+		if w == nil {
+			w = &wsInventory{lc: k.lc, ws: k.ws}
+			byWS[k] = w
+			order = append(order, w)
 		}
-		byWS[k] = append(byWS[k], ch)
+		w.changes = append(w.changes, ch)
 	}
 	var errs []error
-	for _, k := range order {
-		prev, err := inventory.Read(ctx, a.c.Client, k.lc, k.ws)
+	for _, w := range order {
+		prev, err := inventory.Read(ctx, a.c.Client, w.lc, w.ws)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		set := map[object.ID]bool{}
+		w.prev = prev
 		if prev != nil {
-			for _, id := range prev.Objects {
-				set[id] = true
+			w.written = prev.Objects
+		}
+	}
+	return order, errors.Join(errs...)
+}
+
+// writeIntent records, before anything is applied, each inventory's
+// objects plus those the plan creates or updates. An inventory that would
+// not grow is not written.
+func (a *applier) writeIntent(ctx context.Context, invs []*wsInventory) error {
+	var errs []error
+	for _, w := range invs {
+		set := idSet(w.written)
+		for _, ch := range w.changes {
+			if ch.Action == plan.Create || ch.Action == plan.Update || ch.Action == plan.Unchanged {
+				set[ch.ID()] = true
 			}
 		}
-		for _, ch := range byWS[k] {
+		if len(set) == len(w.written) {
+			continue
+		}
+		next := &inventory.Inventory{LogicalCluster: w.lc, Workspace: w.ws, Objects: ids(set)}
+		if err := inventory.Write(ctx, a.c.Client, next); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		w.written = next.Objects
+	}
+	return errors.Join(errs...)
+}
+
+// writeInventories records, per workspace, the inventory apply found plus
+// what was applied, minus what was deleted. One that already holds exactly
+// that is not written.
+func (a *applier) writeInventories(ctx context.Context, invs []*wsInventory, done map[plan.Key]bool) error {
+	var errs []error
+	for _, w := range invs {
+		set := map[object.ID]bool{}
+		if w.prev != nil {
+			set = idSet(w.prev.Objects)
+		}
+		for _, ch := range w.changes {
 			switch {
 			case ch.Action == plan.Unchanged, (ch.Action == plan.Create || ch.Action == plan.Update) && done[ch.Key()]:
 				set[ch.ID()] = true
@@ -297,11 +361,8 @@ func (a *applier) writeInventories(ctx context.Context, changes []*plan.Change, 
 				delete(set, ch.ID())
 			}
 		}
-		next := &inventory.Inventory{LogicalCluster: k.lc, Workspace: k.ws}
-		for id := range set {
-			next.Objects = append(next.Objects, id)
-		}
-		if prev != nil && sameIDs(prev.Objects, next.Objects) || prev == nil && len(next.Objects) == 0 {
+		next := &inventory.Inventory{LogicalCluster: w.lc, Workspace: w.ws, Objects: ids(set)}
+		if sameIDs(w.written, next.Objects) {
 			continue
 		}
 		if err := inventory.Write(ctx, a.c.Client, next); err != nil {
@@ -309,6 +370,22 @@ func (a *applier) writeInventories(ctx context.Context, changes []*plan.Change, 
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func idSet(l []object.ID) map[object.ID]bool {
+	m := make(map[object.ID]bool, len(l))
+	for _, id := range l {
+		m[id] = true
+	}
+	return m
+}
+
+func ids(m map[object.ID]bool) []object.ID {
+	out := make([]object.ID, 0, len(m))
+	for id := range m {
+		out = append(out, id)
+	}
+	return out
 }
 
 func sameIDs(a, b []object.ID) bool {
