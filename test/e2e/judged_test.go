@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os/exec"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/kcp-dev/tmc/test/harness"
 )
@@ -116,10 +119,26 @@ func TestSyncJudgesEachWorkspaceOnItsOwnTargets(t *testing.T) {
 	}
 	t.Logf("LISTs in six intervals with b1 cut: a1 %d, b2 %d", a, b)
 
-	// The CLI on the same tree says the same.
+	// The CLI on the same tree says the same: one function builds both.
 	out, _, code := tmc(t, "status", repo, "--kubeconfig", kubeconfig, "-o", "json")
 	if code != 1 || !strings.Contains(out, `"name": "wb"`) {
 		t.Fatalf("tmc status: exit %d (want 1: wb is in Error)\n%s", code, out)
+	}
+	type tc struct {
+		Name               string
+		Healthy, Reachable bool
+	}
+	type ws struct {
+		Name, Status, Message string
+		TargetClusters        []tc
+	}
+	var cli, srv struct{ Workspaces []ws }
+	if err := json.Unmarshal([]byte(out), &cli); err != nil {
+		t.Fatal(err)
+	}
+	_, apiBody := api.get("/api/v1/workspaces", &srv)
+	if diff := cmp.Diff(cli.Workspaces, srv.Workspaces); diff != "" {
+		t.Errorf("tmc status and tmc sync disagree (-cli +sync):\n%s\n%s", diff, apiBody)
 	}
 	for _, ws := range []string{"wa", "wc"} {
 		if _, _, code := tmc(t, "plan", repo, "--workspace", ws, "--detailed-exitcode", "--kubeconfig", kubeconfig); code != 0 {
