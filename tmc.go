@@ -73,6 +73,8 @@ type (
 	ConnectOptions = engine.ConnectOptions
 	// PlanOptions tune a plan.
 	PlanOptions = engine.PlanOptions
+	// PlanVerdict is what checking a saved plan against the clusters decided, apart from the plan.
+	PlanVerdict = engine.PlanVerdict
 	// ApplyOptions tune an apply.
 	ApplyOptions = engine.ApplyOptions
 	// AggregateOptions narrow an aggregation.

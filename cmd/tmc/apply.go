@@ -37,9 +37,10 @@ One cluster failing never stops the others; the exit code is 1 if any failed.`,
 				return err
 			}
 			var pl *tmc.Plan
+			var verdict tmc.PlanVerdict
 			if planFile != "" {
 				progress(cmd, "checking that the clusters did not change since the plan...")
-				if pl, err = s.LoadPlan(ctx, planFile, cf.perCluster); err != nil {
+				if pl, verdict, err = s.LoadPlan(ctx, planFile, cf.perCluster); err != nil {
 					return err
 				}
 			} else {
@@ -52,7 +53,7 @@ One cluster failing never stops the others; the exit code is 1 if any failed.`,
 			}
 			aopts := tmc.DefaultApplyOptions()
 			aopts.ForceConflicts, aopts.Force, aopts.Wait, aopts.Timeout = forceConflicts, force, wait, timeout
-			aopts.PerCluster = cf.perCluster
+			aopts.PerCluster, aopts.Refused = cf.perCluster, verdict.Refused
 			aopts.Progress = func(c apply.ClusterResult) {
 				progress(cmd, "cluster %s done: %d created, %d updated, %d deleted", c.Name, c.Created, c.Updated, c.Deleted)
 			}

@@ -35,6 +35,9 @@ type Options struct {
 	Clusters, PerCluster int
 	// Progress, when set, is told about each cluster as it finishes.
 	Progress func(ClusterResult)
+	// Refused are the clusters a saved plan may not be applied to (they
+	// changed since it was made: Verify's verdict), with why.
+	Refused map[string]error
 }
 
 // DefaultOptions applies 4 clusters at once with 16 requests in flight each.
@@ -111,12 +114,13 @@ func Apply(ctx context.Context, pl *plan.Plan, set *cluster.Set, opts Options) (
 
 func applyCluster(ctx context.Context, set *cluster.Set, st plan.ClusterState, changes []*plan.Change, opts Options) ClusterResult {
 	cr := ClusterResult{Name: st.Name}
+	if err := opts.Refused[st.Name]; err != nil {
+		cr.Err = &StalePlanError{Cluster: st.Name, Reason: err.Error()}
+		cr.Error = cr.Err.Error()
+		return cr
+	}
 	if !st.Reachable {
-		if st.Stale {
-			cr.Err = &StalePlanError{Cluster: st.Name, Reason: st.Error}
-		} else {
-			cr.Err = &UnreachableError{Cluster: st.Name, Reason: st.Error}
-		}
+		cr.Err = &UnreachableError{Cluster: st.Name, Reason: st.Error}
 		cr.Error = cr.Err.Error()
 		return cr
 	}

@@ -130,18 +130,27 @@ func (s *Session) UnreachableTargets(pl *Plan) []string {
 	return out
 }
 
+// PlanVerdict is what checking a saved plan against the clusters decided,
+// kept apart from the plan (which records only what was observed when it
+// was made): the clusters whose objects or inventories changed since, and
+// why. Apply refuses those clusters and applies the rest.
+type PlanVerdict struct {
+	Refused map[string]error
+}
+
 // LoadPlan reads a saved plan (tmc plan --out) for this session: it
 // attaches the objects of this session's render, refusing a plan whose
-// digests the render does not match, and marks unreachable every cluster
-// whose objects or inventories changed since the plan was made.
-func (s *Session) LoadPlan(ctx context.Context, path string, perCluster int) (*Plan, error) {
+// digests the render does not match or that holds an entry no plan of this
+// tree would make, and returns, apart from the plan, the verdict on every
+// cluster whose objects or inventories changed since the plan was made.
+func (s *Session) LoadPlan(ctx context.Context, path string, perCluster int) (*Plan, PlanVerdict, error) {
 	pl, err := plan.Read(path)
 	if err != nil {
-		return nil, err
+		return nil, PlanVerdict{}, err
 	}
 	desired, err := plan.Desired(s.Rendered)
 	if err != nil {
-		return nil, err
+		return nil, PlanVerdict{}, err
 	}
 	noPrune := map[string]bool{}
 	for _, ws := range s.Repo.Policies.Workspaces {
@@ -150,21 +159,16 @@ func (s *Session) LoadPlan(ctx context.Context, path string, perCluster int) (*P
 		}
 	}
 	if err := apply.AttachObjects(pl, desired, noPrune); err != nil {
-		return nil, err
+		return nil, PlanVerdict{}, err
 	}
 	if perCluster <= 0 {
 		perCluster = 16
 	}
 	refused, err := apply.Verify(ctx, pl, s.clusters, perCluster)
 	if err != nil {
-		return nil, err
+		return nil, PlanVerdict{}, err
 	}
-	for i, st := range pl.Clusters {
-		if err, ok := refused[st.Name]; ok {
-			pl.Clusters[i].Reachable, pl.Clusters[i].Error, pl.Clusters[i].Stale = false, err.Error(), true
-		}
-	}
-	return pl, nil
+	return pl, PlanVerdict{Refused: refused}, nil
 }
 
 // ApplyOptions tune an apply.

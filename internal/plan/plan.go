@@ -107,8 +107,6 @@ type ClusterState struct {
 	Name      string `json:"name"`
 	Reachable bool   `json:"reachable"`
 	Error     string `json:"error,omitempty"`
-	// Stale is set when a saved plan is refused on this cluster because it changed since.
-	Stale bool `json:"stale,omitempty"`
 	// Inventories are the inventory resourceVersions read, by logicalCluster/workspace.
 	Inventories map[string]string `json:"inventories,omitempty"`
 	// Applied says, by logicalCluster/workspace, when tmc first applied the
