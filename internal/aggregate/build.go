@@ -264,7 +264,7 @@ func resource(ap *policy.AggregationPolicy, insts []*instance, names []string, t
 	sort.Slice(res.Conflicts, func(i, j int) bool { return res.Conflicts[i].Field < res.Conflicts[j].Field })
 	res.AggregatedStatus = mergeStatus(s.StatusMerging, insts)
 	res.Conditions = mergeConditions(insts)
-	if s.GVK.Group == "" && s.GVK.Kind == "Secret" {
+	if s.GVK.Group == "" && mask.IsSecret(s.GVK.Version, s.GVK.Kind) {
 		maskSecret(&res)
 	}
 	return res

@@ -42,7 +42,7 @@ func clean(u *unstructured.Unstructured) *unstructured.Unstructured {
 // ones *** (before) / *** (after).
 func maskSecrets(before, after *unstructured.Unstructured) {
 	secret := func(u *unstructured.Unstructured) bool {
-		return u != nil && u.GetKind() == "Secret" && (u.GetAPIVersion() == "v1")
+		return u != nil && mask.IsSecret(u.GetAPIVersion(), u.GetKind())
 	}
 	if secret(before) || secret(after) {
 		for _, field := range []string{"data", "stringData"} {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/kcp-dev/tmc/internal/cluster"
 	"github.com/kcp-dev/tmc/internal/inventory"
+	"github.com/kcp-dev/tmc/internal/mask"
 )
 
 // Why an existing object was dry-run instead of being decided locally. A
@@ -76,7 +77,7 @@ func unchangedLocally(desired, live *unstructured.Unstructured) string {
 	if _, ok := desired.Object["status"]; ok {
 		return DryRunWriteOnly
 	}
-	if desired.GetKind() == "Secret" && desired.GetAPIVersion() == "v1" {
+	if mask.IsSecret(desired.GetAPIVersion(), desired.GetKind()) {
 		if _, ok := desired.Object["stringData"]; ok {
 			return DryRunWriteOnly
 		}

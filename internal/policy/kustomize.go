@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"net/url"
 	"path"
-	"sigs.k8s.io/kustomize/api/resource"
 	"strings"
+
+	"sigs.k8s.io/kustomize/api/resource"
 
 	"go.yaml.in/yaml/v3"
 
