@@ -15,13 +15,10 @@ import (
 	"github.com/kcp-dev/tmc/internal/policy"
 )
 
-// TestRepoKubeconfigSendsNoOutsideCredential runs a local TLS server that
-// records every Authorization header. A kubeconfig in the policy repo that
-// names a token file outside the repo, or a kubeconfig path that leaves the
-// repo, must be refused before any request; the canary token from outside
-// the repo must never reach the server. An inline token does (so the test
-// can see requests at all).
-func TestRepoKubeconfigSendsNoOutsideCredential(t *testing.T) {
+// recordingServer is a TLS server answering /version that records every
+// Authorization header; it returns the server, its CA as kubeconfig data,
+// and what it has seen.
+func recordingServer(t *testing.T) (*httptest.Server, string, func() []string) {
 	var mu sync.Mutex
 	var auths []string
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -31,8 +28,23 @@ func TestRepoKubeconfigSendsNoOutsideCredential(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"major":"1","minor":"37","gitVersion":"v1.37.2"}`))
 	}))
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	ca := base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}))
+	return srv, ca, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), auths...)
+	}
+}
+
+// TestRepoKubeconfigSendsNoOutsideCredential runs a local TLS server that
+// records every Authorization header. A kubeconfig in the policy repo that
+// names a token file outside the repo, or a kubeconfig path that leaves the
+// repo, must be refused before any request; the canary token from outside
+// the repo must never reach the server. An inline token does (so the test
+// can see requests at all).
+func TestRepoKubeconfigSendsNoOutsideCredential(t *testing.T) {
+	srv, ca, seen := recordingServer(t)
 
 	outside := t.TempDir()
 	const canary = "CANARY-outside-the-repo"
@@ -99,8 +111,7 @@ func TestRepoKubeconfigSendsNoOutsideCredential(t *testing.T) {
 			t.Fatalf("%s: %v", tc.path, err)
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	auths := seen()
 	if len(auths) == 0 {
 		t.Fatal("the inline-token kubeconfig made no request: the test cannot see requests")
 	}
@@ -132,17 +143,7 @@ func TestKubeconfigPathValidated(t *testing.T) {
 // holds follows the rules of a repo kubeconfig: a token file on the syncer's
 // host is refused before any request, so the TLS server records none of it.
 func TestSecretRefConfined(t *testing.T) {
-	var mu sync.Mutex
-	var auths []string
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		auths = append(auths, r.Header.Get("Authorization"))
-		mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"major":"1","minor":"37","gitVersion":"v1.37.2"}`))
-	}))
-	defer srv.Close()
-	ca := base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}))
+	srv, ca, seen := recordingServer(t)
 	const canary = "CANARY-host-file"
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(tokenFile, []byte(canary), 0o600); err != nil {
@@ -207,8 +208,7 @@ func TestSecretRefConfined(t *testing.T) {
 			t.Errorf("the Secret %s of another namespace was read", r)
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	auths := seen()
 	if len(auths) != 2 {
 		t.Fatalf("requests: %q (want the two allowed kubeconfigs' only)", auths)
 	}

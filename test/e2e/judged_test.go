@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -53,11 +52,7 @@ func TestSyncJudgesEachWorkspaceOnItsOwnTargets(t *testing.T) {
 	}
 	files["workspaces/nowhere.yaml"] = h + "kind: VirtualWorkspace\nmetadata: {name: nowhere}\nspec:\n  placement: {clusterSelector: {matchLabels: {no: such}}}\n  sources: [{path: apps/wa}]\n"
 	writeRepo(t, repo, files)
-	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "-A"}, {"-c", "user.name=e2e", "-c", "user.email=e2e@example.com", "commit", "-qm", "policies"}} {
-		if out, err := exec.Command("git", append([]string{"-C", repo}, args...)...).CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
+	gitInit(t, repo)
 	addr := freePort(t)
 	_, logs := startTMC(t, "tmc sync", "sync", "--repo", repo, "--branch", "main", "--kubeconfig", kubeconfig, "--workdir", t.TempDir(),
 		"--interval", "1s", "--health-interval", "1s", "--listen", addr, "--request-timeout", "3s", "--no-push-reports")

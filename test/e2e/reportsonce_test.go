@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"net/http"
-	"os/exec"
 	"regexp"
 	"testing"
 	"time"
@@ -14,22 +12,11 @@ import (
 // once; tmc's own local commit is never taken for a new revision.
 func TestSyncReportsWithoutPushCommitOnce(t *testing.T) {
 	f := newFixture(t)
-	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "-A"}, {"-c", "user.name=e2e", "-c", "user.email=e2e@example.com", "commit", "-qm", "policies"}} {
-		if out, err := exec.Command("git", append([]string{"-C", f.dir}, args...)...).CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
+	gitInit(t, f.dir)
 	addr := freePort(t)
 	_, logs := startTMC(t, "tmc sync", "sync", "--repo", f.dir, "--branch", "main", "--kubeconfig", f.kubeconfig, "--workdir", t.TempDir(),
 		"--interval", "1s", "--health-interval", "1s", "--listen", addr, "--request-timeout", "5s", "--no-push-reports")
-	eventually(t, "tmc sync is ready", 90*time.Second, func() (bool, string) {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err != nil {
-			return false, err.Error()
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200, resp.Status
-	})
+	waitReady(t, addr)
 	time.Sleep(15 * time.Second)
 	out := logs.String()
 	loads := regexp.MustCompile(`revision [0-9a-f]+ loaded`).FindAllString(out, -1)

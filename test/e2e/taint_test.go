@@ -3,11 +3,13 @@ package e2e
 import (
 	"context"
 	"encoding/base64"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,6 +27,29 @@ func writeRepo(t *testing.T, dir string, files map[string]string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// gitInit makes dir a git repository with everything in it committed on main.
+func gitInit(t *testing.T, dir string) {
+	t.Helper()
+	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "-A"}, {"-c", "user.name=e2e", "-c", "user.email=e2e@example.com", "commit", "-qm", "policies"}} {
+		if out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+}
+
+// waitReady waits until tmc sync on addr has finished its first reconcile.
+func waitReady(t *testing.T, addr string) {
+	t.Helper()
+	eventually(t, "tmc sync is ready", 90*time.Second, func() (bool, string) {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200, resp.Status
+	})
 }
 
 // noCanary fails when any output or file holds the Secret's value, plain
@@ -103,13 +128,7 @@ func TestSecretTaintLiveSourceAndAggregation(t *testing.T) {
 	}
 	// Aggregation: the failing conditional's error withholds the value, and
 	// the reports committed to git hold none of it.
-	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "-A"}, {"-c", "user.name=e2e", "-c", "user.email=e2e@example.com", "commit", "-qm", "policies"}} {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
+	gitInit(t, dir)
 	if out, _ := run("aggregate", "-o", "json", dir); !strings.Contains(out, "the error is withheld") {
 		t.Errorf("aggregate: want the conditional's error withheld:\n%s", out)
 	}
