@@ -52,10 +52,6 @@ func SecretContent(obj map[string]any) map[string]any {
 		switch k {
 		case "apiVersion", "kind", "type", "immutable":
 			out[k] = v
-		default:
-			// a field a Secret does not have (a transformation's Set): it may
-			// hold anything, so it is masked whole.
-			out[k] = Value
 		case "data", "stringData":
 			out[k] = maskedKeys(v)
 		case "metadata":
@@ -71,6 +67,10 @@ func SecretContent(obj map[string]any) map[string]any {
 				}
 			}
 			out[k] = m
+		default:
+			// a field a Secret does not have (a transformation's Set): it may
+			// hold anything, so it is masked whole.
+			out[k] = Value
 		}
 	}
 	return out
