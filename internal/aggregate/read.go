@@ -221,18 +221,11 @@ func transform(ap *policy.AggregationPolicy, obj map[string]any, env *policy.Env
 				continue
 			}
 		}
-		switch t.Type {
-		case policy.TransformDelete:
-			dirty = fieldpath.Delete(n, t.Path) == fieldpath.EffectDeleted || dirty
-		case policy.TransformSet, policy.TransformReplace:
-			if t.Type == policy.TransformReplace && fieldpath.Get(n, t.Path) == nil {
-				continue
-			}
-			if _, err := fieldpath.Set(n, t.Path, fieldpath.CopyValue(values[i])); err != nil {
-				return nil, ap.Origin.Errorf(fmt.Sprintf("spec.transformations[%d]", i), "%v", err)
-			}
-			dirty = true
+		eff, err := t.Apply(n, values[i])
+		if err != nil {
+			return nil, ap.Origin.Errorf(fmt.Sprintf("spec.transformations[%d]", i), "%v", err)
 		}
+		dirty = dirty || eff != fieldpath.EffectNoop
 	}
 	if err := back(); err != nil {
 		return nil, err

@@ -94,30 +94,24 @@ func (r *renderer) transform(n *yaml3.Node, cluster string, facts policy.Cluster
 			return a, nil
 		}
 	}
-	var eff fieldpath.Effect
-	var err error
+	var v *yaml3.Node
 	switch t.Type {
 	case policy.TransformSet, policy.TransformReplace:
-		if t.Type == policy.TransformReplace && fieldpath.Get(n, t.Path) == nil {
-			a.Effect = string(fieldpath.EffectNoop)
-			return a, nil
+		var err error
+		if v, err = r.value(t); err != nil {
+			return a, err
 		}
-		v, verr := r.value(t)
-		if verr != nil {
-			return a, verr
-		}
-		a.Value = short(v)
-		a.grown = r.valueSizes[t]
-		eff, err = fieldpath.Set(n, t.Path, fieldpath.CopyValue(v))
-	case policy.TransformDelete:
-		eff = fieldpath.Delete(n, t.Path)
+		a.Value, a.grown = short(v), r.valueSizes[t]
 	case policy.TransformTemplate:
-		text, terr := r.template(t, cluster, facts, src)
-		if terr != nil {
-			return a, terr
+		text, err := r.template(t, cluster, facts, src)
+		if err != nil {
+			return a, err
 		}
-		a.Value, a.grown = text, len(text)+4
-		eff, err = fieldpath.Set(n, t.Path, scalarString(text))
+		v, a.Value, a.grown = scalarString(text), text, len(text)+4
+	}
+	eff, err := t.Apply(n, v)
+	if eff == fieldpath.EffectNoop && t.Type == policy.TransformReplace {
+		a.Value, a.grown = "", 0 // nothing to replace: nothing set
 	}
 	a.Effect = string(eff)
 	return a, err
