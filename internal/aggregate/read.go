@@ -93,13 +93,11 @@ func fieldFilter(ap *policy.AggregationPolicy) (ns, name string, reqs []policy.F
 		if err != nil {
 			return "", "", nil, err
 		}
-		for _, r := range rs {
-			if !r.NotEqual && r.Field == "metadata.namespace" {
-				ns = r.Value
-			}
-			if !r.NotEqual && r.Field == "metadata.name" {
-				name = r.Value
-			}
+		if v := policy.Equal(rs, "metadata.namespace"); v != "" {
+			ns = v
+		}
+		if v := policy.Equal(rs, "metadata.name"); v != "" {
+			name = v
 		}
 		reqs = append(reqs, rs...)
 	}
@@ -116,17 +114,7 @@ func fieldFilter(ap *policy.AggregationPolicy) (ns, name string, reqs []policy.F
 }
 
 func matchFields(obj map[string]any, reqs []policy.FieldRequirement) bool {
-	if len(reqs) == 0 {
-		return true
-	}
-	n := fieldpath.ToNode(obj)
-	for _, r := range reqs {
-		v, _ := fieldpath.Scalar(n, r.Path)
-		if (v == r.Value) == r.NotEqual {
-			return false
-		}
-	}
-	return true
+	return len(reqs) == 0 || policy.MatchFields(reqs, fieldpath.ToNode(obj))
 }
 
 // list reads the policy's kind on one cluster, page by page.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	yaml3 "go.yaml.in/yaml/v3"
+
 	"github.com/kcp-dev/tmc/internal/fieldpath"
 )
 
@@ -48,4 +50,28 @@ func ParseFieldSelector(s string) ([]FieldRequirement, error) {
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// MatchFields reports whether every requirement holds on the object node n;
+// a missing field reads as "". Render's resource selectors and
+// aggregation's field selectors both match through it.
+func MatchFields(reqs []FieldRequirement, n *yaml3.Node) bool {
+	for _, r := range reqs {
+		v, _ := fieldpath.Scalar(n, r.Path)
+		if (v == r.Value) == r.NotEqual {
+			return false
+		}
+	}
+	return true
+}
+
+// Equal returns X of the first field=X requirement on field (such as
+// metadata.namespace), or "".
+func Equal(reqs []FieldRequirement, field string) string {
+	for _, r := range reqs {
+		if r.Field == field && !r.NotEqual {
+			return r.Value
+		}
+	}
+	return ""
 }

@@ -3,10 +3,8 @@ package render
 import (
 	"path"
 
-	yaml3 "go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/labels"
 
-	"github.com/kcp-dev/tmc/internal/fieldpath"
 	"github.com/kcp-dev/tmc/internal/policy"
 )
 
@@ -40,18 +38,7 @@ func Matches(s *policy.ResourceSelector, src *Source) bool {
 	if s.Labels != nil && !s.Labels.Matches(labels.Set(src.Node.GetLabels())) {
 		return false
 	}
-	return matchFields(s.Fields, src.Node.YNode())
-}
-
-// matchFields reports whether every requirement holds; a missing field reads as "".
-func matchFields(reqs []policy.FieldRequirement, n *yaml3.Node) bool {
-	for _, r := range reqs {
-		v, _ := fieldpath.Scalar(n, r.Path)
-		if (v == r.Value) == r.NotEqual {
-			return false
-		}
-	}
-	return true
+	return policy.MatchFields(s.Fields, src.Node.YNode())
 }
 
 // matchesAny reports whether an object matches any selector; no selectors match every object.

@@ -221,7 +221,7 @@ func watchKeys(p *policy.Policies, r *render.Result, changes []*plan.Change) map
 				if group == "core" {
 					group = ""
 				}
-				k := watchKey{cluster: src.Cluster, gvk: schema.GroupVersionKind{Group: group, Version: sel.Version, Kind: sel.Kind}, namespace: namespaceOf(sel.Fields)}
+				k := watchKey{cluster: src.Cluster, gvk: schema.GroupVersionKind{Group: group, Version: sel.Version, Kind: sel.Kind}, namespace: policy.Equal(sel.Fields, "metadata.namespace")}
 				if sel.Labels != nil {
 					k.labels = sel.Labels.String()
 				}
@@ -230,16 +230,6 @@ func watchKeys(p *policy.Policies, r *render.Result, changes []*plan.Change) map
 		}
 	}
 	return keys
-}
-
-// namespaceOf returns X of a metadata.namespace=X field requirement.
-func namespaceOf(reqs []policy.FieldRequirement) string {
-	for _, r := range reqs {
-		if r.Field == "metadata.namespace" && !r.NotEqual {
-			return r.Value
-		}
-	}
-	return ""
 }
 
 // rememberFacts keeps the cluster facts this render used: the health probe
