@@ -79,11 +79,7 @@ func workspace(ctx context.Context, p *policy.Policies, r *render.Result, ws *re
 
 func kind(ctx context.Context, ap *policy.AggregationPolicy, ws *render.Workspace, targets map[string]TargetCluster, facts map[string]policy.ClusterFacts, set *cluster.Set, opts Options) (KindView, error) {
 	s := ap.Spec
-	gv := s.GVK.Version
-	if s.GVK.Group != "" {
-		gv = s.GVK.Group + "/" + gv
-	}
-	kv := KindView{Policy: ap.Metadata.Name, APIVersion: gv, Kind: s.GVK.Kind, MergeStrategy: string(s.MergeStrategy),
+	kv := KindView{Policy: ap.Metadata.Name, APIVersion: s.GVK.APIVersion(), Kind: s.GVK.Kind, MergeStrategy: string(s.MergeStrategy),
 		ConflictResolution: string(s.ConflictResolution), HealthAggregation: string(s.HealthAggregation), StatusMerging: string(s.StatusMerging), Resources: []Resource{}}
 	names := slices.Sorted(maps.Keys(targets))
 	var mu sync.Mutex
@@ -264,7 +260,7 @@ func resource(ap *policy.AggregationPolicy, insts []*instance, names []string, t
 	sort.Slice(res.Conflicts, func(i, j int) bool { return res.Conflicts[i].Field < res.Conflicts[j].Field })
 	res.AggregatedStatus = mergeStatus(s.StatusMerging, insts)
 	res.Conditions = mergeConditions(insts)
-	if s.GVK.Group == "" && mask.IsSecret(s.GVK.Version, s.GVK.Kind) {
+	if mask.IsSecret(s.GVK.APIVersion(), s.GVK.Kind) {
 		maskSecret(&res)
 	}
 	return res

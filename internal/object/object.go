@@ -33,11 +33,15 @@ func FromAPIVersion(apiVersion, kind, namespace, name string) ID {
 }
 
 // APIVersion returns group/version, or version for the core group.
-func (id ID) APIVersion() string {
-	if id.Group == "" {
-		return id.Version
+func (id ID) APIVersion() string { return APIVersion(id.Group, id.Version) }
+
+// APIVersion is the core-group rule, written once: group/version, or
+// version alone for the core group ("").
+func APIVersion(group, version string) string {
+	if group == "" {
+		return version
 	}
-	return id.Group + "/" + id.Version
+	return group + "/" + version
 }
 
 // String is Kind/namespace/name, or Kind/name for cluster-scoped objects.

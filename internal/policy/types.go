@@ -6,6 +6,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/kcp-dev/tmc/internal/fieldpath"
+	"github.com/kcp-dev/tmc/internal/object"
 )
 
 // Group and Version of every tmc policy kind.
@@ -313,6 +314,9 @@ type GroupVersionKind struct {
 	// Kind is the kind, e.g. Deployment.
 	Kind string `json:"kind" tmc:"required"`
 }
+
+// APIVersion is group/version, or version for the core group.
+func (g GroupVersionKind) APIVersion() string { return object.APIVersion(g.Group, g.Version) }
 
 // Config holds the manager's settings. A policy tree holds at most one.
 type Config struct {

@@ -479,7 +479,7 @@ func (s *Syncer) record(r *render.Result, views []*aggregate.WorkspaceView, resu
 	for _, ws := range r.Workspaces {
 		for _, c := range ws.Clusters {
 			for _, o := range c.Objects {
-				s.metrics.ProjectedResources.WithLabelValues(gvk(o.ID.Group, o.ID.Version, o.ID.Kind)).Inc()
+				s.metrics.ProjectedResources.WithLabelValues(o.ID.APIVersion()+"/"+o.ID.Kind).Inc()
 			}
 		}
 	}
@@ -490,13 +490,6 @@ func (s *Syncer) record(r *render.Result, views []*aggregate.WorkspaceView, resu
 		}
 	}
 	s.updateWorkspaceMetricsLocked()
-}
-
-func gvk(g, v, k string) string {
-	if g == "" {
-		return v + "/" + k
-	}
-	return g + "/" + v + "/" + k
 }
 
 func (s *Syncer) updateWorkspaceMetricsLocked() {
