@@ -479,7 +479,7 @@ func (s *Syncer) record(r *render.Result, views []*aggregate.WorkspaceView, resu
 	for _, ws := range r.Workspaces {
 		for _, c := range ws.Clusters {
 			for _, o := range c.Objects {
-				s.metrics.ProjectedResources.WithLabelValues(o.ID.APIVersion()+"/"+o.ID.Kind).Inc()
+				s.metrics.ProjectedResources.WithLabelValues(o.ID.APIVersion() + "/" + o.ID.Kind).Inc()
 			}
 		}
 	}
