@@ -25,42 +25,90 @@ package tmc
 
 import (
 	"context"
+	"log/slog"
 
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kcp-dev/tmc/internal/aggregate"
+	"github.com/kcp-dev/tmc/internal/apply"
+	"github.com/kcp-dev/tmc/internal/cluster"
 	"github.com/kcp-dev/tmc/internal/engine"
+	"github.com/kcp-dev/tmc/internal/markdown"
+	"github.com/kcp-dev/tmc/internal/plan"
+	"github.com/kcp-dev/tmc/internal/policy"
+	"github.com/kcp-dev/tmc/internal/render"
+	"github.com/kcp-dev/tmc/internal/report"
+	"github.com/kcp-dev/tmc/internal/status"
+	"github.com/kcp-dev/tmc/internal/version"
 )
 
-// The engine's values, under names callers can use; their fields and
-// methods are documented in the internal packages they come from.
+// The engine's values, under names callers can use: this is the one list
+// of them (internal/engine and the CLI use the same types); their fields
+// and methods are documented in the internal packages they come from.
 type (
 	// Policies is a loaded, validated policy tree.
-	Policies = engine.Policies
+	Policies = policy.Policies
 	// Config is the manager's settings: the spec of the tree's Config object.
-	Config = engine.Config
+	Config = policy.ConfigSpec
 	// Error is one problem of a policy tree, with file, line, object and field.
-	Error = engine.Error
+	Error = policy.Error
 	// ErrorList is every problem of a policy tree, sorted by file and line.
-	ErrorList = engine.ErrorList
+	ErrorList = policy.ErrorList
 	// Rendered is what every target cluster of every workspace must hold.
-	Rendered = engine.Rendered
+	Rendered = render.Result
+	// RenderedObject is one object rendered for one cluster, with the transformations that acted.
+	RenderedObject = render.Object
+	// PlacementDecision says whether a cluster is a workspace's target, and why.
+	PlacementDecision = render.Decision
+	// PolicyDecision says whether a projection policy acts on a cluster, and why.
+	PolicyDecision = render.PolicyDecision
 	// Facts gives the facts of a cluster that expressions and templates read.
-	Facts = engine.Facts
+	Facts = render.Facts
 	// Plan is what converging the clusters would change: a value, computed
 	// without side effects, that Apply reads and never writes.
-	Plan = engine.Plan
+	Plan = plan.Plan
 	// PlanSummary counts a plan's changes per action, and how existing objects were compared.
-	PlanSummary = engine.PlanSummary
+	PlanSummary = plan.Summary
 	// Change is one object's change on one cluster.
-	Change = engine.Change
+	Change = plan.Change
+	// Action is what a plan does with an object on a cluster.
+	Action = plan.Action
+	// ClusterState says whether a plan reached a cluster, and what it read there.
+	ClusterState = plan.ClusterState
+	// Drift names who changed an object tmc applied, and when.
+	Drift = plan.Drift
 	// ApplyResult is what Apply did, per cluster.
-	ApplyResult = engine.ApplyResult
+	ApplyResult = apply.Result
+	// ClusterApplyResult is what Apply did on one cluster.
+	ClusterApplyResult = apply.ClusterResult
 	// WorkspaceView is one workspace's unified view across its target clusters.
-	WorkspaceView = engine.WorkspaceView
+	WorkspaceView = aggregate.WorkspaceView
+	// TargetCluster is one target cluster of a workspace, with its health.
+	TargetCluster = aggregate.TargetCluster
+	// KindView is one aggregated kind of a workspace: its resources and counts.
+	KindView = aggregate.KindView
+	// AggregatedResource is one resource merged from every cluster that holds it.
+	AggregatedResource = aggregate.Resource
+	// Origin is one cluster's instance of an aggregated resource.
+	Origin = aggregate.Origin
+	// Conflict is a field whose values differ across clusters, and how it was resolved.
+	Conflict = aggregate.Conflict
 	// StatusReport is every workspace's status.
-	StatusReport = engine.StatusReport
+	StatusReport = status.Report
 	// WorkspaceStatus is one workspace's status: phase, target clusters, kinds.
-	WorkspaceStatus = engine.WorkspaceStatus
+	WorkspaceStatus = status.Workspace
+	// AggregatedKind is the counts of one aggregated kind in a status.
+	AggregatedKind = status.AggregatedKind
+	// ProjectedKind counts one kind's source objects and their projections in a status.
+	ProjectedKind = status.ProjectedKind
+	// ProjectedResource is one source object and where it is projected.
+	ProjectedResource = status.ProjectedResource
+	// Projection is a source object on one target cluster.
+	Projection = status.Projection
 	// ClusterOptions say how clusters are reached.
-	ClusterOptions = engine.ClusterOptions
+	ClusterOptions = cluster.Options
 
 	// Repo is a policy tree that loaded and validated.
 	Repo = engine.Repo
@@ -76,15 +124,93 @@ type (
 	// PlanVerdict is what checking a saved plan against the clusters decided, apart from the plan.
 	PlanVerdict = engine.PlanVerdict
 	// ApplyOptions tune an apply.
-	ApplyOptions = engine.ApplyOptions
+	ApplyOptions = apply.Options
 	// AggregateOptions narrow an aggregation.
 	AggregateOptions = engine.AggregateOptions
 	// PublishOptions say where reports go and whether they are committed.
-	PublishOptions = engine.PublishOptions
+	PublishOptions = report.PublishOptions
 	// PublishResult says what PublishReports wrote, removed and committed.
-	PublishResult = engine.PublishResult
+	PublishResult = report.PublishResult
 	// CommitOptions say how report commits are made and pushed.
-	CommitOptions = engine.CommitOptions
+	CommitOptions = report.CommitOptions
+)
+
+// Plan actions.
+const (
+	ActionCreate    = plan.Create
+	ActionUpdate    = plan.Update
+	ActionDelete    = plan.Delete
+	ActionUnchanged = plan.Unchanged
+	ActionSkip      = plan.Skip
+)
+
+// Actions are the plan actions in the order views print them.
+var Actions = plan.Actions
+
+// Why an existing object was dry-run on the server (Change.DryRun).
+const (
+	DryRunChanged   = plan.DryRunChanged
+	DryRunWriteOnly = plan.DryRunWriteOnly
+)
+
+// Workspace phases.
+const (
+	PhasePending       = status.Pending
+	PhaseSynchronizing = status.Synchronizing
+	PhaseActive        = status.Active
+	PhaseError         = status.Error
+	PhaseTerminating   = status.Terminating
+)
+
+// Health of an aggregated instance that a target cluster does not hold.
+const HealthMissing = aggregate.Missing
+
+// Versions of the JSON formats: plans, aggregated views, statuses.
+const (
+	PlanFormatVersion   = plan.FormatVersion
+	ViewFormatVersion   = aggregate.FormatVersion
+	StatusFormatVersion = status.FormatVersion
+)
+
+// SetLogger routes the logs of the libraries tmc builds on (controller-runtime
+// warns on stderr until its logger is set) to l; the CLI passes one that
+// shows only errors, as tmc reports what matters itself.
+func SetLogger(l *slog.Logger) { ctrllog.SetLogger(logr.FromSlogHandler(l.Handler())) }
+
+// MarshalYAML is the YAML every tmc view writes (JSON field names, sigs.k8s.io/yaml).
+func MarshalYAML(v any) ([]byte, error) { return yaml.Marshal(v) }
+
+// PolicyKinds are the policy kinds in the order views list them.
+var PolicyKinds = policy.Kinds
+
+// Summarize counts changes per action, conflicts and errors.
+func Summarize(changes []*Change) PlanSummary { return plan.Summarize(changes) }
+
+// LoadPolicies loads and validates the policy tree in dir without rendering it.
+func LoadPolicies(ctx context.Context, dir string) (*Policies, error) { return policy.Load(ctx, dir) }
+
+// FileFacts are cluster facts read from a file (tmc render --facts).
+type FileFacts = render.FileFacts
+
+// ReadFactsFile reads cluster facts from a YAML or JSON file, bounded; check
+// them against the tree with FileFacts.Check.
+func ReadFactsFile(path string) (FileFacts, error) { return render.ReadFactsFile(path) }
+
+// VersionInfo is tmc's version, commit, Go version and platform.
+type VersionInfo = version.Info
+
+// Version is tmc's version, as tmc version prints it.
+func Version() VersionInfo { return version.Get() }
+
+// The markdown writer of plan comments and report READMEs (docs/security.md):
+// each escapes a string from the repo or a cluster for where it lands.
+var (
+	MarkdownText     = markdown.Text
+	MarkdownCell     = markdown.Cell
+	MarkdownCode     = markdown.Code
+	MarkdownCodeCell = markdown.CodeCell
+	MarkdownHTML     = markdown.HTML
+	MarkdownFence    = markdown.Fence
 )
 
 // Open loads the policy tree in dir: every YAML file, decoded strictly,

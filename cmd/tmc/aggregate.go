@@ -11,16 +11,14 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/yaml"
 
 	"github.com/kcp-dev/tmc"
-	"github.com/kcp-dev/tmc/internal/aggregate"
 )
 
 // aggregateOutput is the JSON and YAML form of `tmc aggregate`.
 type aggregateOutput struct {
-	FormatVersion string                     `json:"formatVersion"`
-	Workspaces    []*aggregate.WorkspaceView `json:"workspaces"`
+	FormatVersion string               `json:"formatVersion"`
+	Workspaces    []*tmc.WorkspaceView `json:"workspaces"`
 }
 
 func newAggregateCommand() *cobra.Command {
@@ -62,13 +60,13 @@ re-applying the reports on the remote head if someone pushed first.`,
 				return err
 			}
 			w := bufio.NewWriter(cmd.OutOrStdout())
-			out := aggregateOutput{FormatVersion: aggregate.FormatVersion, Workspaces: views}
+			out := aggregateOutput{FormatVersion: tmc.ViewFormatVersion, Workspaces: views}
 			switch output {
 			case "json":
 				err = writeJSON(w, out)
 			case "yaml":
 				var b []byte
-				if b, err = yaml.Marshal(out); err == nil {
+				if b, err = tmc.MarshalYAML(out); err == nil {
 					_, err = w.Write(b)
 				}
 			default:
@@ -123,7 +121,7 @@ re-applying the reports on the remote head if someone pushed first.`,
 }
 
 // commitMessage is a one-line summary and the aggregation time.
-func commitMessage(views []*aggregate.WorkspaceView) string {
+func commitMessage(views []*tmc.WorkspaceView) string {
 	var total, healthy int
 	for _, v := range views {
 		for _, k := range v.AggregatedResources {
@@ -135,7 +133,7 @@ func commitMessage(views []*aggregate.WorkspaceView) string {
 		len(views), plural(len(views), "workspace", "workspaces"), healthy, total, time.Now().UTC().Format(time.RFC3339))
 }
 
-func writeAggregateText(w io.Writer, views []*aggregate.WorkspaceView) {
+func writeAggregateText(w io.Writer, views []*tmc.WorkspaceView) {
 	for i, v := range views {
 		if i > 0 {
 			fmt.Fprintln(w)
@@ -166,7 +164,7 @@ func writeAggregateText(w io.Writer, views []*aggregate.WorkspaceView) {
 				var in, missing []string
 				for _, o := range r.Clusters {
 					switch o.Health {
-					case aggregate.Missing:
+					case tmc.HealthMissing:
 						missing = append(missing, o.Cluster)
 					default:
 						if o.StaleSince != "" {
@@ -206,7 +204,7 @@ func writeAggregateText(w io.Writer, views []*aggregate.WorkspaceView) {
 
 // kindCounts is the seed's summary of a kind: resources judged once by the
 // health rule, percent healthy, then instances and what is missing.
-func kindCounts(k aggregate.KindView) string {
+func kindCounts(k tmc.KindView) string {
 	s := fmt.Sprintf("%d total, %d healthy, %d unhealthy (Health: %.1f%%); %d instances (%d healthy)",
 		k.TotalCount, k.HealthyCount, k.UnhealthyCount, k.HealthyPercent(), k.InstanceCount, k.HealthyInstanceCount)
 	if k.MissingCount > 0 {

@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kcp-dev/tmc"
-	"github.com/kcp-dev/tmc/internal/apply"
 )
 
 func newApplyCommand() *cobra.Command {
@@ -54,7 +53,7 @@ One cluster failing never stops the others; the exit code is 1 if any failed.`,
 			aopts := tmc.DefaultApplyOptions()
 			aopts.ForceConflicts, aopts.Force, aopts.Wait, aopts.Timeout = forceConflicts, force, wait, timeout
 			aopts.PerCluster, aopts.Refused = cf.perCluster, verdict.Refused
-			aopts.Progress = func(c apply.ClusterResult) {
+			aopts.Progress = func(c tmc.ClusterApplyResult) {
 				progress(cmd, "cluster %s done: %d created, %d updated, %d deleted", c.Name, c.Created, c.Updated, c.Deleted)
 			}
 			res, err := s.Apply(ctx, pl, aopts)

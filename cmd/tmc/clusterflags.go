@@ -11,8 +11,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/kcp-dev/tmc"
-	"github.com/kcp-dev/tmc/internal/cluster"
-	"github.com/kcp-dev/tmc/internal/policy"
 )
 
 // clusterFlags are the flags of every command that talks to clusters.
@@ -37,7 +35,7 @@ func (f *clusterFlags) add(cmd *cobra.Command) {
 // addConnection registers only the flags that say how clusters are reached
 // (tmc sync reads no others).
 func (f *clusterFlags) addConnection(cmd *cobra.Command) {
-	d := cluster.DefaultOptions()
+	d := tmc.DefaultClusterOptions()
 	cmd.Flags().StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG, then ~/.kube/config); each Cluster uses the context its kubeconfig names")
 	cmd.Flags().Float32Var(&f.qps, "qps", d.QPS, "client-side requests per second per cluster")
 	cmd.Flags().IntVar(&f.burst, "burst", d.Burst, "client-side request burst per cluster")
@@ -46,12 +44,12 @@ func (f *clusterFlags) addConnection(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.insecure, "insecure-skip-tls-verify", false, "allow kubeconfig clusters that skip TLS verification")
 }
 
-func (f *clusterFlags) options() cluster.Options {
+func (f *clusterFlags) options() tmc.ClusterOptions {
 	inFlight := f.perCluster
 	if inFlight <= 0 {
-		inFlight = cluster.DefaultOptions().MaxInFlight
+		inFlight = tmc.DefaultClusterOptions().MaxInFlight
 	}
-	return cluster.Options{Kubeconfig: f.kubeconfig, QPS: f.qps, Burst: f.burst, Timeout: f.timeout, AllowExecPlugins: f.allowExec, InsecureSkipTLSVerify: f.insecure, MaxInFlight: inFlight}
+	return tmc.ClusterOptions{Kubeconfig: f.kubeconfig, QPS: f.qps, Burst: f.burst, Timeout: f.timeout, AllowExecPlugins: f.allowExec, InsecureSkipTLSVerify: f.insecure, MaxInFlight: inFlight}
 }
 
 // open loads DIR, connects to its clusters and renders with their live facts.
@@ -63,7 +61,7 @@ func (f *clusterFlags) open(ctx context.Context, cmd *cobra.Command, dir string)
 	progress(cmd, "reading facts of %d clusters...", len(p.Clusters))
 	s, err := (&tmc.Repo{Policies: p}).Connect(ctx, tmc.ConnectOptions{Cluster: f.options(), Workspace: f.workspace, ClusterName: f.cluster})
 	if err != nil {
-		if list, ok := err.(policy.ErrorList); ok {
+		if list, ok := err.(tmc.ErrorList); ok {
 			printErrors(cmd.ErrOrStderr(), list)
 			return nil, &exitCodeError{code: exitError, silent: true}
 		}

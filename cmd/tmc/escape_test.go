@@ -10,24 +10,24 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kcp-dev/tmc"
 	"github.com/kcp-dev/tmc/internal/markdown/mdcheck"
-	"github.com/kcp-dev/tmc/internal/plan"
 )
 
 // hostilePlan is a plan whose every string from the repo or a cluster is v:
 // names, errors, reasons, conflicts, drift managers, the revision, and a
 // value inside the diff (quoted there, as the YAML diff writes values).
-func hostilePlan(v string) *plan.Plan {
-	ch := func(cluster string, a plan.Action) *plan.Change {
-		return &plan.Change{Workspace: v, LogicalCluster: v, Cluster: cluster, Action: a, APIVersion: v, Kind: v, Namespace: v, Name: v,
+func hostilePlan(v string) *tmc.Plan {
+	ch := func(cluster string, a tmc.Action) *tmc.Change {
+		return &tmc.Change{Workspace: v, LogicalCluster: v, Cluster: cluster, Action: a, APIVersion: v, Kind: v, Namespace: v, Name: v,
 			Reason: v, Conflict: v, Error: v, Diff: "--- a\n+++ b\n@@ -1 +1 @@\n-  x: " + strconv.Quote(v) + "\n+  x: y\n"}
 	}
-	upd := ch("c-"+v, plan.Update)
-	upd.Drift = &plan.Drift{Manager: v, Operation: v, Time: v}
-	changes := []*plan.Change{ch("east", plan.Create), upd, ch("east", plan.Delete), ch("west", plan.Skip)}
-	return &plan.Plan{FormatVersion: plan.FormatVersion, Revision: "r" + v, Changes: changes,
-		Clusters: []plan.ClusterState{{Name: "east", Reachable: true}, {Name: "c-" + v, Reachable: true}, {Name: "west", Error: v}},
-		Summary:  plan.Summarize(changes)}
+	upd := ch("c-"+v, tmc.ActionUpdate)
+	upd.Drift = &tmc.Drift{Manager: v, Operation: v, Time: v}
+	changes := []*tmc.Change{ch("east", tmc.ActionCreate), upd, ch("east", tmc.ActionDelete), ch("west", tmc.ActionSkip)}
+	return &tmc.Plan{FormatVersion: tmc.PlanFormatVersion, Revision: "r" + v, Changes: changes,
+		Clusters: []tmc.ClusterState{{Name: "east", Reachable: true}, {Name: "c-" + v, Reachable: true}, {Name: "west", Error: v}},
+		Summary:  tmc.Summarize(changes)}
 }
 
 // TestPlanMarkdownEscapesHostileData: the plan comment of a plan whose

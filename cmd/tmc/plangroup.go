@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/kcp-dev/tmc/internal/plan"
+	"github.com/kcp-dev/tmc"
 )
 
 // clusterPlaceholder stands for each cluster's own name in a change shown
@@ -21,7 +21,7 @@ type section struct {
 
 // changeBlock is one change as the views print it.
 type changeBlock struct {
-	action plan.Action
+	action tmc.Action
 	head   string   // "~ update root/web Deployment/web/web"
 	notes  []string // reason, conflict, error
 	diff   string   // "" for skips
@@ -40,7 +40,7 @@ func (b changeBlock) text() string {
 // blockOf prints a change, with its cluster's name replaced by
 // {cluster}. Names shorter than 3 characters are left alone: they would
 // match inside words.
-func blockOf(ch *plan.Change) changeBlock {
+func blockOf(ch *tmc.Change) changeBlock {
 	norm := func(s string) string {
 		if len(ch.Cluster) < 3 {
 			return s
@@ -53,7 +53,7 @@ func blockOf(ch *plan.Change) changeBlock {
 			b.notes = append(b.notes, norm(line(n)))
 		}
 	}
-	if ch.Action != plan.Skip {
+	if ch.Action != tmc.ActionSkip {
 		b.diff = norm(ch.Diff)
 	}
 	return b
@@ -62,7 +62,7 @@ func blockOf(ch *plan.Change) changeBlock {
 // sections groups the plan's changes (unchanged objects aside): identical
 // changes across clusters first, then the changes by the set of clusters
 // they are on, in plan order.
-func sections(pl *plan.Plan) []section {
+func sections(pl *tmc.Plan) []section {
 	type group struct {
 		block    changeBlock
 		clusters []string
@@ -70,7 +70,7 @@ func sections(pl *plan.Plan) []section {
 	var groups []*group
 	byText := map[string]*group{}
 	for _, ch := range pl.Changes {
-		if ch.Action == plan.Unchanged {
+		if ch.Action == tmc.ActionUnchanged {
 			continue
 		}
 		b := blockOf(ch)

@@ -8,9 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/kcp-dev/tmc/internal/apply"
-	"github.com/kcp-dev/tmc/internal/markdown"
-	"github.com/kcp-dev/tmc/internal/plan"
+	"github.com/kcp-dev/tmc"
 )
 
 func writeJSON(w io.Writer, v any) error {
@@ -19,17 +17,17 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-var symbols = map[plan.Action]string{plan.Create: "+", plan.Update: "~", plan.Delete: "-", plan.Unchanged: "=", plan.Skip: "!"}
+var symbols = map[tmc.Action]string{tmc.ActionCreate: "+", tmc.ActionUpdate: "~", tmc.ActionDelete: "-", tmc.ActionUnchanged: "=", tmc.ActionSkip: "!"}
 
 const (
 	green, yellow, red, dim, reset = "\x1b[32m", "\x1b[33m", "\x1b[31m", "\x1b[2m", "\x1b[0m"
 )
 
-var colors = map[plan.Action]string{plan.Create: green, plan.Update: yellow, plan.Delete: red, plan.Skip: red, plan.Unchanged: dim}
+var colors = map[tmc.Action]string{tmc.ActionCreate: green, tmc.ActionUpdate: yellow, tmc.ActionDelete: red, tmc.ActionSkip: red, tmc.ActionUnchanged: dim}
 
 // clusterCounts counts a cluster's changes per action.
-func clusterCounts(pl *plan.Plan, name string) map[plan.Action]int {
-	m := map[plan.Action]int{}
+func clusterCounts(pl *tmc.Plan, name string) map[tmc.Action]int {
+	m := map[tmc.Action]int{}
 	for _, ch := range pl.Changes {
 		if ch.Cluster == name {
 			m[ch.Action]++
@@ -38,9 +36,9 @@ func clusterCounts(pl *plan.Plan, name string) map[plan.Action]int {
 	return m
 }
 
-func countLine(m map[plan.Action]int) string {
+func countLine(m map[tmc.Action]int) string {
 	var parts []string
-	for _, a := range plan.Actions {
+	for _, a := range tmc.Actions {
 		if m[a] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", m[a], a))
 		}
@@ -53,7 +51,7 @@ func countLine(m map[plan.Action]int) string {
 
 // writePlanText prints a terraform-like plan: per cluster, each change that is
 // not unchanged with its diff, then a summary.
-func writePlanText(w io.Writer, pl *plan.Plan, color bool) error {
+func writePlanText(w io.Writer, pl *tmc.Plan, color bool) error {
 	paint := func(c, s string) string {
 		if !color || c == "" {
 			return s
@@ -126,7 +124,7 @@ func writePlanText(w io.Writer, pl *plan.Plan, color bool) error {
 
 // comparedLine says how existing objects were compared: locally, or with a
 // server-side dry-run and why.
-func comparedLine(s plan.Summary) string {
+func comparedLine(s tmc.PlanSummary) string {
 	if s.Local == 0 && len(s.DryRuns) == 0 {
 		return ""
 	}
@@ -153,21 +151,21 @@ const defaultMarkdownLimit = 60000
 // per cluster, then each set of changes once with the clusters it is on.
 // It stays under limit bytes (0: no limit); the sections that do not fit
 // are counted and the reader is pointed to the full plan.
-func writePlanMarkdown(w io.Writer, pl *plan.Plan, limit int) error {
+func writePlanMarkdown(w io.Writer, pl *tmc.Plan, limit int) error {
 	var b strings.Builder
 	s := pl.Summary
 	fmt.Fprintf(&b, "### tmc plan: %d to create, %d to update, %d to delete\n\n", s.Create, s.Update, s.Delete)
 	if pl.Revision != "" {
-		fmt.Fprintf(&b, "Revision %s\n\n", markdown.Code(pl.Revision))
+		fmt.Fprintf(&b, "Revision %s\n\n", tmc.MarkdownCode(pl.Revision))
 	}
 	b.WriteString("| cluster | reachable | create | update | delete | unchanged | skip |\n|---|---|---:|---:|---:|---:|---:|\n")
 	for _, st := range pl.Clusters {
 		m := clusterCounts(pl, st.Name)
 		reach := "yes"
 		if !st.Reachable {
-			reach = "**no**: " + markdown.CodeCell(st.Error)
+			reach = "**no**: " + tmc.MarkdownCodeCell(st.Error)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %d | %d |\n", markdown.Cell(st.Name), reach, m[plan.Create], m[plan.Update], m[plan.Delete], m[plan.Unchanged], m[plan.Skip])
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %d | %d |\n", tmc.MarkdownCell(st.Name), reach, m[tmc.ActionCreate], m[tmc.ActionUpdate], m[tmc.ActionDelete], m[tmc.ActionUnchanged], m[tmc.ActionSkip])
 	}
 	secs := sections(pl)
 	for i, sec := range secs {
@@ -180,7 +178,7 @@ func writePlanMarkdown(w io.Writer, pl *plan.Plan, limit int) error {
 			note = fmt.Sprintf(" (the same on each; %s is each cluster's name)", clusterPlaceholder)
 		}
 		part := fmt.Sprintf("\n<details><summary>%s: %d %s%s</summary>\n\n%s\n</details>\n",
-			markdown.HTML(sec.title()), len(sec.blocks), plural(len(sec.blocks), "change", "changes"), markdown.HTML(note), markdown.Fence("diff", body.String()))
+			tmc.MarkdownHTML(sec.title()), len(sec.blocks), plural(len(sec.blocks), "change", "changes"), tmc.MarkdownHTML(note), tmc.MarkdownFence("diff", body.String()))
 		if limit > 0 && b.Len()+len(part)+len(overflowNote(secs[i:])) > limit {
 			b.WriteString(overflowNote(secs[i:]))
 			break
@@ -202,7 +200,7 @@ func overflowNote(rest []section) string {
 }
 
 // writeApplyText prints an apply result: a line per cluster, its errors, a summary.
-func writeApplyText(w io.Writer, res *apply.Result) {
+func writeApplyText(w io.Writer, res *tmc.ApplyResult) {
 	var created, updated, deleted, failed int
 	for _, c := range res.Clusters {
 		status := "ok"

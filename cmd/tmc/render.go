@@ -10,8 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kcp-dev/tmc/internal/policy"
-	"github.com/kcp-dev/tmc/internal/render"
+	"github.com/kcp-dev/tmc"
 )
 
 // renderFormatVersion is the version of `tmc render -o json`.
@@ -45,9 +44,9 @@ skipped and which transformations fired on each object, in order.`,
 			if err != nil {
 				return err
 			}
-			opts := render.Options{Workspace: f.workspace, Cluster: f.cluster}
+			opts := tmc.RenderOptions{Workspace: f.workspace, Cluster: f.cluster}
 			if f.facts != "" {
-				ff, err := render.ReadFactsFile(f.facts)
+				ff, err := tmc.ReadFactsFile(f.facts)
 				if err != nil {
 					return err
 				}
@@ -56,8 +55,8 @@ skipped and which transformations fired on each object, in order.`,
 				}
 				opts.Facts = ff
 			}
-			res, err := render.Render(cmd.Context(), p, opts)
-			var list policy.ErrorList
+			res, err := (&tmc.Repo{Policies: p}).Render(cmd.Context(), opts)
+			var list tmc.ErrorList
 			if errors.As(err, &list) {
 				printErrors(cmd.ErrOrStderr(), list)
 				return &exitCodeError{code: exitError, silent: true}
@@ -92,9 +91,9 @@ func dirArg(args []string) string {
 }
 
 // loadPolicies loads the tree and prints its errors the way validate does.
-func loadPolicies(cmd *cobra.Command, dir string) (*policy.Policies, error) {
-	p, err := policy.Load(cmd.Context(), dir)
-	var list policy.ErrorList
+func loadPolicies(cmd *cobra.Command, dir string) (*tmc.Policies, error) {
+	p, err := tmc.LoadPolicies(cmd.Context(), dir)
+	var list tmc.ErrorList
 	if errors.As(err, &list) {
 		printErrors(cmd.ErrOrStderr(), list)
 		return nil, &exitCodeError{code: exitError, silent: true}
@@ -102,14 +101,14 @@ func loadPolicies(cmd *cobra.Command, dir string) (*policy.Policies, error) {
 	return p, err
 }
 
-func printErrors(w io.Writer, list policy.ErrorList) {
+func printErrors(w io.Writer, list tmc.ErrorList) {
 	for _, e := range list {
 		fmt.Fprintln(w, e.Error())
 	}
 	fmt.Fprintf(w, "%d %s\n", len(list), plural(len(list), "error", "errors"))
 }
 
-func writeRenderYAML(w io.Writer, res *render.Result) error {
+func writeRenderYAML(w io.Writer, res *tmc.Rendered) error {
 	first := true
 	for _, ws := range res.Workspaces {
 		for _, c := range ws.Clusters {
@@ -138,24 +137,24 @@ type renderJSON struct {
 }
 
 type renderJSONWS struct {
-	Name           string              `json:"name"`
-	LogicalCluster string              `json:"logicalCluster"`
-	Placement      []render.Decision   `json:"placement"`
-	Clusters       []renderJSONCluster `json:"clusters"`
+	Name           string                  `json:"name"`
+	LogicalCluster string                  `json:"logicalCluster"`
+	Placement      []tmc.PlacementDecision `json:"placement"`
+	Clusters       []renderJSONCluster     `json:"clusters"`
 }
 
 type renderJSONCluster struct {
-	Name     string                  `json:"name"`
-	Policies []render.PolicyDecision `json:"policies,omitempty"`
-	Objects  []renderJSONObject      `json:"objects"`
+	Name     string               `json:"name"`
+	Policies []tmc.PolicyDecision `json:"policies,omitempty"`
+	Objects  []renderJSONObject   `json:"objects"`
 }
 
 type renderJSONObject struct {
-	*render.Object
+	*tmc.RenderedObject
 	Manifest json.RawMessage `json:"object"`
 }
 
-func writeRenderJSON(w io.Writer, res *render.Result) error {
+func writeRenderJSON(w io.Writer, res *tmc.Rendered) error {
 	out := renderJSON{FormatVersion: renderFormatVersion, Workspaces: []renderJSONWS{}}
 	for _, ws := range res.Workspaces {
 		jw := renderJSONWS{Name: ws.Name, LogicalCluster: ws.LogicalCluster, Placement: ws.Placement, Clusters: []renderJSONCluster{}}
@@ -166,7 +165,7 @@ func writeRenderJSON(w io.Writer, res *render.Result) error {
 				if err != nil {
 					return fmt.Errorf("%s: %w", o.ID.On(c.Name), err)
 				}
-				jc.Objects = append(jc.Objects, renderJSONObject{Object: o, Manifest: raw})
+				jc.Objects = append(jc.Objects, renderJSONObject{RenderedObject: o, Manifest: raw})
 			}
 			jw.Clusters = append(jw.Clusters, jc)
 		}
@@ -177,7 +176,7 @@ func writeRenderJSON(w io.Writer, res *render.Result) error {
 	return enc.Encode(out)
 }
 
-func writeExplain(w io.Writer, res *render.Result) error {
+func writeExplain(w io.Writer, res *tmc.Rendered) error {
 	for i, ws := range res.Workspaces {
 		if i > 0 {
 			fmt.Fprintln(w)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kcp-dev/tmc/internal/status"
+	"github.com/kcp-dev/tmc"
 )
 
 func newStatusCommand() *cobra.Command {
@@ -53,7 +53,7 @@ as for plan. A workspace is judged on its own target clusters only.`,
 				return err
 			}
 			for _, ws := range rep.Workspaces {
-				if ws.Phase == status.Error {
+				if ws.Phase == tmc.PhaseError {
 					return &exitCodeError{code: exitError, silent: true}
 				}
 			}
@@ -65,7 +65,7 @@ as for plan. A workspace is judged on its own target clusters only.`,
 	return cmd
 }
 
-func writeStatusText(w io.Writer, rep status.Report) {
+func writeStatusText(w io.Writer, rep tmc.StatusReport) {
 	for i, ws := range rep.Workspaces {
 		if i > 0 {
 			fmt.Fprintln(w)

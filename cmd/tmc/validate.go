@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kcp-dev/tmc"
-	"github.com/kcp-dev/tmc/internal/policy"
 )
 
 // validateFormatVersion is the version of `tmc validate -o json`.
@@ -37,8 +36,8 @@ Exit code 0 when the tree is valid, 1 otherwise.`,
 			if len(args) == 1 {
 				dir = args[0]
 			}
-			p, err := policy.Load(cmd.Context(), dir)
-			var list policy.ErrorList
+			p, err := tmc.LoadPolicies(cmd.Context(), dir)
+			var list tmc.ErrorList
 			if err != nil && !errors.As(err, &list) {
 				return err
 			}
@@ -67,10 +66,10 @@ Exit code 0 when the tree is valid, 1 otherwise.`,
 
 // validateResult is the JSON form of `tmc validate`.
 type validateResult struct {
-	FormatVersion string          `json:"formatVersion"`
-	Valid         bool            `json:"valid"`
-	Counts        map[string]int  `json:"counts,omitempty"`
-	Errors        []*policy.Error `json:"errors"`
+	FormatVersion string         `json:"formatVersion"`
+	Valid         bool           `json:"valid"`
+	Counts        map[string]int `json:"counts,omitempty"`
+	Errors        []*tmc.Error   `json:"errors"`
 }
 
 type validateView struct {
@@ -78,10 +77,10 @@ type validateView struct {
 	json bool
 }
 
-func (v validateView) show(dir string, p *policy.Policies, errs policy.ErrorList) error {
+func (v validateView) show(dir string, p *tmc.Policies, errs tmc.ErrorList) error {
 	res := validateResult{FormatVersion: validateFormatVersion, Valid: len(errs) == 0, Errors: errs}
 	if res.Errors == nil {
-		res.Errors = []*policy.Error{}
+		res.Errors = []*tmc.Error{}
 	}
 	if p != nil {
 		res.Counts = p.Counts()
@@ -98,7 +97,7 @@ func (v validateView) show(dir string, p *policy.Policies, errs policy.ErrorList
 		fmt.Fprintf(v.w, "\n%s: %d %s\n", dir, len(errs), plural(len(errs), "error", "errors"))
 		return nil
 	}
-	for _, k := range policy.Kinds {
+	for _, k := range tmc.PolicyKinds {
 		names := p.Names(k)
 		list := strings.Join(names, ", ")
 		if len(names) > 8 {

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kcp-dev/tmc/internal/version"
+	"github.com/kcp-dev/tmc"
 )
 
 func newVersionCommand() *cobra.Command {
@@ -16,7 +16,7 @@ func newVersionCommand() *cobra.Command {
 		Short: "Print tmc's version, git commit and Go version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			v := version.Get()
+			v := tmc.Version()
 			switch output {
 			case "json":
 				enc := json.NewEncoder(cmd.OutOrStdout())

@@ -8,38 +8,35 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/kcp-dev/tmc/internal/aggregate"
-	"github.com/kcp-dev/tmc/internal/apply"
-	"github.com/kcp-dev/tmc/internal/plan"
-	"github.com/kcp-dev/tmc/internal/status"
+	"github.com/kcp-dev/tmc"
 )
 
 // testPlan is a plan with every kind of change, built by hand (no cluster).
-func testPlan() *plan.Plan {
-	ch := func(cluster string, a plan.Action, kind, ns, name string) *plan.Change {
-		return &plan.Change{Workspace: "web-app", LogicalCluster: "root:production", Cluster: cluster, Action: a, APIVersion: "v1", Kind: kind, Namespace: ns, Name: name}
+func testPlan() *tmc.Plan {
+	ch := func(cluster string, a tmc.Action, kind, ns, name string) *tmc.Change {
+		return &tmc.Change{Workspace: "web-app", LogicalCluster: "root:production", Cluster: cluster, Action: a, APIVersion: "v1", Kind: kind, Namespace: ns, Name: name}
 	}
-	create := ch("edge-1", plan.Create, "ConfigMap", "web", "web-config-edge-1")
+	create := ch("edge-1", tmc.ActionCreate, "ConfigMap", "web", "web-config-edge-1")
 	create.Diff = "--- ConfigMap/web/web-config-edge-1 (live)\n+++ ConfigMap/web/web-config-edge-1 (desired)\n@@ -0,0 +1,3 @@\n+data:\n+  color: blue\n+  password: '***'\n"
-	update := ch("prod-east", plan.Update, "Deployment", "web", "web")
+	update := ch("prod-east", tmc.ActionUpdate, "Deployment", "web", "web")
 	update.APIVersion = "apps/v1"
 	update.Diff = "--- Deployment/web/web (live)\n+++ Deployment/web/web (desired)\n@@ -1,1 +1,1 @@\n-  replicas: 1\n+  replicas: 3\n"
 	update.Conflict = `Apply failed with 1 conflict: conflict with "kubectl-edit": .spec.replicas`
-	del := ch("prod-east", plan.Delete, "ConfigMap", "web", "old")
+	del := ch("prod-east", tmc.ActionDelete, "ConfigMap", "web", "old")
 	del.Reason = "no longer in git"
-	owned := ch("prod-east", plan.Skip, "Secret", "web", "shared")
+	owned := ch("prod-east", tmc.ActionSkip, "Secret", "web", "shared")
 	owned.Owner, owned.Reason = "root:production/other", "workspace root:production/other owns this object on this cluster (its inventory records it); one object on a cluster belongs to one workspace"
-	skip := ch("prod-west", plan.Skip, "ConfigMap", "web", "web-config-prod-west")
+	skip := ch("prod-west", tmc.ActionSkip, "ConfigMap", "web", "web-config-prod-west")
 	skip.Reason = "cluster unreachable: nothing is applied or pruned there"
-	update.DryRun = plan.DryRunChanged
-	unchanged := ch("edge-1", plan.Unchanged, "Namespace", "", "web")
+	update.DryRun = tmc.DryRunChanged
+	unchanged := ch("edge-1", tmc.ActionUnchanged, "Namespace", "", "web")
 	unchanged.Local = true
-	secret := ch("edge-1", plan.Unchanged, "Secret", "web", "creds")
-	secret.DryRun = plan.DryRunWriteOnly
-	changes := []*plan.Change{create, unchanged, secret, update, del, owned, skip}
-	return &plan.Plan{FormatVersion: plan.FormatVersion, Changes: changes,
-		Clusters: []plan.ClusterState{{Name: "edge-1", Reachable: true}, {Name: "prod-east", Reachable: true}, {Name: "prod-west", Reachable: false, Error: "dial tcp 10.0.0.3:6443: connect: connection refused"}},
-		Summary:  plan.Summarize(changes)}
+	secret := ch("edge-1", tmc.ActionUnchanged, "Secret", "web", "creds")
+	secret.DryRun = tmc.DryRunWriteOnly
+	changes := []*tmc.Change{create, unchanged, secret, update, del, owned, skip}
+	return &tmc.Plan{FormatVersion: tmc.PlanFormatVersion, Changes: changes,
+		Clusters: []tmc.ClusterState{{Name: "edge-1", Reachable: true}, {Name: "prod-east", Reachable: true}, {Name: "prod-west", Reachable: false, Error: "dial tcp 10.0.0.3:6443: connect: connection refused"}},
+		Summary:  tmc.Summarize(changes)}
 }
 
 // TestHumanViewsGolden prints every human-readable view from constructed
@@ -58,24 +55,24 @@ func TestHumanViewsGolden(t *testing.T) {
 	golden(t, "view-plan.md", b.Bytes())
 
 	b.Reset()
-	writeApplyText(&b, &apply.Result{Clusters: []apply.ClusterResult{
+	writeApplyText(&b, &tmc.ApplyResult{Clusters: []tmc.ClusterApplyResult{
 		{Name: "edge-1", Created: 4, Unchanged: 1},
 		{Name: "prod-east", Updated: 1, Deleted: 1, Errors: []string{"Secret/web/shared: apply failed: conflict"}},
 		{Name: "prod-west", Error: "cluster unreachable"},
 	}})
 	golden(t, "view-apply.txt", b.Bytes())
 
-	views := []*aggregate.WorkspaceView{{
+	views := []*tmc.WorkspaceView{{
 		Workspace: "web-app", LogicalCluster: "root:production",
-		TargetClusters: []aggregate.TargetCluster{{Name: "edge-1", Healthy: true, Reachable: true}, {Name: "prod-west", Reachable: false, Error: "connection refused"}},
-		AggregatedResources: []aggregate.KindView{{
+		TargetClusters: []tmc.TargetCluster{{Name: "edge-1", Healthy: true, Reachable: true}, {Name: "prod-west", Reachable: false, Error: "connection refused"}},
+		AggregatedResources: []tmc.KindView{{
 			Policy: "deployments", APIVersion: "apps/v1", Kind: "Deployment", MergeStrategy: "Union", ConflictResolution: "LastWriter",
 			HealthAggregation: "Majority", StatusMerging: "Combined", TotalCount: 2, HealthyCount: 1, UnhealthyCount: 1, InstanceCount: 3, HealthyInstanceCount: 2, UnhealthyInstanceCount: 1, MissingCount: 1, PartialCount: 1,
-			Resources: []aggregate.Resource{{Namespace: "web", Name: "web", Status: "Healthy", Present: 2, Targets: 2,
-				Clusters: []aggregate.Origin{{Cluster: "edge-1", Health: "Healthy"}, {Cluster: "prod-west", Health: "Healthy", StaleSince: "2026-11-27T12:00:00Z"}},
+			Resources: []tmc.AggregatedResource{{Namespace: "web", Name: "web", Status: "Healthy", Present: 2, Targets: 2,
+				Clusters: []tmc.Origin{{Cluster: "edge-1", Health: "Healthy"}, {Cluster: "prod-west", Health: "Healthy", StaleSince: "2026-11-27T12:00:00Z"}},
 			}, {Namespace: "web", Name: "api", Status: "Unhealthy", Present: 1, Targets: 2,
-				Clusters:  []aggregate.Origin{{Cluster: "edge-1", Health: "Unhealthy"}, {Cluster: "prod-west", Health: "Missing"}},
-				Conflicts: []aggregate.Conflict{{Field: "spec.replicas", Values: map[string]any{"edge-1": 1, "prod-west": 3}, Resolution: "LastWriter", Winner: "edge-1", Manager: "kubectl-scale", WrittenAt: "2026-11-27T11:00:00Z"}},
+				Clusters:  []tmc.Origin{{Cluster: "edge-1", Health: "Unhealthy"}, {Cluster: "prod-west", Health: "Missing"}},
+				Conflicts: []tmc.Conflict{{Field: "spec.replicas", Values: map[string]any{"edge-1": 1, "prod-west": 3}, Resolution: "LastWriter", Winner: "edge-1", Manager: "kubectl-scale", WrittenAt: "2026-11-27T11:00:00Z"}},
 			}},
 		}},
 	}}
@@ -84,40 +81,40 @@ func TestHumanViewsGolden(t *testing.T) {
 	golden(t, "view-aggregate.txt", b.Bytes())
 
 	b.Reset()
-	writeStatusText(&b, status.Report{FormatVersion: status.FormatVersion, Revision: "0123456789abcdef", Workspaces: []status.Workspace{
-		{Name: "web-app", LogicalCluster: "root:production", Phase: status.Error, Message: "target clusters unreachable: [prod-west] (skipped, nothing pruned there)",
+	writeStatusText(&b, tmc.StatusReport{FormatVersion: tmc.StatusFormatVersion, Revision: "0123456789abcdef", Workspaces: []tmc.WorkspaceStatus{
+		{Name: "web-app", LogicalCluster: "root:production", Phase: tmc.PhaseError, Message: "target clusters unreachable: [prod-west] (skipped, nothing pruned there)",
 			TargetClusters: views[0].TargetClusters,
 			CreatedTime:    "2026-11-20T08:00:00Z", LastUpdated: "2026-11-27T11:00:00Z",
-			AggregatedKinds: []status.AggregatedKind{{APIVersion: "apps/v1", Kind: "Deployment", TotalCount: 2, HealthyCount: 1, UnhealthyCount: 1, InstanceCount: 3, HealthyInstanceCount: 2,
+			AggregatedKinds: []tmc.AggregatedKind{{APIVersion: "apps/v1", Kind: "Deployment", TotalCount: 2, HealthyCount: 1, UnhealthyCount: 1, InstanceCount: 3, HealthyInstanceCount: 2,
 				MissingCount: 1, PartialCount: 1, LastAggregated: "2026-11-27T12:00:00Z"}},
-			ProjectedKinds: []status.ProjectedKind{{APIVersion: "v1", Kind: "ConfigMap", Sources: 1, Projections: 3, InSync: 2, Resources: []status.ProjectedResource{
-				{Namespace: "web", Name: "web-config", ProjectedTo: []status.Projection{
+			ProjectedKinds: []tmc.ProjectedKind{{APIVersion: "v1", Kind: "ConfigMap", Sources: 1, Projections: 3, InSync: 2, Resources: []tmc.ProjectedResource{
+				{Namespace: "web", Name: "web-config", ProjectedTo: []tmc.Projection{
 					{Cluster: "edge-1", Name: "web-config-edge-1", InSync: true}, {Cluster: "prod-east", Name: "web-config-prod-east", InSync: true},
 					{Cluster: "prod-west", Name: "web-config-prod-west"}}}}}}},
-		{Name: "batch", LogicalCluster: "root", Phase: status.Active, TargetClusters: []aggregate.TargetCluster{}, AggregatedKinds: []status.AggregatedKind{}, ProjectedKinds: []status.ProjectedKind{}},
+		{Name: "batch", LogicalCluster: "root", Phase: tmc.PhaseActive, TargetClusters: []tmc.TargetCluster{}, AggregatedKinds: []tmc.AggregatedKind{}, ProjectedKinds: []tmc.ProjectedKind{}},
 	}})
 	golden(t, "view-status.txt", b.Bytes())
 }
 
 // fleetPlan is a 50-cluster change: a ConfigMap named per cluster created on
 // all 50, a Deployment update on 49, and on edge-7 a different update.
-func fleetPlan() *plan.Plan {
-	var changes []*plan.Change
-	var clusters []plan.ClusterState
+func fleetPlan() *tmc.Plan {
+	var changes []*tmc.Change
+	var clusters []tmc.ClusterState
 	for i := 1; i <= 50; i++ {
 		name := fmt.Sprintf("edge-%d", i)
-		clusters = append(clusters, plan.ClusterState{Name: name, Reachable: true})
-		cm := &plan.Change{Workspace: "web-app", LogicalCluster: "root", Cluster: name, Action: plan.Create, APIVersion: "v1", Kind: "ConfigMap", Namespace: "web", Name: "web-config-" + name,
+		clusters = append(clusters, tmc.ClusterState{Name: name, Reachable: true})
+		cm := &tmc.Change{Workspace: "web-app", LogicalCluster: "root", Cluster: name, Action: tmc.ActionCreate, APIVersion: "v1", Kind: "ConfigMap", Namespace: "web", Name: "web-config-" + name,
 			Diff: fmt.Sprintf("--- ConfigMap/web/web-config-%[1]s (live)\n+++ ConfigMap/web/web-config-%[1]s (desired)\n@@ -0,0 +1,2 @@\n+data:\n+  cluster: %[1]s\n", name)}
 		replicas := "3"
 		if name == "edge-7" {
 			replicas = "5"
 		}
-		dep := &plan.Change{Workspace: "web-app", LogicalCluster: "root", Cluster: name, Action: plan.Update, APIVersion: "apps/v1", Kind: "Deployment", Namespace: "web", Name: "web",
+		dep := &tmc.Change{Workspace: "web-app", LogicalCluster: "root", Cluster: name, Action: tmc.ActionUpdate, APIVersion: "apps/v1", Kind: "Deployment", Namespace: "web", Name: "web",
 			Diff: "--- Deployment/web/web (live)\n+++ Deployment/web/web (desired)\n@@ -1,1 +1,1 @@\n-  replicas: 1\n+  replicas: " + replicas + "\n"}
 		changes = append(changes, cm, dep)
 	}
-	return &plan.Plan{FormatVersion: plan.FormatVersion, Changes: changes, Clusters: clusters, Summary: plan.Summarize(changes)}
+	return &tmc.Plan{FormatVersion: tmc.PlanFormatVersion, Changes: changes, Clusters: clusters, Summary: tmc.Summarize(changes)}
 }
 
 // TestPlanViewsGroupFleets: changes identical across clusters (the

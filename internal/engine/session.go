@@ -18,7 +18,7 @@ import (
 // ConnectOptions say how a Session reaches its clusters and what it covers.
 type ConnectOptions struct {
 	// Cluster says how clusters are reached (kubeconfig, rate limits, requests in flight).
-	Cluster ClusterOptions
+	Cluster cluster.Options
 	// Workspace and ClusterName narrow the session to one workspace or one cluster.
 	Workspace, ClusterName string
 }
@@ -30,7 +30,7 @@ type Session struct {
 	// Repo is the policy tree.
 	Repo *Repo
 	// Rendered is the render with live facts.
-	Rendered *Rendered
+	Rendered *render.Result
 	clusters *cluster.Set
 	opts     ConnectOptions
 }
@@ -89,7 +89,7 @@ func DefaultPlanOptions() PlanOptions { return PlanOptions{ValidateCreates: true
 // cluster, a server-side-apply dry-run compared with the live object, and
 // the pruning of what the inventories recorded and git no longer holds. It
 // writes nothing. Unreachable clusters are recorded, never pruned.
-func (s *Session) Plan(ctx context.Context, o PlanOptions) (*Plan, error) {
+func (s *Session) Plan(ctx context.Context, o PlanOptions) (*plan.Plan, error) {
 	po := plan.DefaultOptions()
 	po.Clusters = s.Repo.Policies.Config.MaxWorkers
 	if o.PerCluster > 0 {
@@ -111,7 +111,7 @@ func (s *Session) Plan(ctx context.Context, o PlanOptions) (*Plan, error) {
 // that a workspace of this session targets (its placement selects them):
 // a workspace is judged on its own targets, so an unreachable cluster no
 // planned workspace targets changes nothing for the exit code.
-func (s *Session) UnreachableTargets(pl *Plan) []string {
+func (s *Session) UnreachableTargets(pl *plan.Plan) []string {
 	targeted := map[string]bool{}
 	for _, ws := range s.Rendered.Workspaces {
 		if s.opts.Workspace != "" && ws.Name != s.opts.Workspace {
@@ -143,7 +143,7 @@ type PlanVerdict struct {
 // digests the render does not match or that holds an entry no plan of this
 // tree would make, and returns, apart from the plan, the verdict on every
 // cluster whose objects or inventories changed since the plan was made.
-func (s *Session) LoadPlan(ctx context.Context, path string, perCluster int) (*Plan, PlanVerdict, error) {
+func (s *Session) LoadPlan(ctx context.Context, path string, perCluster int) (*plan.Plan, PlanVerdict, error) {
 	pl, err := plan.Read(path)
 	if err != nil {
 		return nil, PlanVerdict{}, err
@@ -171,12 +171,9 @@ func (s *Session) LoadPlan(ctx context.Context, path string, perCluster int) (*P
 	return pl, PlanVerdict{Refused: refused}, nil
 }
 
-// ApplyOptions tune an apply.
-type ApplyOptions = apply.Options
-
 // DefaultApplyOptions apply the Config's maxWorkers clusters at once
 // (Clusters 0) with 16 requests in flight each.
-func DefaultApplyOptions() ApplyOptions {
+func DefaultApplyOptions() apply.Options {
 	o := apply.DefaultOptions()
 	o.Clusters = 0
 	return o
@@ -185,7 +182,7 @@ func DefaultApplyOptions() ApplyOptions {
 // Apply converges the clusters with a plan: CRDs and Namespaces first, then
 // the rest, with server-side apply; prunes what the plan deletes; records the
 // inventories. One cluster failing never stops the others.
-func (s *Session) Apply(ctx context.Context, pl *Plan, o ApplyOptions) (*ApplyResult, error) {
+func (s *Session) Apply(ctx context.Context, pl *plan.Plan, o apply.Options) (*apply.Result, error) {
 	if o.Clusters <= 0 {
 		o.Clusters = s.Repo.Policies.Config.MaxWorkers
 	}
@@ -200,7 +197,7 @@ type AggregateOptions struct {
 
 // Aggregate reads every workspace's aggregated kinds back from its target
 // clusters and merges them into one view per workspace.
-func (s *Session) Aggregate(ctx context.Context, o AggregateOptions) ([]*WorkspaceView, error) {
+func (s *Session) Aggregate(ctx context.Context, o AggregateOptions) ([]*aggregate.WorkspaceView, error) {
 	ao := aggregate.DefaultOptions()
 	ao.Workspace, ao.Clusters = o.Workspace, s.Repo.Policies.Config.MaxWorkers
 	if ao.Workspace == "" {
@@ -211,31 +208,22 @@ func (s *Session) Aggregate(ctx context.Context, o AggregateOptions) ([]*Workspa
 
 // Status plans and aggregates without changing anything and builds every
 // workspace's status from the two.
-func (s *Session) Status(ctx context.Context) (StatusReport, error) {
+func (s *Session) Status(ctx context.Context) (status.Report, error) {
 	pl, err := s.Plan(ctx, DefaultPlanOptions())
 	if err != nil {
-		return StatusReport{}, err
+		return status.Report{}, err
 	}
 	views, err := s.Aggregate(ctx, AggregateOptions{})
 	if err != nil {
-		return StatusReport{}, err
+		return status.Report{}, err
 	}
 	return status.Build(status.Outcome{Rendered: s.Rendered, Plan: pl, Views: views}), nil
 }
 
-// PublishOptions say where reports go and whether they are committed.
-type PublishOptions = report.PublishOptions
-
-// PublishResult says what PublishReports wrote, removed and committed.
-type PublishResult = report.PublishResult
-
-// CommitOptions say how report commits are made and pushed.
-type CommitOptions = report.CommitOptions
-
 // PublishReports writes the views as report files below the policy tree
 // and, when asked, commits and pushes them (the one path `tmc aggregate` and
 // the syncer share).
-func PublishReports(ctx context.Context, views []*WorkspaceView, o PublishOptions) (PublishResult, error) {
+func PublishReports(ctx context.Context, views []*aggregate.WorkspaceView, o report.PublishOptions) (report.PublishResult, error) {
 	return report.Publish(ctx, views, o)
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/kcp-dev/tmc/internal/plan"
 	"github.com/kcp-dev/tmc/internal/policy"
 	"github.com/kcp-dev/tmc/internal/render"
+	"github.com/kcp-dev/tmc/internal/report"
 	"github.com/kcp-dev/tmc/internal/status"
 )
 
@@ -383,9 +384,9 @@ func (s *Syncer) aggregate(ctx context.Context, sess *engine.Session, r *render.
 
 // writeReports commits changed reports into the syncer's clone and pushes them.
 func (s *Syncer) writeReports(ctx context.Context, p *policy.Policies, views []*aggregate.WorkspaceView, all bool) error {
-	res, err := engine.PublishReports(ctx, views, engine.PublishOptions{
+	res, err := engine.PublishReports(ctx, views, report.PublishOptions{
 		PolicyRoot: filepath.Join(s.src.dir, s.opts.Path), ReportsPath: p.Config.Reports.Path, Prune: all, Commit: true,
-		CommitOptions: engine.CommitOptions{
+		CommitOptions: report.CommitOptions{
 			AuthorName: "tmc", AuthorEmail: "tmc@localhost", Push: s.opts.PushReports, Auth: s.src.auth,
 			Message: fmt.Sprintf("tmc: reports for %d workspaces\n\nAggregated at %s from revision %s.\n", len(views), time.Now().UTC().Format(time.RFC3339), short(s.goodRev)),
 		},
