@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -29,14 +30,15 @@ func main() {
 	kubeconfig := flag.String("out", "", "where to write the kubeconfig (default: a temp dir)")
 	ready := flag.String("ready-file", "", "file to create once every cluster is up")
 	workloads := flag.Bool("workloads", true, "run kube-controller-manager, kube-scheduler and kwok so that Deployments roll out on simulated Nodes")
+	cuttable := flag.String("cuttable", "", "a cluster reached through a proxy that SIGUSR1 cuts (unreachable) and SIGUSR2 restores")
 	flag.Parse()
-	if err := run(*kubeconfig, *ready, *workloads, flag.Args()); err != nil {
+	if err := run(*kubeconfig, *ready, *workloads, *cuttable, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "clusters:", err)
 		os.Exit(1)
 	}
 }
 
-func run(kubeconfig, ready string, workloads bool, args []string) error {
+func run(kubeconfig, ready string, workloads bool, cuttable string, args []string) error {
 	if len(args) == 0 {
 		args = []string{"prod-east=16", "prod-west=8", "edge-1=2"}
 	}
@@ -86,14 +88,35 @@ func run(kubeconfig, ready string, workloads bool, args []string) error {
 	}
 	path := cs.KubeconfigPath
 	if kubeconfig != "" {
-		data, err := os.ReadFile(cs.KubeconfigPath)
-		if err != nil {
-			return err
-		}
 		if err := os.MkdirAll(filepath.Dir(kubeconfig), 0o755); err != nil {
 			return err
 		}
-		if err := os.WriteFile(kubeconfig, data, 0o600); err != nil {
+		servers := map[string]string{}
+		if c := cs.Get(cuttable); c != nil {
+			u, err := url.Parse(c.Config.Host)
+			if err != nil {
+				return err
+			}
+			proxy, err := harness.NewProxy(u.Host)
+			if err != nil {
+				return err
+			}
+			defer proxy.Close()
+			servers[cuttable] = "https://" + proxy.Addr
+			sig := make(chan os.Signal, 1)
+			signal.Notify(sig, syscall.SIGUSR1, syscall.SIGUSR2)
+			go func() {
+				for s := range sig {
+					if s == syscall.SIGUSR1 {
+						proxy.Cut()
+						fmt.Fprintf(os.Stderr, "%s cut: unreachable\n", cuttable)
+					} else if err := proxy.Restore(); err == nil {
+						fmt.Fprintf(os.Stderr, "%s restored\n", cuttable)
+					}
+				}
+			}()
+		}
+		if err := cs.WriteKubeconfig(kubeconfig, servers); err != nil {
 			return err
 		}
 		path = kubeconfig
