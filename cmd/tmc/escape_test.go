@@ -104,3 +104,12 @@ func TestValidateFileNameCannotForgeALine(t *testing.T) {
 		}
 	}
 }
+
+// TestSyncListensOnLoopbackByDefault: the status API has no authentication,
+// so tmc sync binds loopback unless --listen says otherwise.
+func TestSyncListensOnLoopbackByDefault(t *testing.T) {
+	fl := newSyncCommand().Flags().Lookup("listen")
+	if fl == nil || fl.DefValue != "127.0.0.1:8080" {
+		t.Fatalf("--listen default %v, want 127.0.0.1:8080", fl)
+	}
+}
