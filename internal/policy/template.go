@@ -22,6 +22,9 @@ type TemplateData struct {
 	Kind string
 	// TargetCluster is the name of the cluster the object is rendered for.
 	TargetCluster string
+	// SourceCluster is the cluster a live source object was read from (the
+	// seed labels projections with it: projected-from); "" for objects in git.
+	SourceCluster string
 	// Cluster holds the target cluster's facts.
 	Cluster ClusterFacts
 	// Workspace is the workspace being rendered.

@@ -78,7 +78,7 @@ func liveSource(cluster string, m map[string]any) (*Source, error) {
 	clearStyle(n)
 	rn := yaml.NewRNode(n)
 	id := object.FromAPIVersion(rn.GetApiVersion(), rn.GetKind(), rn.GetNamespace(), rn.GetName())
-	return &Source{ID: id, Pos: policy.Pos{File: "cluster:" + cluster + "/" + id.String()}, Node: rn, size: len(raw)}, nil
+	return &Source{ID: id, Pos: policy.Pos{File: "cluster:" + cluster + "/" + id.String()}, Node: rn, size: len(raw), cluster: cluster}, nil
 }
 
 func removeField(m map[string]any, path []string) {

@@ -175,6 +175,7 @@ func (r *renderer) template(t *policy.Transformation, cluster string, facts poli
 		Namespace:     src.ID.Namespace,
 		Kind:          src.ID.Kind,
 		TargetCluster: cluster,
+		SourceCluster: src.cluster,
 		Cluster:       facts,
 		Workspace:     r.ws,
 	}

@@ -35,6 +35,8 @@ type Source struct {
 	asMap map[string]any
 	// size is the object's size as JSON.
 	size int
+	// cluster is the source cluster a live object was read from; "" for git.
+	cluster string
 	// matches tells, per projection policy of the workspace, whether the policy selects the object.
 	matches []bool
 }

@@ -103,3 +103,25 @@ func TestSecretTaintLiveSource(t *testing.T) {
 		t.Errorf("error quotes the Secret: %v", err)
 	}
 }
+
+// TestTemplateSourceCluster: {{.SourceCluster}} names the cluster a live
+// source object was read from, as the seed's projected-from label does;
+// it is empty for objects in git.
+func TestTemplateSourceCluster(t *testing.T) {
+	files := tree("    - {type: Template, jsonPath: metadata.labels.projected-from, value: 'from-{{.SourceCluster}}'}\n")
+	files["cluster-hub.yaml"] = hdr + "kind: Cluster\nmetadata:\n  name: hub\nspec:\n  projectionEnabled: false\n"
+	files["ws.yaml"] = hdr + "kind: VirtualWorkspace\nmetadata:\n  name: ws\nspec:\n  placement: {clusters: [c1]}\n  sources:\n    - path: app\n    - cluster: hub\n      resourceSelectors: [{version: v1, kind: ConfigMap}]\n  projectionPolicies: [pp]\n"
+	p := loadDir(t, writeTree(t, files))
+	live := fakeLive{{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "shared", "namespace": "ns"}, "data": map[string]any{"a": "b"}}}
+	res, err := Render(context.Background(), p, Options{Live: live})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, o := range res.Workspaces[0].Clusters[0].Objects {
+		got[o.ID.Name] = o.Node.GetLabels()["projected-from"]
+	}
+	if got["shared"] != "from-hub" || got["cm"] != "from-" {
+		t.Errorf("projected-from labels %v: want from-hub for the live object, from- for git's", got)
+	}
+}
