@@ -119,6 +119,8 @@ func scanRemote(file string, n *yaml.Node, key string, errs *ErrorList, depth in
 // (git.NewRepoSpecFromURL) its loader runs to decide whether to clone, so
 // tmc refuses exactly what kustomize would hand to git — krusty builds its
 // loader internally and offers no way to give it one that cannot clone.
+// The host and suffix patterns after it are a second net for forms a later
+// kustomize might clone that this version's parser does not name.
 func remoteRef(v string) string {
 	if u, err := url.Parse(v); err == nil && u.Scheme != "" && len(u.Scheme) > 1 {
 		return fmt.Sprintf("a %s URL", u.Scheme)

@@ -23,6 +23,7 @@ func (r *renderer) object(cluster string, src *Source, acting []*policy.Projecti
 	node := yaml.NewRNode(cloneNode(src.Node.YNode()))
 	o := &Object{SourceID: src.ID, Source: src.Pos}
 	facts := r.facts[cluster].facts
+	grown := 0 // bounds what the transformations added, as JSON bytes
 	for _, pp := range acting {
 		if r.work += len(pp.Spec.Transformations); r.work > limits.MaxTransformWork {
 			return nil, pp.Origin.Errorf("spec.transformations", "the render would run more than %d transformations in all (objects × clusters × transformations): fewer transformations, or narrower resourceSelectors", limits.MaxTransformWork)
@@ -34,7 +35,7 @@ func (r *renderer) object(cluster string, src *Source, acting []*policy.Projecti
 				return nil, pp.Origin.Errorf(fmt.Sprintf("spec.transformations[%d]", i), "%s on cluster %s: %v", src.ID, cluster, err)
 			}
 			a.Policy, a.Index = pp.Metadata.Name, i
-			o.grown += a.grown
+			grown += a.grown
 			o.Transformations = append(o.Transformations, a)
 		}
 	}
@@ -51,7 +52,7 @@ func (r *renderer) object(cluster string, src *Source, acting []*policy.Projecti
 	// The size after transformations, bounded from above by the source's
 	// plus every value set (measured once per transformation), is measured
 	// exactly only when that bound passes the API server's limit.
-	size := src.size + o.grown
+	size := src.size + grown
 	if size > limits.MaxObjectSize {
 		sh, err := limits.Measure(node.YNode())
 		if err != nil {

@@ -103,8 +103,6 @@ type Object struct {
 	Node *yaml.RNode `json:"-"`
 	// Transformations lists what fired, in order.
 	Transformations []Applied `json:"transformations,omitempty"`
-	// grown bounds what the transformations added, as JSON bytes.
-	grown int
 }
 
 // Applied is one transformation that acted (or was skipped by its conditional) on an object.
@@ -148,7 +146,7 @@ type renderer struct {
 	outputBytes, work int
 	// overflow is set once the output passes its bound: the render stops.
 	overflow bool
-	// valueSizes are the sizes of the values of values, as JSON.
+	// valueSizes are the sizes, as JSON, of the values in values.
 	valueSizes map[*policy.Transformation]int
 	values     map[*policy.Transformation]*yaml3.Node
 }
