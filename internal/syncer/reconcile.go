@@ -3,15 +3,11 @@ package syncer
 import (
 	"context"
 	"fmt"
-	"maps"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
-	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/kcp-dev/tmc/internal/aggregate"
@@ -25,45 +21,6 @@ import (
 	"github.com/kcp-dev/tmc/internal/report"
 	"github.com/kcp-dev/tmc/internal/status"
 )
-
-// wsResult is what one workspace's projection did.
-type wsResult struct {
-	errs        []string
-	unreachable []string          // every unreachable cluster of the plan (used for workspaces git dropped)
-	done        map[plan.Key]bool // the changes apply carried out
-	drift       []aggregate.DriftRecord
-	plan        *plan.Plan
-}
-
-// mergePlans joins the plans of one reconcile (one per workspace) into the
-// plan of the run: every change, and each cluster's state with the
-// inventories of every workspace.
-func mergePlans(rev string, results []*wsResult) *plan.Plan {
-	out := &plan.Plan{Revision: rev}
-	byName := map[string]int{}
-	for _, res := range results {
-		if res == nil || res.plan == nil {
-			continue
-		}
-		out.Changes = append(out.Changes, res.plan.Changes...)
-		for _, c := range res.plan.Clusters {
-			i, ok := byName[c.Name]
-			if !ok {
-				i = len(out.Clusters)
-				byName[c.Name] = i
-				c.Applied = maps.Clone(c.Applied)
-				out.Clusters = append(out.Clusters, c)
-				continue
-			}
-			if out.Clusters[i].Applied == nil {
-				out.Clusters[i].Applied = map[string]plan.AppliedTimes{}
-			}
-			maps.Copy(out.Clusters[i].Applied, c.Applied)
-		}
-	}
-	out.Summary = plan.Summarize(out.Changes)
-	return out
-}
 
 // reconcile runs render → plan → apply → aggregate → report for the
 // workspaces of a revision, at most maxWorkers at once: every workspace, or
@@ -80,7 +37,7 @@ func (s *Syncer) reconcile(ctx context.Context, p *policy.Policies, rev string, 
 		s.markAll(r, status.Error, err.Error())
 		return err
 	}
-	if only != nil {
+	if only != nil { // the workspaces retried, for the phases shown meanwhile
 		sub := *r
 		sub.Workspaces = nil
 		for _, ws := range r.Workspaces {
@@ -92,50 +49,37 @@ func (s *Syncer) reconcile(ctx context.Context, p *policy.Policies, rev string, 
 	}
 	s.markAll(r, status.Synchronizing, "")
 	s.rememberFacts(r)
-	cfg := p.Config
-	results := map[string]*wsResult{}
-	var appliedAt time.Time
-	var mu sync.Mutex
-	var changes []*plan.Change
-	if *cfg.ProjectionEnabled {
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(max(cfg.MaxWorkers, 1))
-		for _, ws := range r.Workspaces {
-			g.Go(func() error {
-				start := time.Now()
-				res, chs := s.project(gctx, sess, rev, engine.PlanOptions{Workspace: ws.Name, OnlyClusters: s.retryClusters(ws, only)})
-				s.metrics.ProjectionDuration.WithLabelValues(ws.Name).Observe(time.Since(start).Seconds())
-				mu.Lock()
-				defer mu.Unlock()
-				results[object.Workspace(ws.LogicalCluster, ws.Name).String()] = res
-				changes = append(changes, chs...)
-				return nil
-			})
-		}
-		_ = g.Wait()
-		appliedAt = time.Now()
-		if only == nil {
-			// Workspaces git no longer holds: prune what their inventories recorded.
-			gone, chs := s.project(ctx, sess, rev, engine.PlanOptions{GoneOnly: true})
-			changes = append(changes, chs...)
-			s.terminate(r, chs, gone)
-		}
+	out := sess.Reconcile(ctx, engine.ReconcileOptions{
+		Revision: rev, ForceConflicts: s.opts.ForceConflicts, Only: only,
+		Clusters: func(ws *render.Workspace) []string { return s.retryClusters(ws, only) },
+		Projected: func(ws string, took time.Duration) {
+			s.metrics.ProjectionDuration.WithLabelValues(ws).Observe(took.Seconds())
+		},
+		Aggregated: func(ws string, took time.Duration) {
+			s.metrics.AggregationDuration.WithLabelValues(ws).Observe(took.Seconds())
+		},
+	})
+	r = out.Rendered
+	if out.Gone != nil {
+		s.terminate(r, out.Gone)
 	}
-	s.noteDrift(results)
-	var views []*aggregate.WorkspaceView
-	var aggErr error
-	if *cfg.AggregationEnabled {
-		views, aggErr = s.aggregate(ctx, sess, r, cfg.MaxWorkers)
+	s.noteDrift(out.Workspaces)
+	aggErr := out.AggregateError
+	if *p.Config.AggregationEnabled {
 		s.mu.RLock()
-		for _, v := range views {
+		for _, v := range out.Views {
 			v.Drift = slices.Clone(s.drift[object.Workspace(v.LogicalCluster, v.Workspace).String()])
 		}
 		s.mu.RUnlock()
 		if aggErr == nil {
-			aggErr = s.writeReports(ctx, p, views, only == nil)
+			aggErr = s.writeReports(ctx, p, out.Views, only == nil)
 		}
 	}
-	s.record(r, views, results, rev, appliedAt, only == nil)
+	changes := out.Plan.Changes
+	if out.Gone != nil && out.Gone.Plan != nil {
+		changes = append(append([]*plan.Change(nil), changes...), out.Gone.Plan.Changes...)
+	}
+	s.record(out, only == nil)
 	// A reconcile that ran to its end leaves watches on every cluster that
 	// answered, for the workspaces it reconciled; the scheduler retries
 	// the workspaces in error at each interval and skips the rest while
@@ -257,63 +201,26 @@ func (s *Syncer) clustersFor(ctx context.Context, p *policy.Policies, rev string
 	return s.clusters
 }
 
-// project plans and applies one workspace (or, with GoneOnly, the pruning of workspaces git dropped).
-func (s *Syncer) project(ctx context.Context, sess *engine.Session, rev string, o engine.PlanOptions) (*wsResult, []*plan.Change) {
-	res := &wsResult{done: map[plan.Key]bool{}}
-	o.ForceConflicts, o.Revision, o.PerCluster = s.opts.ForceConflicts, rev, 16
-	pl, err := sess.Plan(ctx, o)
-	if err != nil {
-		res.errs = append(res.errs, err.Error())
-		return res, nil
-	}
-	res.plan = pl
-	for _, c := range pl.Unreachable() {
-		res.unreachable = append(res.unreachable, c.Name)
-	}
-	ao := engine.DefaultApplyOptions()
-	ao.ForceConflicts = s.opts.ForceConflicts
-	if !pl.HasChanges() {
-		for _, ch := range pl.Changes {
-			if ch.Error != "" { // a planning error; nothing to apply
-				res.errs = append(res.errs, ch.Error)
-			}
-		}
-		sort.Strings(res.errs)
-		res.drift = driftRecords(pl.Changes, res.done)
-		return res, pl.Changes
-	}
-	ar, err := sess.Apply(ctx, pl, ao)
-	if err != nil {
-		res.errs = append(res.errs, err.Error())
-	}
-	if ar != nil {
-		for _, c := range ar.Clusters {
-			for _, o := range c.Objects {
-				if o.Err != nil {
-					res.errs = append(res.errs, o.Err.Error()) // planning errors are among them
-					continue
-				}
-				res.done[plan.Key{Workspace: object.Workspace(o.LogicalCluster, o.Workspace).String(), Cluster: c.Name, ID: o.ID}] = true
-			}
-		}
-	}
-	res.drift = driftRecords(pl.Changes, res.done)
-	sort.Strings(res.errs)
-	return res, pl.Changes
-}
-
 // terminate keeps a workspace that left git Terminating until every cluster
 // was reachable and every object it recorded was pruned; then it disappears.
-func (s *Syncer) terminate(r *render.Result, changes []*plan.Change, gone *wsResult) {
+func (s *Syncer) terminate(r *render.Result, gone *engine.WorkspaceResult) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var changes []*plan.Change
+	var unreachable []string
+	if gone.Plan != nil {
+		changes = gone.Plan.Changes
+		for _, c := range gone.Plan.Unreachable() {
+			unreachable = append(unreachable, c.Name)
+		}
+	}
 	current := map[string]bool{}
 	for _, ws := range r.Workspaces {
 		current[object.Workspace(ws.LogicalCluster, ws.Name).String()] = true
 	}
 	pending := map[string]bool{}
 	for _, ch := range changes {
-		if ch.Action == plan.Delete && !gone.done[ch.Key()] {
+		if ch.Action == plan.Delete && !gone.Done[ch.Key()] {
 			pending[object.Workspace(ch.LogicalCluster, ch.Workspace).String()] = true
 		}
 		if ch.Action == plan.Delete && s.statuses[object.Workspace(ch.LogicalCluster, ch.Workspace).String()].Name == "" {
@@ -324,11 +231,11 @@ func (s *Syncer) terminate(r *render.Result, changes []*plan.Change, gone *wsRes
 		if current[key] {
 			continue
 		}
-		if pending[key] || len(gone.unreachable) > 0 {
+		if pending[key] || len(unreachable) > 0 {
 			st.Phase = status.Terminating
 			st.Message = "removed from git; its objects are pruned on reachable clusters"
-			if len(gone.unreachable) > 0 {
-				st.Message += fmt.Sprintf(" (waiting for %v)", gone.unreachable)
+			if len(unreachable) > 0 {
+				st.Message += fmt.Sprintf(" (waiting for %v)", unreachable)
 			}
 			s.statuses[key] = st
 			continue
@@ -351,35 +258,6 @@ func (s *Syncer) forgetWorkspaceLocked(name string) {
 	s.metrics.ProjectionDuration.DeletePartialMatch(l)
 	s.metrics.AggregationDuration.DeletePartialMatch(l)
 	delete(s.healthSeries, name)
-}
-
-// aggregate builds every workspace's view, at most maxWorkers at once.
-func (s *Syncer) aggregate(ctx context.Context, sess *engine.Session, r *render.Result, workers int) ([]*aggregate.WorkspaceView, error) {
-	views := make([]*aggregate.WorkspaceView, len(r.Workspaces))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(workers, 1))
-	for i, ws := range r.Workspaces {
-		g.Go(func() error {
-			start := time.Now()
-			vs, err := sess.Aggregate(gctx, engine.AggregateOptions{Workspace: ws.Name})
-			s.metrics.AggregationDuration.WithLabelValues(ws.Name).Observe(time.Since(start).Seconds())
-			if err != nil {
-				return err
-			}
-			if len(vs) == 1 {
-				views[i] = vs[0]
-			}
-			return nil
-		})
-	}
-	err := g.Wait()
-	out := views[:0]
-	for _, v := range views {
-		if v != nil {
-			out = append(out, v)
-		}
-	}
-	return out, err
 }
 
 // writeReports commits changed reports into the syncer's clone and pushes them.
@@ -433,18 +311,8 @@ func (s *Syncer) markAll(r *render.Result, phase, msg string) {
 
 // record stores the statuses and metrics of a finished reconcile: the
 // reconcile's Outcome, mapped to phases by status.Build alone.
-func (s *Syncer) record(r *render.Result, views []*aggregate.WorkspaceView, results map[string]*wsResult, rev string, appliedAt time.Time, full bool) {
-	o := status.Outcome{Rendered: r, Views: views, Applied: true, AppliedAt: appliedAt, Done: map[plan.Key]bool{}, Errors: map[string][]string{}}
-	var all []*wsResult
-	for _, key := range slices.Sorted(maps.Keys(results)) {
-		res := results[key]
-		all = append(all, res)
-		maps.Copy(o.Done, res.done)
-		if len(res.errs) > 0 {
-			o.Errors[key] = res.errs
-		}
-	}
-	o.Plan = mergePlans(rev, all)
+func (s *Syncer) record(out *engine.Outcome, full bool) {
+	o, r, views := out.Outcome, out.Rendered, out.Views
 	rep := status.Build(o)
 	now := time.Now().UTC().Format(time.RFC3339)
 	s.mu.Lock()
@@ -543,14 +411,17 @@ func driftRecords(changes []*plan.Change, done map[plan.Key]bool) []aggregate.Dr
 // noteDrift adds a reconcile's drift to each workspace's history (newest
 // first, each edit once) and counts the corrections in
 // tmc_drift_corrections_total.
-func (s *Syncer) noteDrift(results map[string]*wsResult) {
+func (s *Syncer) noteDrift(results map[string]*engine.WorkspaceResult) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.drift == nil {
 		s.drift = map[string][]aggregate.DriftRecord{}
 	}
 	for key, res := range results {
-		for _, d := range res.drift {
+		if res.Plan == nil {
+			continue
+		}
+		for _, d := range driftRecords(res.Plan.Changes, res.Done) {
 			if slices.Contains(s.drift[key], d) {
 				continue // a reported edit is seen again every reconcile
 			}

@@ -1,0 +1,234 @@
+package engine
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kcp-dev/tmc/internal/aggregate"
+	"github.com/kcp-dev/tmc/internal/object"
+	"github.com/kcp-dev/tmc/internal/plan"
+	"github.com/kcp-dev/tmc/internal/render"
+	"github.com/kcp-dev/tmc/internal/status"
+)
+
+// ReconcileOptions say which workspaces a reconcile covers and how.
+type ReconcileOptions struct {
+	// Revision is recorded in the plans.
+	Revision string
+	// ForceConflicts takes fields other managers own (the syncer's behaviour).
+	ForceConflicts bool
+	// Only, when set, reconciles just these workspaces (logicalCluster/name)
+	// and prunes nothing of workspaces git dropped; nil reconciles all.
+	Only map[string]bool
+	// Clusters, when set, says which clusters to plan for a workspace (nil:
+	// every cluster of the tree).
+	Clusters func(ws *render.Workspace) []string
+	// Projected and Aggregated, when set, are told how long each
+	// workspace's projection (plan and apply) and aggregation took.
+	Projected, Aggregated func(workspace string, took time.Duration)
+}
+
+// WorkspaceResult is what a reconcile did for one workspace.
+type WorkspaceResult struct {
+	// Plan is the workspace's plan; nil when planning failed.
+	Plan *plan.Plan
+	// Done holds the changes apply carried out.
+	Done map[plan.Key]bool
+	// Errors are the plan's and the apply's errors, sorted.
+	Errors []string
+}
+
+// Outcome is what one reconcile found and did, as one value: the syncer
+// keeps it and every view reads it (status.Build maps it to phases).
+type Outcome struct {
+	status.Outcome
+	// Revision is the revision reconciled.
+	Revision string
+	// Workspaces are the results by logicalCluster/name.
+	Workspaces map[string]*WorkspaceResult
+	// Gone is the pruning of workspaces git no longer holds (nil when
+	// Only was set or projection is off).
+	Gone *WorkspaceResult
+	// AggregateError is why aggregation failed, if it did.
+	AggregateError error
+}
+
+// Reconcile plans and applies every workspace of the session's render (at
+// most the Config's maxWorkers at once), prunes what workspaces git dropped
+// left behind, and aggregates every workspace's view — as the Config
+// enables projection and aggregation — and returns all of it as one value.
+func (s *Session) Reconcile(ctx context.Context, o ReconcileOptions) *Outcome {
+	cfg := s.Repo.Policies.Config
+	r := s.Rendered
+	if o.Only != nil {
+		sub := *r
+		sub.Workspaces = nil
+		for _, ws := range r.Workspaces {
+			if o.Only[object.Workspace(ws.LogicalCluster, ws.Name).String()] {
+				sub.Workspaces = append(sub.Workspaces, ws)
+			}
+		}
+		r = &sub
+	}
+	out := &Outcome{Revision: o.Revision, Workspaces: map[string]*WorkspaceResult{}}
+	out.Rendered, out.Applied, out.Done, out.Errors = r, true, map[plan.Key]bool{}, map[string][]string{}
+	if *cfg.ProjectionEnabled {
+		var mu sync.Mutex
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(max(cfg.MaxWorkers, 1))
+		for _, ws := range r.Workspaces {
+			g.Go(func() error {
+				start := time.Now()
+				po := PlanOptions{Workspace: ws.Name}
+				if o.Clusters != nil {
+					po.OnlyClusters = o.Clusters(ws)
+				}
+				res := s.project(gctx, po, o)
+				if o.Projected != nil {
+					o.Projected(ws.Name, time.Since(start))
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				out.Workspaces[object.Workspace(ws.LogicalCluster, ws.Name).String()] = res
+				return nil
+			})
+		}
+		_ = g.Wait()
+		out.AppliedAt = time.Now()
+		if o.Only == nil {
+			out.Gone = s.project(ctx, PlanOptions{GoneOnly: true}, o)
+		}
+	}
+	var all []*WorkspaceResult
+	for key, res := range out.Workspaces {
+		all = append(all, res)
+		for k := range res.Done {
+			out.Done[k] = true
+		}
+		if len(res.Errors) > 0 {
+			out.Errors[key] = res.Errors
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return planKey(all[i]) < planKey(all[j]) })
+	out.Plan = MergePlans(o.Revision, all)
+	if *cfg.AggregationEnabled {
+		out.Views, out.AggregateError = s.aggregateEach(ctx, r, cfg.MaxWorkers, o.Aggregated)
+	}
+	return out
+}
+
+func planKey(r *WorkspaceResult) string {
+	if r.Plan == nil || len(r.Plan.Changes) == 0 {
+		return ""
+	}
+	c := r.Plan.Changes[0]
+	return object.Workspace(c.LogicalCluster, c.Workspace).String()
+}
+
+// project plans and applies one workspace (or, with GoneOnly, the pruning
+// of workspaces git dropped).
+func (s *Session) project(ctx context.Context, po PlanOptions, o ReconcileOptions) *WorkspaceResult {
+	res := &WorkspaceResult{Done: map[plan.Key]bool{}}
+	po.ForceConflicts, po.Revision, po.PerCluster = o.ForceConflicts, o.Revision, 16
+	pl, err := s.Plan(ctx, po)
+	if err != nil {
+		res.Errors = append(res.Errors, err.Error())
+		return res
+	}
+	res.Plan = pl
+	if !pl.HasChanges() {
+		for _, ch := range pl.Changes {
+			if ch.Error != "" { // a planning error; nothing to apply
+				res.Errors = append(res.Errors, ch.Error)
+			}
+		}
+		sort.Strings(res.Errors)
+		return res
+	}
+	ao := DefaultApplyOptions()
+	ao.ForceConflicts = o.ForceConflicts
+	ar, err := s.Apply(ctx, pl, ao)
+	if err != nil {
+		res.Errors = append(res.Errors, err.Error())
+	}
+	if ar != nil {
+		for _, c := range ar.Clusters {
+			for _, ob := range c.Objects {
+				if ob.Err != nil {
+					res.Errors = append(res.Errors, ob.Err.Error()) // planning errors are among them
+					continue
+				}
+				res.Done[plan.Key{Workspace: object.Workspace(ob.LogicalCluster, ob.Workspace).String(), Cluster: c.Name, ID: ob.ID}] = true
+			}
+		}
+	}
+	sort.Strings(res.Errors)
+	return res
+}
+
+// aggregateEach builds every workspace's view, at most workers at once.
+func (s *Session) aggregateEach(ctx context.Context, r *render.Result, workers int, took func(string, time.Duration)) ([]*aggregate.WorkspaceView, error) {
+	views := make([]*aggregate.WorkspaceView, len(r.Workspaces))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(workers, 1))
+	for i, ws := range r.Workspaces {
+		g.Go(func() error {
+			start := time.Now()
+			vs, err := s.Aggregate(gctx, AggregateOptions{Workspace: ws.Name})
+			if took != nil {
+				took(ws.Name, time.Since(start))
+			}
+			if err != nil {
+				return err
+			}
+			if len(vs) == 1 {
+				views[i] = vs[0]
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	out := views[:0]
+	for _, v := range views {
+		if v != nil {
+			out = append(out, v)
+		}
+	}
+	return out, err
+}
+
+// MergePlans joins the plans of one reconcile (one per workspace) into the
+// plan of the run: every change, and each cluster's state with the
+// inventories of every workspace.
+func MergePlans(rev string, results []*WorkspaceResult) *plan.Plan {
+	out := &plan.Plan{Revision: rev}
+	byName := map[string]int{}
+	for _, res := range results {
+		if res == nil || res.Plan == nil {
+			continue
+		}
+		out.Changes = append(out.Changes, res.Plan.Changes...)
+		for _, c := range res.Plan.Clusters {
+			i, ok := byName[c.Name]
+			if !ok {
+				byName[c.Name] = len(out.Clusters)
+				applied := map[string]plan.AppliedTimes{}
+				for k, v := range c.Applied {
+					applied[k] = v
+				}
+				c.Applied = applied
+				out.Clusters = append(out.Clusters, c)
+				continue
+			}
+			for k, v := range c.Applied {
+				out.Clusters[i].Applied[k] = v
+			}
+		}
+	}
+	out.Summary = plan.Summarize(out.Changes)
+	return out
+}
