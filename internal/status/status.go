@@ -28,7 +28,8 @@ const FormatVersion = "1"
 const (
 	// Pending: loaded, not yet reconciled (or changes are waiting to be applied).
 	Pending = "Pending"
-	// Synchronizing: a reconcile is running.
+	// Synchronizing: the first reconcile of a workspace is running (later
+	// ones set Workspace.Synchronizing over the last phase instead).
 	Synchronizing = "Synchronizing"
 	// Active: the last reconcile converged.
 	Active = "Active"
@@ -51,6 +52,9 @@ type Workspace struct {
 	LogicalCluster string `json:"logicalCluster"`
 	Phase          string `json:"status"`
 	Message        string `json:"message,omitempty"`
+	// Synchronizing is set while a reconcile of the workspace runs (tmc
+	// sync): a flag over the last outcome, whose phase stays as it was.
+	Synchronizing bool `json:"synchronizing,omitempty"`
 	LastReconciled string `json:"lastReconciled,omitempty"`
 	// CreatedTime is when tmc first applied the workspace (its oldest
 	// inventory on any cluster), RFC 3339; LastUpdated the last apply that

@@ -47,7 +47,8 @@ func (s *Syncer) reconcile(ctx context.Context, p *policy.Policies, rev string, 
 		}
 		r = &sub
 	}
-	s.markAll(r, status.Synchronizing, "")
+	s.markSynchronizing(r)
+	defer s.doneSynchronizing()
 	s.rememberFacts(r)
 	out := sess.Reconcile(ctx, engine.ReconcileOptions{
 		Revision: rev, ForceConflicts: s.opts.ForceConflicts, Only: only,
@@ -291,6 +292,26 @@ func (s *Syncer) writeReports(ctx context.Context, p *policy.Policies, views []*
 		}
 	}
 	return nil
+}
+
+// markSynchronizing lays the synchronizing flag over the last outcome of
+// every workspace the reconcile covers: their phases stay what the last
+// outcome made them (an alert on Error keeps its clock), and a workspace
+// with no outcome yet shows Synchronizing instead of Pending.
+func (s *Syncer) markSynchronizing(r *render.Result) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.syncing = map[string]bool{}
+	for _, ws := range r.Workspaces {
+		s.syncing[object.Workspace(ws.LogicalCluster, ws.Name).String()] = true
+	}
+}
+
+// doneSynchronizing lifts the flag once the reconcile's outcome is recorded.
+func (s *Syncer) doneSynchronizing() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.syncing = nil
 }
 
 // markAll sets the phase of every workspace of a render.

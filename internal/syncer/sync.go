@@ -80,6 +80,9 @@ type Syncer struct {
 	// lastPlan is the merged plan of the last full reconcile (the
 	// inventories it saw on each cluster).
 	lastPlan *plan.Plan
+	// syncing holds the workspaces a running reconcile covers: a flag laid
+	// over their last outcome (Statuses), never written into it.
+	syncing map[string]bool
 	skipped  int // reconciles skipped since the last full one
 }
 
@@ -484,7 +487,14 @@ func (s *Syncer) Statuses() status.Report {
 	defer s.mu.RUnlock()
 	rep := status.Report{FormatVersion: status.FormatVersion, Revision: s.goodRev, Workspaces: []status.Workspace{}}
 	for _, k := range slices.Sorted(maps.Keys(s.statuses)) {
-		rep.Workspaces = append(rep.Workspaces, s.statuses[k])
+		w := s.statuses[k]
+		if s.syncing[k] {
+			w.Synchronizing = true
+			if w.Phase == status.Pending {
+				w.Phase = status.Synchronizing // no outcome yet
+			}
+		}
+		rep.Workspaces = append(rep.Workspaces, w)
 	}
 	return rep
 }
