@@ -54,7 +54,7 @@ type Workspace struct {
 	Message        string `json:"message,omitempty"`
 	// Synchronizing is set while a reconcile of the workspace runs (tmc
 	// sync): a flag over the last outcome, whose phase stays as it was.
-	Synchronizing bool `json:"synchronizing,omitempty"`
+	Synchronizing  bool   `json:"synchronizing,omitempty"`
 	LastReconciled string `json:"lastReconciled,omitempty"`
 	// CreatedTime is when tmc first applied the workspace (its oldest
 	// inventory on any cluster), RFC 3339; LastUpdated the last apply that

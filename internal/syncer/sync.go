@@ -83,7 +83,7 @@ type Syncer struct {
 	// syncing holds the workspaces a running reconcile covers: a flag laid
 	// over their last outcome (Statuses), never written into it.
 	syncing map[string]bool
-	skipped  int // reconciles skipped since the last full one
+	skipped int // reconciles skipped since the last full one
 }
 
 // FullResyncEvery is how many intervals may be skipped (no revision, no
