@@ -75,8 +75,13 @@ type (
 	Change = plan.Change
 	// Action is what a plan does with an object on a cluster.
 	Action = plan.Action
-	// ClusterState says whether a plan reached a cluster, and what it read there.
+	// ClusterState is a cluster as a plan saw it: the run's probe verdict
+	// (ClusterProbe) and tmc's inventories read there.
 	ClusterState = plan.ClusterState
+	// ClusterProbe is what one run's probe found of a cluster — name,
+	// health, reachability and why not — made once and carried by the
+	// render, plan, apply results, views and statuses alike.
+	ClusterProbe = cluster.State
 	// Drift names who changed an object tmc applied, and when.
 	Drift = plan.Drift
 	// ApplyResult is what Apply did, per cluster.
@@ -211,6 +216,15 @@ var (
 	MarkdownCodeCell = markdown.CodeCell
 	MarkdownHTML     = markdown.HTML
 	MarkdownFence    = markdown.Fence
+)
+
+// ClusterReached and ClusterUnreached make a ClusterProbe.
+var (
+	ClusterReached   = cluster.Reached
+	ClusterUnreached = cluster.Unreached
+	// ClusterProblem keeps an error as a value in a type written as JSON
+	// (ClusterProbe.Err, ClusterApplyResult.Err).
+	ClusterProblem = cluster.NewProblem
 )
 
 // Open loads the policy tree in dir: every YAML file, decoded strictly,

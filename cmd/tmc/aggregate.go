@@ -144,14 +144,7 @@ func writeAggregateText(w io.Writer, views []*tmc.WorkspaceView) {
 		}
 		var tcs []string
 		for _, c := range v.TargetClusters {
-			h := "healthy"
-			switch {
-			case !c.Reachable:
-				h = "unreachable"
-			case !c.Healthy:
-				h = "unhealthy"
-			}
-			tcs = append(tcs, c.Name+" ("+h+")")
+			tcs = append(tcs, c.Name+" ("+c.Label()+")")
 		}
 		printf(w, "  target clusters: %s\n", strings.Join(tcs, ", "))
 		for _, k := range v.AggregatedResources {

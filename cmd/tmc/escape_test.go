@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -26,7 +27,7 @@ func hostilePlan(v string) *tmc.Plan {
 	upd.Drift = &tmc.Drift{Manager: v, Operation: v, Time: v}
 	changes := []*tmc.Change{ch("east", tmc.ActionCreate), upd, ch("east", tmc.ActionDelete), ch("west", tmc.ActionSkip)}
 	return &tmc.Plan{FormatVersion: tmc.PlanFormatVersion, Revision: "r" + v, Changes: changes,
-		Clusters: []tmc.ClusterState{{Name: "east", Reachable: true}, {Name: "c-" + v, Reachable: true}, {Name: "west", Error: v}},
+		Clusters: []tmc.ClusterState{{State: tmc.ClusterReached("east", true)}, {State: tmc.ClusterReached("c-"+v, true)}, {State: tmc.ClusterUnreached("west", errors.New(v))}},
 		Summary:  tmc.Summarize(changes)}
 }
 

@@ -60,7 +60,7 @@ func writePlanText(w io.Writer, pl *tmc.Plan, color bool) error {
 	}
 	for _, st := range pl.Clusters {
 		if !st.Reachable {
-			printf(w, "cluster %s: %s\n", st.Name, paint(red, "unreachable: "+line(st.Error)))
+			printf(w, "cluster %s: %s\n", st.Name, paint(red, st.Label()+": "+line(st.Message())))
 		} else {
 			printf(w, "cluster %s: %s\n", st.Name, countLine(clusterCounts(pl, st.Name)))
 		}
@@ -163,7 +163,7 @@ func writePlanMarkdown(w io.Writer, pl *tmc.Plan, limit int) error {
 		m := clusterCounts(pl, st.Name)
 		reach := "yes"
 		if !st.Reachable {
-			reach = "**no**: " + tmc.MarkdownCodeCell(st.Error)
+			reach = "**no**: " + tmc.MarkdownCodeCell(st.Message())
 		}
 		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %d | %d |\n", tmc.MarkdownCell(st.Name), reach, m[tmc.ActionCreate], m[tmc.ActionUpdate], m[tmc.ActionDelete], m[tmc.ActionUnchanged], m[tmc.ActionSkip])
 	}
@@ -209,8 +209,8 @@ func writeApplyText(w io.Writer, res *tmc.ApplyResult) {
 			failed++
 		}
 		printf(w, "cluster %s: %s: %d created, %d updated, %d deleted, %d unchanged\n", c.Name, status, c.Created, c.Updated, c.Deleted, c.Unchanged)
-		if c.Error != "" {
-			printf(w, "  error: %s\n", line(c.Error))
+		if c.Err != nil {
+			printf(w, "  error: %s\n", line(c.Err.Error()))
 		}
 		for _, e := range c.Errors {
 			printf(w, "  error: %s\n", line(e))

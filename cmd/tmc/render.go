@@ -193,7 +193,7 @@ func writeExplain(w io.Writer, res *tmc.Rendered) error {
 				verdict = "selected"
 			}
 			fmt.Fprintf(w, "    %-*s  %s  %s\n", width, d.Cluster, verdict, strings.Join(d.Reasons, "; "))
-			if d.FactsError != "" {
+			if d.FactsError != nil {
 				fmt.Fprintf(w, "    %-*s            facts could not be observed: %s\n", width, "", d.FactsError)
 			}
 		}

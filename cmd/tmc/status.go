@@ -84,12 +84,9 @@ func writeStatusText(w io.Writer, rep tmc.StatusReport) {
 		if len(ws.TargetClusters) > 0 {
 			fmt.Fprintln(w, "  Target clusters:")
 			for _, c := range ws.TargetClusters {
-				h := "healthy"
-				switch {
-				case !c.Reachable:
-					h = "unreachable: " + line(c.Error)
-				case !c.Healthy:
-					h = "unhealthy"
+				h := c.Label()
+				if !c.Reachable {
+					h += ": " + line(c.Message())
 				}
 				printf(w, "    %-20s %s\n", c.Name, h)
 			}

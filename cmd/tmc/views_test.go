@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -35,7 +36,7 @@ func testPlan() *tmc.Plan {
 	secret.DryRun = tmc.DryRunWriteOnly
 	changes := []*tmc.Change{create, unchanged, secret, update, del, owned, skip}
 	return &tmc.Plan{FormatVersion: tmc.PlanFormatVersion, Changes: changes,
-		Clusters: []tmc.ClusterState{{Name: "edge-1", Reachable: true}, {Name: "prod-east", Reachable: true}, {Name: "prod-west", Reachable: false, Error: "dial tcp 10.0.0.3:6443: connect: connection refused"}},
+		Clusters: []tmc.ClusterState{{State: tmc.ClusterReached("edge-1", true)}, {State: tmc.ClusterReached("prod-east", true)}, {State: tmc.ClusterUnreached("prod-west", errors.New("dial tcp 10.0.0.3:6443: connect: connection refused"))}},
 		Summary:  tmc.Summarize(changes)}
 }
 
@@ -58,13 +59,13 @@ func TestHumanViewsGolden(t *testing.T) {
 	writeApplyText(&b, &tmc.ApplyResult{Clusters: []tmc.ClusterApplyResult{
 		{Name: "edge-1", Created: 4, Unchanged: 1},
 		{Name: "prod-east", Updated: 1, Deleted: 1, Errors: []string{"Secret/web/shared: apply failed: conflict"}},
-		{Name: "prod-west", Error: "cluster unreachable"},
+		{Name: "prod-west", Err: tmc.ClusterProblem(errors.New("cluster unreachable"))},
 	}})
 	golden(t, "view-apply.txt", b.Bytes())
 
 	views := []*tmc.WorkspaceView{{
 		Workspace: "web-app", LogicalCluster: "root:production",
-		TargetClusters: []tmc.TargetCluster{{Name: "edge-1", Healthy: true, Reachable: true}, {Name: "prod-west", Reachable: false, Error: "connection refused"}},
+		TargetClusters: []tmc.TargetCluster{{State: tmc.ClusterReached("edge-1", true)}, {State: tmc.ClusterUnreached("prod-west", errors.New("connection refused"))}},
 		AggregatedResources: []tmc.KindView{{
 			Policy: "deployments", APIVersion: "apps/v1", Kind: "Deployment", MergeStrategy: "Union", ConflictResolution: "LastWriter",
 			HealthAggregation: "Majority", StatusMerging: "Combined", TotalCount: 2, HealthyCount: 1, UnhealthyCount: 1, InstanceCount: 3, HealthyInstanceCount: 2, UnhealthyInstanceCount: 1, MissingCount: 1, PartialCount: 1,
@@ -103,7 +104,7 @@ func fleetPlan() *tmc.Plan {
 	var clusters []tmc.ClusterState
 	for i := 1; i <= 50; i++ {
 		name := fmt.Sprintf("edge-%d", i)
-		clusters = append(clusters, tmc.ClusterState{Name: name, Reachable: true})
+		clusters = append(clusters, tmc.ClusterState{State: tmc.ClusterReached(name, true)})
 		cm := &tmc.Change{Workspace: "web-app", LogicalCluster: "root", Cluster: name, Action: tmc.ActionCreate, APIVersion: "v1", Kind: "ConfigMap", Namespace: "web", Name: "web-config-" + name,
 			Diff: fmt.Sprintf("--- ConfigMap/web/web-config-%[1]s (live)\n+++ ConfigMap/web/web-config-%[1]s (desired)\n@@ -0,0 +1,2 @@\n+data:\n+  cluster: %[1]s\n", name)}
 		replicas := "3"

@@ -54,13 +54,9 @@ func workspace(ctx context.Context, p *policy.Policies, r *render.Result, ws *re
 			continue
 		}
 		pc := p.Cluster(d.Cluster)
-		tc := TargetCluster{Name: d.Cluster, Healthy: d.Facts.Healthy, Reachable: true, Priority: pc.Spec.Priority, Weight: *pc.Spec.AggregationWeight}
-		_, err := set.Get(d.Cluster)
-		if err == nil {
-			err = r.Reachable(d.Cluster)
-		}
-		if err != nil {
-			tc.Reachable, tc.Healthy, tc.Error = false, false, err.Error()
+		tc := TargetCluster{State: r.State(d.Cluster), Priority: pc.Spec.Priority, Weight: *pc.Spec.AggregationWeight}
+		if _, err := set.Get(d.Cluster); err != nil && tc.Reachable {
+			tc.State = cluster.Unreached(d.Cluster, err)
 		}
 		targets[d.Cluster] = tc
 		facts[d.Cluster] = d.Facts
@@ -211,7 +207,7 @@ func resource(ap *policy.AggregationPolicy, insts []*instance, names []string, t
 				o.LastChanged = inst.changed.UTC().Format(time.RFC3339)
 			}
 		case !targets[name].Reachable:
-			o.Health, o.Message = Unreachable, targets[name].Error
+			o.Health, o.Message = Unreachable, targets[name].Message()
 		case errs[name] != nil:
 			o.Health, o.Message = Unknown, errs[name].Error()
 		default:

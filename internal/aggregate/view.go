@@ -1,6 +1,10 @@
 package aggregate
 
-import "time"
+import (
+	"time"
+
+	"github.com/kcp-dev/tmc/internal/cluster"
+)
 
 // FormatVersion is the version of the aggregate JSON and of status.yaml.
 const FormatVersion = "1"
@@ -53,14 +57,12 @@ type DriftRecord struct {
 	Corrected bool `json:"corrected"`
 }
 
-// TargetCluster is a target cluster's health as aggregation saw it.
+// TargetCluster is a target cluster of a workspace: the run's probe
+// verdict (cluster.State) with the cluster's aggregation priority and weight.
 type TargetCluster struct {
-	Name      string  `json:"name"`
-	Healthy   bool    `json:"healthy"`
-	Reachable bool    `json:"reachable"`
-	Priority  int     `json:"priority"`
-	Weight    float64 `json:"aggregationWeight"`
-	Error     string  `json:"error,omitempty"`
+	cluster.State
+	Priority int     `json:"priority"`
+	Weight   float64 `json:"aggregationWeight"`
 }
 
 // KindView is the AggregatedResourceView of one policy: every resource of its kind.

@@ -59,17 +59,17 @@ type ClusterResult struct {
 	Unchanged int    `json:"unchanged"`
 	// Errors are per object, object first: "Deployment/web/api: apply failed: ...".
 	Errors []string `json:"errors,omitempty"`
-	// Error is why the cluster was not applied at all.
-	Error string `json:"error,omitempty"`
-	// Err is Error as a value: an *UnreachableError or *StalePlanError, or what connecting failed with.
-	Err error `json:"-"`
+	// Err is why the cluster was not applied at all: an *UnreachableError
+	// or *StalePlanError, or what connecting failed with (errors.As sees
+	// through it). JSON carries its message.
+	Err *cluster.Problem `json:"error,omitempty"`
 	// Objects are the changes apply acted on (creates, updates, deletes and
 	// planning errors), with their outcomes. The plan itself is not written.
 	Objects []ObjectResult `json:"-"`
 }
 
 // Failed reports whether the cluster had any error.
-func (c ClusterResult) Failed() bool { return c.Error != "" || len(c.Errors) > 0 }
+func (c ClusterResult) Failed() bool { return c.Err != nil || len(c.Errors) > 0 }
 
 // Failed reports whether any cluster failed.
 func (r *Result) Failed() bool {
@@ -115,18 +115,16 @@ func Apply(ctx context.Context, pl *plan.Plan, set *cluster.Set, opts Options) (
 func applyCluster(ctx context.Context, set *cluster.Set, st plan.ClusterState, changes []*plan.Change, opts Options) ClusterResult {
 	cr := ClusterResult{Name: st.Name}
 	if err := opts.Refused[st.Name]; err != nil {
-		cr.Err = &StalePlanError{Cluster: st.Name, Reason: err.Error()}
-		cr.Error = cr.Err.Error()
+		cr.Err = cluster.NewProblem(&StalePlanError{Cluster: st.Name, Reason: err.Error()})
 		return cr
 	}
 	if !st.Reachable {
-		cr.Err = &UnreachableError{Cluster: st.Name, Reason: st.Error}
-		cr.Error = cr.Err.Error()
+		cr.Err = cluster.NewProblem(&UnreachableError{Cluster: st.Name, Reason: st.Message()})
 		return cr
 	}
 	c, err := set.Get(st.Name)
 	if err != nil {
-		cr.Err, cr.Error = err, err.Error()
+		cr.Err = cluster.NewProblem(err)
 		return cr
 	}
 	a := &applier{c: c, opts: opts, cr: &cr}

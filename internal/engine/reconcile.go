@@ -51,7 +51,7 @@ type Outcome struct {
 	// Workspaces are the results by logicalCluster/name.
 	Workspaces map[string]*WorkspaceResult
 	// Gone is the pruning of workspaces git no longer holds (nil when
-	// Only was set or projection is off).
+	// Only was set or projection is off); its changes are in Plan too.
 	Gone *WorkspaceResult
 	// AggregateError is why aggregation failed, if it did.
 	AggregateError error
@@ -114,6 +114,12 @@ func (s *Session) Reconcile(ctx context.Context, o ReconcileOptions) *Outcome {
 		}
 	}
 	sort.Slice(all, func(i, j int) bool { return planKey(all[i]) < planKey(all[j]) })
+	if out.Gone != nil {
+		all = append(all, out.Gone)
+		for k := range out.Gone.Done {
+			out.Done[k] = true
+		}
+	}
 	out.Plan = MergePlans(o.Revision, all)
 	if *cfg.AggregationEnabled {
 		out.Views, out.AggregateError = s.aggregateEach(ctx, r, cfg.MaxWorkers, o.Aggregated)

@@ -146,18 +146,17 @@ func (o owners) other(id object.ID, ws string, includeRendered bool) string {
 }
 
 func planCluster(ctx context.Context, p *policy.Policies, r *render.Result, set *cluster.Set, name string, opts Options) ([]*Change, ClusterState) {
-	st := ClusterState{Name: name, Reachable: true}
+	st := ClusterState{State: r.State(name)}
 	c, err := set.Get(name)
-	if err == nil {
-		err = r.Reachable(name)
-	}
 	if err != nil {
-		st.Reachable, st.Error = false, err.Error()
+		st.State = cluster.Unreached(name, err)
+	}
+	if !st.Reachable {
 		return unreachable(r, name, opts), st
 	}
 	invs, err := inventory.List(ctx, c.Client)
 	if err != nil {
-		st.Reachable, st.Error = false, err.Error()
+		st.State = cluster.Unreached(name, err)
 		return unreachable(r, name, opts), st
 	}
 	byWS := map[string]*inventory.Inventory{}

@@ -9,6 +9,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/kcp-dev/tmc/internal/cluster"
 	"github.com/kcp-dev/tmc/internal/limits"
 	"github.com/kcp-dev/tmc/internal/object"
 )
@@ -102,11 +103,11 @@ func (c *Change) ID() object.ID {
 	return object.FromAPIVersion(c.APIVersion, c.Kind, c.Namespace, c.Name)
 }
 
-// ClusterState says whether a cluster was reached.
+// ClusterState is a cluster as the plan saw it: the run's probe verdict
+// (cluster.State: name, health, reachability and why not) and what was read
+// of tmc's inventories there.
 type ClusterState struct {
-	Name      string `json:"name"`
-	Reachable bool   `json:"reachable"`
-	Error     string `json:"error,omitempty"`
+	cluster.State
 	// Inventories are the inventory resourceVersions read, by logicalCluster/workspace.
 	Inventories map[string]string `json:"inventories,omitempty"`
 	// Applied says, by logicalCluster/workspace, when tmc first applied the

@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/kcp-dev/tmc/internal/cluster"
 	"github.com/kcp-dev/tmc/internal/policy"
 )
 
@@ -21,8 +22,9 @@ type Decision struct {
 	Reasons []string `json:"reasons"`
 	// Facts are the cluster facts the decision used.
 	Facts policy.ClusterFacts `json:"facts"`
-	// FactsError is set when the facts could not be observed.
-	FactsError string `json:"factsError,omitempty"`
+	// FactsError is set when the facts could not be observed (the probe's
+	// verdict, as Result.State has it).
+	FactsError *cluster.Problem `json:"factsError,omitempty"`
 	// Unhealthy is true when the cluster would be a target but is left out for being unhealthy.
 	Unhealthy bool `json:"unhealthy,omitempty"`
 }
@@ -44,7 +46,7 @@ func (r *renderer) place(w *policy.VirtualWorkspace) ([]Decision, error) {
 	for _, c := range r.p.Clusters {
 		name := c.Metadata.Name
 		f := r.facts[name]
-		d := Decision{Cluster: name, Facts: f.facts, FactsError: f.err}
+		d := Decision{Cluster: name, Facts: f.facts, FactsError: f.state.Err}
 		named := slices.Contains(pl.Clusters, name)
 		switch {
 		case named:

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"github.com/kcp-dev/tmc/internal/cluster"
 	"github.com/kcp-dev/tmc/internal/object"
 	"github.com/kcp-dev/tmc/internal/policy"
 )
@@ -42,19 +43,36 @@ type Live interface {
 type Result struct {
 	// Workspaces in order of logical cluster and name.
 	Workspaces []*Workspace `json:"workspaces"`
-	// Unreachable holds, per cluster whose facts could not be observed, why.
-	// The render's probe decides reachability for the whole run: plan and
-	// aggregate read it from here rather than probing again, so that one run
-	// never sees a cluster both reachable and not.
-	Unreachable map[string]string `json:"unreachable,omitempty"`
+	// Clusters are the states the render's probe found, in the tree's
+	// order. The probe decides reachability for the whole run: plan,
+	// apply and aggregate read it from here rather than probing again, so
+	// that one run never sees a cluster both reachable and not.
+	Clusters []cluster.State `json:"clusters"`
+}
+
+// State is a cluster's state as the render's probe found it (a cluster
+// the render does not know is reported reachable and unhealthy).
+func (r *Result) State(name string) cluster.State {
+	for _, c := range r.Clusters {
+		if c.Name == name {
+			return c
+		}
+	}
+	return cluster.Reached(name, false)
 }
 
 // Reachable returns nil, or why a cluster did not answer the render's facts probe.
-func (r *Result) Reachable(cluster string) error {
-	if msg := r.Unreachable[cluster]; msg != "" {
-		return errors.New(msg)
+func (r *Result) Reachable(name string) error { return r.State(name).Error() }
+
+// Unreachable lists the clusters the probe could not reach.
+func (r *Result) Unreachable() []cluster.State {
+	var out []cluster.State
+	for _, c := range r.Clusters {
+		if !c.Reachable {
+			out = append(out, c)
+		}
 	}
-	return nil
+	return out
 }
 
 // Workspace is the render of one workspace.
@@ -127,7 +145,7 @@ type Applied struct {
 
 type clusterFacts struct {
 	facts policy.ClusterFacts
-	err   string
+	state cluster.State
 }
 
 // renderer holds the state of one Render call.
@@ -177,26 +195,21 @@ func Render(ctx context.Context, p *policy.Policies, opts Options) (*Result, err
 	for i, c := range p.Clusters {
 		g.Go(func() error {
 			f, err := opts.Facts.Facts(ctx, c)
-			cf := clusterFacts{facts: f}
+			cf := clusterFacts{facts: f, state: cluster.Reached(c.Metadata.Name, f.Healthy)}
 			if err != nil {
 				cf.facts = DeclaredFacts(c)
 				cf.facts.Healthy = false
-				cf.err = err.Error()
+				cf.state = cluster.Unreached(c.Metadata.Name, err)
 			}
 			facts[i] = cf
 			return nil
 		})
 	}
 	_ = g.Wait()
-	res := &Result{}
+	res := &Result{Clusters: make([]cluster.State, 0, len(p.Clusters))}
 	for i, c := range p.Clusters {
 		r.facts[c.Metadata.Name] = facts[i]
-		if facts[i].err != "" {
-			if res.Unreachable == nil {
-				res.Unreachable = map[string]string{}
-			}
-			res.Unreachable[c.Metadata.Name] = facts[i].err
-		}
+		res.Clusters = append(res.Clusters, facts[i].state)
 	}
 	var errs policy.ErrorList
 	for _, w := range p.Workspaces {

@@ -2,6 +2,7 @@ package render
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kcp-dev/tmc/internal/cluster"
 	"github.com/kcp-dev/tmc/internal/fieldpath"
 	"github.com/kcp-dev/tmc/internal/policy"
 )
@@ -374,8 +376,22 @@ func TestResultDecidesReachability(t *testing.T) {
 			t.Errorf("%s: %v", c, err)
 		}
 	}
-	if diff := cmp.Diff(map[string]string{"prod-west": "dial tcp: connection refused"}, r.Unreachable); diff != "" {
+	var down []string
+	for _, c := range r.Unreachable() {
+		down = append(down, c.Name+": "+c.Message()+" ("+c.Label()+")")
+	}
+	if diff := cmp.Diff([]string{"prod-west: dial tcp: connection refused (unreachable)"}, down); diff != "" {
 		t.Errorf("Unreachable (-want +got):\n%s", diff)
+	}
+	// The probe's error stays an error value (errors.As sees it) and reads
+	// back from JSON with its message.
+	b, err := json.Marshal(r.State("prod-west"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back cluster.State
+	if err := json.Unmarshal(b, &back); err != nil || back.Reachable || back.Message() != "dial tcp: connection refused" || back.Label() != cluster.LabelUnreachable {
+		t.Errorf("round trip of %s: %+v, %v", b, back, err)
 	}
 }
 

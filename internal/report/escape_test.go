@@ -1,11 +1,13 @@
 package report
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kcp-dev/tmc/internal/aggregate"
+	"github.com/kcp-dev/tmc/internal/cluster"
 	"github.com/kcp-dev/tmc/internal/markdown/mdcheck"
 )
 
@@ -15,7 +17,7 @@ import (
 func hostileView(v string) *aggregate.WorkspaceView {
 	return &aggregate.WorkspaceView{
 		Workspace: "w" + v, LogicalCluster: v,
-		TargetClusters: []aggregate.TargetCluster{{Name: "a" + v, Healthy: true, Reachable: true}, {Name: "b" + v, Error: v}},
+		TargetClusters: []aggregate.TargetCluster{{State: cluster.Reached("a"+v, true)}, {State: cluster.Unreached("b"+v, errors.New(v))}},
 		AggregatedResources: []aggregate.KindView{{
 			Policy: v, APIVersion: v, Kind: "K" + v, MergeStrategy: v, ConflictResolution: v, HealthAggregation: v, StatusMerging: v, Error: "e" + v,
 			Resources: []aggregate.Resource{{Namespace: v, Name: v, Status: v,

@@ -119,12 +119,9 @@ func readme(v *aggregate.WorkspaceView) []byte {
 	fmt.Fprintf(&b, "Written by `tmc aggregate`; do not edit. The machine-readable view is [status.yaml](status.yaml).\n\n")
 	b.WriteString("## Target clusters\n\n| cluster | health | priority | weight |\n|---|---|---:|---:|\n")
 	for _, c := range v.TargetClusters {
-		h := "healthy"
-		switch {
-		case !c.Reachable:
-			h = "**unreachable**"
-		case !c.Healthy:
-			h = "**unhealthy**"
+		h := c.Label()
+		if !c.Reachable || !c.Healthy {
+			h = "**" + h + "**"
 		}
 		fmt.Fprintf(&b, "| %s | %s | %d | %g |\n", md.Cell(c.Name), h, c.Priority, c.Weight)
 	}

@@ -20,12 +20,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kcp-dev/tmc/internal/aggregate"
+	"github.com/kcp-dev/tmc/internal/cluster"
 )
 
 func view(ws string, healthy int) *aggregate.WorkspaceView {
 	return &aggregate.WorkspaceView{
 		Workspace: ws, LogicalCluster: "root:production",
-		TargetClusters: []aggregate.TargetCluster{{Name: "east", Healthy: true, Reachable: true, Priority: 10, Weight: 1}, {Name: "west", Reachable: false, Error: "connection refused"}},
+		TargetClusters: []aggregate.TargetCluster{{State: cluster.Reached("east", true), Priority: 10, Weight: 1}, {State: cluster.Unreached("west", errors.New("connection refused"))}},
 		AggregatedResources: []aggregate.KindView{{
 			Policy: "deployments", APIVersion: "apps/v1", Kind: "Deployment", MergeStrategy: "Union", ConflictResolution: "LastWriter",
 			HealthAggregation: "Majority", StatusMerging: "Combined", TotalCount: 2, HealthyCount: healthy, UnhealthyCount: 2 - healthy, InstanceCount: 3, HealthyInstanceCount: healthy + 1, MissingCount: 1,

@@ -151,6 +151,10 @@ type Outcome struct {
 	Errors map[string][]string
 	// Views are the aggregated views; nil when nothing was aggregated.
 	Views []*aggregate.WorkspaceView
+	// Leaving are workspaces (logicalCluster/name) an earlier outcome
+	// showed that git no longer holds: they stay Terminating while a
+	// cluster of the plan is unreachable (their objects there may remain).
+	Leaving []string
 }
 
 // Build makes the status of every workspace from one run's Outcome. A
@@ -176,7 +180,7 @@ func Build(o Outcome) Report {
 		known[key] = true
 		w := Workspace{Name: ws.Name, LogicalCluster: ws.LogicalCluster, Phase: Active, TargetClusters: []aggregate.TargetCluster{}, AggregatedKinds: []AggregatedKind{}}
 		for _, d := range ws.Targets() {
-			w.TargetClusters = append(w.TargetClusters, aggregate.TargetCluster{Name: d.Cluster, Healthy: d.Facts.Healthy, Reachable: d.FactsError == "", Priority: d.Facts.Priority, Error: d.FactsError})
+			w.TargetClusters = append(w.TargetClusters, aggregate.TargetCluster{State: r.State(d.Cluster), Priority: d.Facts.Priority})
 		}
 		if v := byView[key]; v != nil {
 			w.TargetClusters = v.TargetClusters
@@ -224,14 +228,35 @@ func Build(o Outcome) Report {
 	}
 	if pl != nil {
 		gone := map[string]*Workspace{}
+		terminating := func(key, lc, name string) {
+			if gone[key] == nil {
+				gone[key] = &Workspace{Name: name, LogicalCluster: lc, Phase: Terminating,
+					Message: "removed from git; its objects are pruned on reachable clusters", TargetClusters: []aggregate.TargetCluster{}, AggregatedKinds: []AggregatedKind{}, ProjectedKinds: []ProjectedKind{}}
+			}
+		}
 		for _, ch := range pl.Changes {
 			key := object.Workspace(ch.LogicalCluster, ch.Workspace).String()
-			if known[key] || ch.Action != plan.Delete {
+			if known[key] || ch.Action != plan.Delete || (o.Applied && o.Done[ch.Key()]) {
+				continue // a delete apply carried out is over
+			}
+			terminating(key, ch.LogicalCluster, ch.Workspace)
+		}
+		// Objects of a leaving workspace may remain on a cluster that could
+		// not be read: it stays until every cluster was pruned.
+		var down []string
+		for _, c := range pl.Unreachable() {
+			down = append(down, c.Name)
+		}
+		for _, key := range o.Leaving {
+			if known[key] || len(down) == 0 {
 				continue
 			}
-			if gone[key] == nil {
-				gone[key] = &Workspace{Name: ch.Workspace, LogicalCluster: ch.LogicalCluster, Phase: Terminating,
-					Message: "removed from git; its objects are pruned on reachable clusters", TargetClusters: []aggregate.TargetCluster{}, AggregatedKinds: []AggregatedKind{}, ProjectedKinds: []ProjectedKind{}}
+			lc, name, _ := strings.Cut(key, "/")
+			terminating(key, lc, name)
+		}
+		for _, w := range gone {
+			if len(down) > 0 {
+				w.Message += " (waiting for " + strings.Join(down, ", ") + ")"
 			}
 		}
 		for _, k := range slices.Sorted(maps.Keys(gone)) {

@@ -1,11 +1,13 @@
 package status
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kcp-dev/tmc/internal/aggregate"
+	"github.com/kcp-dev/tmc/internal/cluster"
 	"github.com/kcp-dev/tmc/internal/object"
 	"github.com/kcp-dev/tmc/internal/plan"
 	"github.com/kcp-dev/tmc/internal/render"
@@ -46,11 +48,11 @@ func TestBuildPhases(t *testing.T) {
 	}
 	changes[0].LastApplied = "2026-11-29T10:00:00Z"
 	pl := &plan.Plan{Revision: "abc", Changes: changes, Clusters: []plan.ClusterState{
-		{Name: "a", Applied: map[string]plan.AppliedTimes{"root/active": {Created: "2026-11-20T08:00:00Z", Updated: "2026-11-28T09:00:00Z"}}},
-		{Name: "b", Applied: map[string]plan.AppliedTimes{"root/active": {Created: "2026-11-21T08:00:00Z", Updated: "2026-11-29T09:00:00Z"}}},
+		{State: cluster.Reached("a", true), Applied: map[string]plan.AppliedTimes{"root/active": {Created: "2026-11-20T08:00:00Z", Updated: "2026-11-28T09:00:00Z"}}},
+		{State: cluster.Reached("b", true), Applied: map[string]plan.AppliedTimes{"root/active": {Created: "2026-11-21T08:00:00Z", Updated: "2026-11-29T09:00:00Z"}}},
 	}}
 	views := []*aggregate.WorkspaceView{{Workspace: "cut", LogicalCluster: "root",
-		TargetClusters: []aggregate.TargetCluster{{Name: "a", Healthy: true, Reachable: true}, {Name: "b", Reachable: false}}}}
+		TargetClusters: []aggregate.TargetCluster{{State: cluster.Reached("a", true)}, {State: cluster.Unreached("b", errors.New("down"))}}}}
 	rep := Build(Outcome{Rendered: r, Plan: pl, Views: views})
 	got := map[string]string{}
 	for _, w := range rep.Workspaces {

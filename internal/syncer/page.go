@@ -91,13 +91,7 @@ func (s *Syncer) servePage(w http.ResponseWriter, _ *http.Request) {
 }
 
 func cell(tc aggregate.TargetCluster) pageCell {
-	switch {
-	case !tc.Reachable:
-		return pageCell{State: "unreachable", Error: tc.Error}
-	case !tc.Healthy:
-		return pageCell{State: "unhealthy", Error: tc.Error}
-	}
-	return pageCell{State: "healthy"}
+	return pageCell{State: tc.Label(), Error: tc.Message()}
 }
 
 // Key is the workspace's logicalCluster/name.

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/kcp-dev/tmc/internal/aggregate"
+	"github.com/kcp-dev/tmc/internal/cluster"
 	"github.com/kcp-dev/tmc/internal/status"
 )
 
@@ -24,11 +25,11 @@ func TestStatusPage(t *testing.T) {
 	s.statuses["root/web"] = status.Workspace{Name: "web", LogicalCluster: "root", Phase: status.Error,
 		Message:         "target clusters unreachable: [west] <script>alert(1)</script>",
 		LastReconciled:  "2026-11-30T10:00:00Z",
-		TargetClusters:  []aggregate.TargetCluster{{Name: "east", Healthy: true, Reachable: true}, {Name: "west", Reachable: false, Error: "connection refused"}},
+		TargetClusters:  []aggregate.TargetCluster{{State: cluster.Reached("east", true)}, {State: cluster.Unreached("west", errors.New("connection refused"))}},
 		AggregatedKinds: []status.AggregatedKind{{Kind: "Deployment", TotalCount: 3, HealthyCount: 2, UnhealthyCount: 1, InstanceCount: 5, HealthyInstanceCount: 4}},
 		ProjectedKinds:  []status.ProjectedKind{{Kind: "ConfigMap", Sources: 2, Projections: 4, InSync: 3}}}
 	s.statuses["root/batch"] = status.Workspace{Name: "batch", LogicalCluster: "root", Phase: status.Active,
-		TargetClusters: []aggregate.TargetCluster{{Name: "east", Healthy: true, Reachable: true}}}
+		TargetClusters: []aggregate.TargetCluster{{State: cluster.Reached("east", true)}}}
 	s.setRevErr("fedcba9876543210", errors.New("policies/broken.yaml:4:14: spec.mode: invalid value"))
 	s.mu.Lock()
 	s.noteErrorLocked("root/web", "target clusters unreachable: [west]")

@@ -3,6 +3,7 @@ package syncer
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -34,7 +35,12 @@ func (s *Syncer) reconcile(ctx context.Context, p *policy.Policies, rev string, 
 	}
 	r := sess.Rendered
 	if err != nil {
-		s.markAll(r, status.Error, err.Error())
+		// Nothing was planned: every workspace of the render carries the error.
+		o := status.Outcome{Rendered: r, Errors: map[string][]string{}}
+		for _, ws := range r.Workspaces {
+			o.Errors[object.Workspace(ws.LogicalCluster, ws.Name).String()] = []string{err.Error()}
+		}
+		s.record(&engine.Outcome{Outcome: o, Revision: rev}, false)
 		return err
 	}
 	if only != nil { // the workspaces retried, for the phases shown meanwhile
@@ -61,9 +67,6 @@ func (s *Syncer) reconcile(ctx context.Context, p *policy.Policies, rev string, 
 		},
 	})
 	r = out.Rendered
-	if out.Gone != nil {
-		s.terminate(r, out.Gone)
-	}
 	s.noteDrift(out.Workspaces)
 	aggErr := out.AggregateError
 	if *p.Config.AggregationEnabled {
@@ -76,10 +79,6 @@ func (s *Syncer) reconcile(ctx context.Context, p *policy.Policies, rev string, 
 			aggErr = s.writeReports(ctx, p, out.Views, only == nil)
 		}
 	}
-	changes := out.Plan.Changes
-	if out.Gone != nil && out.Gone.Plan != nil {
-		changes = append(append([]*plan.Change(nil), changes...), out.Gone.Plan.Changes...)
-	}
 	s.record(out, only == nil)
 	// A reconcile that ran to its end leaves watches on every cluster that
 	// answered, for the workspaces it reconciled; the scheduler retries
@@ -91,7 +90,7 @@ func (s *Syncer) reconcile(ctx context.Context, p *policy.Policies, rev string, 
 	case !s.lastOK || s.runCtx == nil:
 		s.watch.stop()
 	case only == nil:
-		s.watch.restart(s.runCtx, set, watchKeys(p, r, changes), s.opts.Logf)
+		s.watch.restart(s.runCtx, set, watchKeys(p, r, out.Plan.Changes), s.opts.Logf)
 	}
 	return aggErr
 }
@@ -120,7 +119,7 @@ func watchKeys(p *policy.Policies, r *render.Result, changes []*plan.Change) map
 		// that fails marks the world dirty at every interval): the
 		// workspaces targeting it are in error, and retried anyway.
 		for k := range keys {
-			if _, down := r.Unreachable[k.cluster]; down {
+			if !r.State(k.cluster).Reachable {
 				delete(keys, k)
 			}
 		}
@@ -185,7 +184,7 @@ func (s *Syncer) rememberFacts(r *render.Result) {
 	defer s.mu.Unlock()
 	for _, ws := range r.Workspaces {
 		for _, d := range ws.Placement {
-			if d.FactsError == "" {
+			if d.FactsError == nil {
 				s.facts[d.Cluster] = d.Facts
 			}
 		}
@@ -200,51 +199,6 @@ func (s *Syncer) clustersFor(ctx context.Context, p *policy.Policies, rev string
 		s.clusters, s.clustersRev = cluster.Connect(ctx, p, s.opts.Cluster), rev
 	}
 	return s.clusters
-}
-
-// terminate keeps a workspace that left git Terminating until every cluster
-// was reachable and every object it recorded was pruned; then it disappears.
-func (s *Syncer) terminate(r *render.Result, gone *engine.WorkspaceResult) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var changes []*plan.Change
-	var unreachable []string
-	if gone.Plan != nil {
-		changes = gone.Plan.Changes
-		for _, c := range gone.Plan.Unreachable() {
-			unreachable = append(unreachable, c.Name)
-		}
-	}
-	current := map[string]bool{}
-	for _, ws := range r.Workspaces {
-		current[object.Workspace(ws.LogicalCluster, ws.Name).String()] = true
-	}
-	pending := map[string]bool{}
-	for _, ch := range changes {
-		if ch.Action == plan.Delete && !gone.Done[ch.Key()] {
-			pending[object.Workspace(ch.LogicalCluster, ch.Workspace).String()] = true
-		}
-		if ch.Action == plan.Delete && s.statuses[object.Workspace(ch.LogicalCluster, ch.Workspace).String()].Name == "" {
-			s.statuses[object.Workspace(ch.LogicalCluster, ch.Workspace).String()] = status.Workspace{Name: ch.Workspace, LogicalCluster: ch.LogicalCluster}
-		}
-	}
-	for key, st := range s.statuses {
-		if current[key] {
-			continue
-		}
-		if pending[key] || len(unreachable) > 0 {
-			st.Phase = status.Terminating
-			st.Message = "removed from git; its objects are pruned on reachable clusters"
-			if len(unreachable) > 0 {
-				st.Message += fmt.Sprintf(" (waiting for %v)", unreachable)
-			}
-			s.statuses[key] = st
-			continue
-		}
-		delete(s.statuses, key)
-		s.forgetWorkspaceLocked(st.Name)
-	}
-	s.updateWorkspaceMetricsLocked()
 }
 
 // forgetWorkspaceLocked deletes the metric series of a workspace that is gone.
@@ -314,37 +268,49 @@ func (s *Syncer) doneSynchronizing() {
 	s.syncing = nil
 }
 
-// markAll sets the phase of every workspace of a render.
-func (s *Syncer) markAll(r *render.Result, phase, msg string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, ws := range r.Workspaces {
-		key := object.Workspace(ws.LogicalCluster, ws.Name).String()
-		st := s.statuses[key]
-		if st.Name == "" {
-			st = status.Workspace{Name: ws.Name, LogicalCluster: ws.LogicalCluster, TargetClusters: []aggregate.TargetCluster{}, AggregatedKinds: []status.AggregatedKind{}, ProjectedKinds: []status.ProjectedKind{}}
-		}
-		st.Phase, st.Message = phase, msg
-		s.statuses[key] = st
-	}
-	s.updateWorkspaceMetricsLocked()
-}
-
 // record stores the statuses and metrics of a finished reconcile: the
 // reconcile's Outcome, mapped to phases by status.Build alone.
+//
+// A full reconcile replaces every status: a workspace git dropped stays
+// (Terminating) while Build says its objects may remain somewhere, and then
+// goes. A partial one (the retry of workspaces in error, or a render that
+// failed) replaces the statuses of the workspaces it covered.
 func (s *Syncer) record(out *engine.Outcome, full bool) {
 	o, r, views := out.Outcome, out.Rendered, out.Views
-	rep := status.Build(o)
 	now := time.Now().UTC().Format(time.RFC3339)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if full {
+		current := map[string]bool{}
+		for _, ws := range r.Workspaces {
+			current[object.Workspace(ws.LogicalCluster, ws.Name).String()] = true
+		}
+		for _, key := range slices.Sorted(maps.Keys(s.statuses)) {
+			if !current[key] {
+				o.Leaving = append(o.Leaving, key)
+			}
+		}
+	}
+	rep := status.Build(o)
+	if full {
 		s.lastPlan = o.Plan
+		kept := map[string]bool{}
+		for _, w := range rep.Workspaces {
+			kept[object.Workspace(w.LogicalCluster, w.Name).String()] = true
+		}
+		for _, key := range slices.Sorted(maps.Keys(s.statuses)) {
+			if !kept[key] {
+				name := s.statuses[key].Name
+				delete(s.statuses, key)
+				s.forgetWorkspaceLocked(name)
+			}
+		}
 	}
 	for _, w := range rep.Workspaces {
 		key := object.Workspace(w.LogicalCluster, w.Name).String()
 		if w.Phase == status.Terminating {
-			continue // terminate decides
+			s.statuses[key] = w
+			continue
 		}
 		w.LastReconciled = now
 		w.Drift = slices.Clone(s.drift[key])

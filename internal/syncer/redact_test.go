@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/kcp-dev/tmc/internal/aggregate"
+	"github.com/kcp-dev/tmc/internal/cluster"
 	"github.com/kcp-dev/tmc/internal/status"
 )
 
@@ -20,7 +21,7 @@ func TestServedErrorsCarryNoCredentials(t *testing.T) {
 	s := New(Options{})
 	s.statuses["root/web"] = status.Workspace{Name: "web", LogicalCluster: "root", Phase: status.Error,
 		Message:        `Get "https://10.0.0.1:6443/api/v1/nodes?limit=500&token=s3cr3tQ": dial tcp: refused`,
-		TargetClusters: []aggregate.TargetCluster{{Name: "east", Error: `Get "https://east:6443/version?timeout=5s&access_token=s3cr3tQ": refused`}}}
+		TargetClusters: []aggregate.TargetCluster{{State: cluster.Unreached("east", errors.New(`Get "https://east:6443/version?timeout=5s&access_token=s3cr3tQ": refused`))}}}
 	s.setRevErr("fedcba9876543210", errors.New("fetch https://bot:s3cr3tQ@git.example/org/policies.git: authentication required"))
 	s.mu.Lock()
 	s.noteErrorLocked("root/web", "push to ssh://deploy:s3cr3tQ@git.example/x: refused")

@@ -455,10 +455,10 @@ func (s *Syncer) clusterHealthLocked(name string, err error) {
 			if tc.Name != name {
 				continue
 			}
-			tc.Healthy, tc.Reachable, tc.Error = err == nil, err == nil, ""
+			tc.State = cluster.Reached(name, true)
 			v := 1.0
 			if err != nil {
-				tc.Error, v = err.Error(), 0
+				tc.State, v = cluster.Unreached(name, err), 0
 				if w.Phase == status.Active {
 					w.Phase, w.Message = status.Error, fmt.Sprintf("target cluster %s is unhealthy: %v", name, err)
 				}

@@ -47,7 +47,7 @@ func applyInProcess(t *testing.T, f *fixture, validate bool) inProcessResult {
 	requests := s.Requests()
 	for _, c := range res.Clusters {
 		if c.Failed() {
-			t.Errorf("%s failed: %s %v", c.Name, c.Error, c.Errors)
+			t.Errorf("%s failed: %s %v", c.Name, c.Err, c.Errors)
 		}
 		out.created += c.Created
 		out.updated += c.Updated
