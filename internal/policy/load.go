@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -29,7 +30,13 @@ import (
 //
 // On failure the error is an ErrorList holding every problem found, sorted
 // by file and line; the returned Policies is then nil.
-func Load(ctx context.Context, root string) (*Policies, error) {
+func Load(ctx context.Context, root string) (*Policies, error) { return LoadWith(ctx, root, nil) }
+
+// LoadWith is Load with further documents (name → YAML) loaded as if
+// they were files of the tree: the policies an embedder builds in Go go
+// through the same decoding and validation as the tree's. A document's
+// name stands for its file in errors.
+func LoadWith(ctx context.Context, root string, docs map[string][]byte) (*Policies, error) {
 	l := &loader{root: root}
 	realRoot, err := filepath.EvalSymlinks(root)
 	if err != nil {
@@ -44,6 +51,9 @@ func Load(ctx context.Context, root string) (*Policies, error) {
 			return nil, err
 		}
 		l.loadFile(f)
+	}
+	for _, n := range slices.Sorted(maps.Keys(docs)) {
+		l.loadData(n, docs[n])
 	}
 	return l.finish()
 }

@@ -2,6 +2,7 @@ package status
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -76,5 +77,44 @@ func TestBuildPhases(t *testing.T) {
 				t.Errorf("projected kinds (-want +got):\n%s", diff)
 			}
 		}
+	}
+}
+
+// TestStatusTerminatingUntilPrunedEverywhere: a workspace git dropped is
+// Terminating while a delete of its objects is pending or failed, and —
+// once an earlier outcome showed it (Leaving) — while a cluster of the plan
+// could not be read; when every cluster was pruned it is gone.
+func TestStatusTerminatingUntilPrunedEverywhere(t *testing.T) {
+	r := &render.Result{Workspaces: []*render.Workspace{ws("kept", "a")}}
+	del := change("gone", "a", plan.Delete)
+	reached := []plan.ClusterState{{State: cluster.Reached("a", true)}, {State: cluster.Reached("b", true)}}
+	cut := []plan.ClusterState{{State: cluster.Reached("a", true)}, {State: cluster.Unreached("b", errors.New("refused"))}}
+	phase := func(o Outcome) (string, string) {
+		for _, w := range Build(o).Workspaces {
+			if w.Name == "gone" {
+				return w.Phase, w.Message
+			}
+		}
+		return "", ""
+	}
+	for _, tc := range []struct {
+		name  string
+		o     Outcome
+		phase string
+		msg   string
+	}{
+		{"delete planned", Outcome{Rendered: r, Plan: &plan.Plan{Changes: []*plan.Change{del}, Clusters: reached}}, Terminating, ""},
+		{"delete failed", Outcome{Rendered: r, Applied: true, Plan: &plan.Plan{Changes: []*plan.Change{del}, Clusters: reached}}, Terminating, ""},
+		{"pruned, all reached", Outcome{Rendered: r, Applied: true, Done: map[plan.Key]bool{del.Key(): true}, Plan: &plan.Plan{Changes: []*plan.Change{del}, Clusters: reached}, Leaving: []string{"root/gone"}}, "", ""},
+		{"pruned, one cluster cut", Outcome{Rendered: r, Applied: true, Done: map[plan.Key]bool{del.Key(): true}, Plan: &plan.Plan{Changes: []*plan.Change{del}, Clusters: cut}, Leaving: []string{"root/gone"}}, Terminating, "(waiting for b)"},
+		{"nothing left to plan, one cluster cut", Outcome{Rendered: r, Applied: true, Plan: &plan.Plan{Clusters: cut}, Leaving: []string{"root/gone"}}, Terminating, "(waiting for b)"},
+		{"never shown, nothing planned", Outcome{Rendered: r, Applied: true, Plan: &plan.Plan{Clusters: cut}}, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, m := phase(tc.o)
+			if p != tc.phase || !strings.Contains(m, tc.msg) {
+				t.Errorf("gone: %q %q, want %q containing %q", p, m, tc.phase, tc.msg)
+			}
+		})
 	}
 }
