@@ -202,7 +202,10 @@ func resource(ap *policy.AggregationPolicy, insts []*instance, names []string, t
 		}
 		switch inst, ok := present[name]; {
 		case ok:
-			o.Health, o.Message = inst.health, inst.message
+			o.Health, o.Message, o.Object = inst.health, inst.message, inst.obj
+			if mask.IsSecret(s.GVK.APIVersion(), s.GVK.Kind) {
+				o.Object = mask.SecretContent(inst.obj)
+			}
 			if !inst.changed.IsZero() {
 				o.LastChanged = inst.changed.UTC().Format(time.RFC3339)
 			}

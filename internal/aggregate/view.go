@@ -131,6 +131,12 @@ type Origin struct {
 	// StaleSince is set (RFC 3339) on an instance of an unreachable cluster
 	// that a report carries over from its last reading, since that time.
 	StaleSince string `json:"staleSince,omitempty"`
+	// Object is the instance as read (server metadata dropped, the
+	// policy's transformations applied, a Secret's values masked); nil
+	// where the cluster holds none. Kept out of JSON and reports; the Go
+	// API's ClusterResourceInstance.Resource reads it. Shared with the
+	// merged view: read it, do not change it.
+	Object map[string]any `json:"-"`
 }
 
 // Condition is one condition type merged across clusters.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/kcp-dev/tmc/internal/aggregate"
 )
@@ -113,7 +114,7 @@ func TestCarryStaleOneCluster(t *testing.T) {
 	CarryStale(prev, cur, now)
 	got := cur.AggregatedResources[0].Resources[0].Clusters[1]
 	want := aggregate.Origin{Cluster: "west", Health: "Healthy", LastChanged: "2026-11-26T10:00:00Z", StaleSince: "2026-11-27T12:00:00Z"}
-	if got != want {
+	if !cmp.Equal(got, want) {
 		t.Fatalf("got %+v, want %+v", got, want)
 	}
 	if cur.StaleSince != "" {

@@ -302,6 +302,8 @@ func (s *Syncer) record(out *engine.Outcome, full bool) {
 			if !kept[key] {
 				name := s.statuses[key].Name
 				delete(s.statuses, key)
+				delete(s.views, key)
+				delete(s.rendered, key)
 				s.forgetWorkspaceLocked(name)
 			}
 		}
@@ -330,6 +332,15 @@ func (s *Syncer) record(out *engine.Outcome, full bool) {
 		}
 		s.healthSeries[w.Name] = series
 		s.statuses[key] = w
+	}
+	if s.views == nil {
+		s.views, s.rendered = map[string]*aggregate.WorkspaceView{}, map[string]*render.Workspace{}
+	}
+	for _, v := range views {
+		s.views[object.Workspace(v.LogicalCluster, v.Workspace).String()] = v
+	}
+	for _, ws := range r.Workspaces {
+		s.rendered[object.Workspace(ws.LogicalCluster, ws.Name).String()] = ws
 	}
 	s.metrics.ProjectedResources.Reset()
 	for _, ws := range r.Workspaces {

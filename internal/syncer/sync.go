@@ -15,6 +15,7 @@ import (
 	"github.com/kcp-dev/tmc/internal/object"
 	"github.com/kcp-dev/tmc/internal/plan"
 	"github.com/kcp-dev/tmc/internal/policy"
+	"github.com/kcp-dev/tmc/internal/render"
 	"github.com/kcp-dev/tmc/internal/status"
 )
 
@@ -83,7 +84,11 @@ type Syncer struct {
 	// syncing holds the workspaces a running reconcile covers: a flag laid
 	// over their last outcome (Statuses), never written into it.
 	syncing map[string]bool
-	skipped int // reconciles skipped since the last full one
+	// views and rendered are each workspace's last aggregated view and
+	// render (by logicalCluster/name), for the Go API's full views.
+	views    map[string]*aggregate.WorkspaceView
+	rendered map[string]*render.Workspace
+	skipped  int // reconciles skipped since the last full one
 }
 
 // FullResyncEvery is how many intervals may be skipped (no revision, no
@@ -238,7 +243,7 @@ func (s *Syncer) runOnce(ctx context.Context) {
 			}
 			s.updateWorkspaceMetricsLocked()
 			s.mu.Unlock()
-			s.opts.Logf("revision %s loaded", short(rev))
+			s.opts.Logf("revision %s loaded (%d workspaces, %d clusters)", short(rev), len(p.Workspaces), len(p.Clusters))
 		}
 		s.mu.Lock()
 		s.seenRev = rev
@@ -497,6 +502,29 @@ func (s *Syncer) Statuses() status.Report {
 		rep.Workspaces = append(rep.Workspaces, w)
 	}
 	return rep
+}
+
+// Snapshot is what the syncer knows of one workspace: its status (with the
+// synchronizing flag), its last aggregated view and its last render (nil
+// until a reconcile made them), and the policies of the revision.
+type Snapshot struct {
+	Status   status.Workspace
+	View     *aggregate.WorkspaceView
+	Rendered *render.Workspace
+	Policies *policy.Policies
+}
+
+// Snapshots returns every workspace's snapshot, sorted like Statuses.
+func (s *Syncer) Snapshots() []Snapshot {
+	rep := s.Statuses()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]Snapshot, 0, len(rep.Workspaces))
+	for _, w := range rep.Workspaces {
+		key := object.Workspace(w.LogicalCluster, w.Name).String()
+		out = append(out, Snapshot{Status: w, View: s.views[key], Rendered: s.rendered[key], Policies: s.good})
+	}
+	return out
 }
 
 // canSkip decides whether an interval may skip its reconcile: the revision
