@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"net/http"
-	"os/signal"
-	"syscall"
 
 	"github.com/kcp-dev/tmc"
 )
@@ -85,26 +82,4 @@ func ExamplePublishReports() {
 		log.Fatal(err)
 	}
 	fmt.Println("committed", res.Commit)
-}
-
-// Embed the continuous syncer in another program, with its status API.
-func ExampleManager() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
-	defer stop()
-	m := tmc.NewManager(tmc.ManagerOptions{
-		Repo: "https://git.example.com/org/policies.git", Branch: "main",
-		Cluster: tmc.DefaultClusterOptions(), ForceConflicts: true, PushReports: true,
-		LeaderElection: &tmc.LeaderElection{Name: "tmc-sync"},
-	})
-	go func() { _ = http.ListenAndServe(":8080", m.Handler()) }()
-	go func() {
-		// At run time: the workspaces, one of them, the health, a new Config.
-		_ = m.ListVirtualWorkspaces()
-		_, _ = m.GetVirtualWorkspace("root:production", "web-app")
-		_ = m.GetHealth()
-		_ = m.ApplyConfig(&tmc.Config{SyncInterval: "1m", MaxWorkers: 8})
-	}()
-	if err := m.Start(ctx, 4); err != nil { // 4 workspaces at once
-		log.Fatal(err)
-	}
 }

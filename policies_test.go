@@ -9,9 +9,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	. "github.com/kcp-dev/tmc"
+	"github.com/kcp-dev/tmc/examples/seed"
 )
 
 const hdr = "apiVersion: tmc.kcp.io/v1alpha1\n"
@@ -74,88 +74,6 @@ spec:
 	return dir
 }
 
-// seedProjectionPolicy is the seed's "Projecting ConfigMaps Across Clusters", as written.
-func seedProjectionPolicy() ProjectionPolicy {
-	projectionPolicy := ProjectionPolicy{
-		Mode:           ProjectionModeSelective,
-		TargetClusters: []string{"cluster-a", "cluster-b"},
-		ResourceSelectors: []ResourceSelector{
-			{
-				GVK: schema.GroupVersionKind{
-					Group:   "",
-					Version: "v1",
-					Kind:    "ConfigMap",
-				},
-				LabelSelector: labels.SelectorFromSet(labels.Set{
-					"app.kubernetes.io/component": "config",
-				}),
-			},
-		},
-		Transformations: []ResourceTransformation{
-			{
-				Type:     TransformationTypeSet,
-				JSONPath: "metadata.labels.workload.kcp.io/projected",
-				Value:    "true",
-			},
-			{
-				Type:     TransformationTypeTemplate,
-				JSONPath: "metadata.name",
-				Value:    "{{.OriginalName}}-{{.TargetCluster}}",
-			},
-		},
-	}
-	return projectionPolicy
-}
-
-// setupConditionalProjection is the seed's "Conditional Projection Based on Cluster Capacity", as written.
-func setupConditionalProjection() ProjectionPolicy {
-	return ProjectionPolicy{
-		Mode: ProjectionModeConditional,
-		ResourceSelectors: []ResourceSelector{
-			{
-				GVK: schema.GroupVersionKind{
-					Group:   "apps",
-					Version: "v1",
-					Kind:    "Deployment",
-				},
-				LabelSelector: labels.SelectorFromSet(labels.Set{
-					"workload.kcp.io/auto-project": "true",
-				}),
-			},
-		},
-		Transformations: []ResourceTransformation{
-			{
-				Type:        TransformationTypeSet,
-				JSONPath:    "spec.replicas",
-				Conditional: "cluster.capacity.cpu > 4",
-				Value:       3,
-			},
-			{
-				Type:        TransformationTypeSet,
-				JSONPath:    "spec.replicas",
-				Conditional: "cluster.capacity.cpu <= 4",
-				Value:       1,
-			},
-		},
-	}
-}
-
-// seedAggregationPolicy is the seed's "Example aggregation policy", as written.
-func seedAggregationPolicy() *AggregationPolicy {
-	policy := &AggregationPolicy{
-		GVK: schema.GroupVersionKind{
-			Group:   "apps",
-			Version: "v1",
-			Kind:    "Deployment",
-		},
-		MergeStrategy:      MergeStrategyUnion,
-		ConflictResolution: ConflictResolutionLastWriter,
-		HealthAggregation:  HealthAggregationMajority,
-		StatusMerging:      StatusMergingCombined,
-	}
-	return policy
-}
-
 // renderBytes is every rendered object of a repo as YAML, with the
 // transformations that acted, in render order.
 func renderBytes(t *testing.T, repo *Repo) string {
@@ -189,8 +107,8 @@ func TestPoliciesAsGoValuesRenderAsYAML(t *testing.T) {
 		t.Fatal(err)
 	}
 	fromGo, err := OpenWithPolicies(ctx, seedTree(t, false), PolicySet{
-		ProjectionPolicies:  map[string]ProjectionPolicy{"configmaps": seedProjectionPolicy(), "capacity": setupConditionalProjection()},
-		AggregationPolicies: map[string]*AggregationPolicy{"deployments": seedAggregationPolicy()},
+		ProjectionPolicies:  map[string]ProjectionPolicy{"configmaps": seed.ProjectingConfigMaps(), "capacity": seed.SetupConditionalProjection()},
+		AggregationPolicies: map[string]*AggregationPolicy{"deployments": seed.AggregationPolicyExample()},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -216,12 +134,12 @@ func TestPoliciesAsGoValuesRenderAsYAML(t *testing.T) {
 // TestPoliciesAsGoValuesValidated: a Go-built policy is validated like a
 // file, and its errors name the policy and the Go field path.
 func TestPoliciesAsGoValuesValidated(t *testing.T) {
-	bad := seedProjectionPolicy()
+	bad := seed.ProjectingConfigMaps()
 	bad.Transformations[0].JSONPath = "metadata.labels[oops"
 	bad.Transformations = append(bad.Transformations, ResourceTransformation{Type: "Paint", JSONPath: "spec.replicas"})
-	conditional := setupConditionalProjection()
+	conditional := seed.SetupConditionalProjection()
 	conditional.Transformations[0].Conditional = "cluster.capacity.cpu >"
-	agg := seedAggregationPolicy()
+	agg := seed.AggregationPolicyExample()
 	agg.GVK.Version = ""
 	agg.LabelSelectors = []labels.Selector{labels.SelectorFromSet(labels.Set{"app": "web"})}
 	_, err := OpenWithPolicies(context.Background(), seedTree(t, false), PolicySet{
@@ -246,9 +164,9 @@ func TestPoliciesAsGoValuesValidated(t *testing.T) {
 	}
 	// A selector term with no label selector form is refused before loading.
 	gt, _ := labels.Parse("replicas>3")
-	odd := seedProjectionPolicy()
+	odd := seed.ProjectingConfigMaps()
 	odd.ResourceSelectors[0].LabelSelector = gt
-	_, err = OpenWithPolicies(context.Background(), seedTree(t, false), PolicySet{ProjectionPolicies: map[string]ProjectionPolicy{"configmaps": odd, "capacity": setupConditionalProjection()}})
+	_, err = OpenWithPolicies(context.Background(), seedTree(t, false), PolicySet{ProjectionPolicies: map[string]ProjectionPolicy{"configmaps": odd, "capacity": seed.SetupConditionalProjection()}})
 	if err == nil || !strings.Contains(err.Error(), `ProjectionPolicies["configmaps"]: ProjectionPolicy/configmaps: ResourceSelectors[0].LabelSelector: operator "gt"`) {
 		t.Errorf("a gt selector: %v", err)
 	}

@@ -50,8 +50,10 @@ import (
 type (
 	// Policies is a loaded, validated policy tree.
 	Policies = policy.Policies
-	// Config is the manager's settings: the spec of the tree's Config object.
-	Config = policy.ConfigSpec
+	// Placement chooses a workspace's target clusters (a VirtualWorkspace's spec.placement).
+	Placement = policy.Placement
+	// DriftRecord is one edit of an object tmc applied, made by someone else.
+	DriftRecord = aggregate.DriftRecord
 	// Error is one problem of a policy tree, with file, line, object and field.
 	Error = policy.Error
 	// ErrorList is every problem of a policy tree, sorted by file and line.
@@ -94,8 +96,8 @@ type (
 	TargetCluster = aggregate.TargetCluster
 	// KindView is one aggregated kind of a workspace: its resources and counts.
 	KindView = aggregate.KindView
-	// AggregatedResource is one resource merged from every cluster that holds it.
-	AggregatedResource = aggregate.Resource
+	// MergedResource is one resource of a KindView (its JSON form), merged from every cluster that holds it.
+	MergedResource = aggregate.Resource
 	// Origin is one cluster's instance of an aggregated resource.
 	Origin = aggregate.Origin
 	// Conflict is a field whose values differ across clusters, and how it was resolved.

@@ -119,7 +119,10 @@ func runSync(cmd *cobra.Command, cf *clusterFlags, f *syncFlags) error {
 	if f.leaderElect {
 		opts.LeaderElection = &tmc.LeaderElection{Name: f.leaseName, LeaseDuration: f.leaseDuration}
 	}
-	m := tmc.NewManager(opts)
+	m, err := tmc.NewVirtualWorkspaceManager(opts)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return err

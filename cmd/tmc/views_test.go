@@ -69,7 +69,7 @@ func TestHumanViewsGolden(t *testing.T) {
 		AggregatedResources: []tmc.KindView{{
 			Policy: "deployments", APIVersion: "apps/v1", Kind: "Deployment", MergeStrategy: "Union", ConflictResolution: "LastWriter",
 			HealthAggregation: "Majority", StatusMerging: "Combined", TotalCount: 2, HealthyCount: 1, UnhealthyCount: 1, InstanceCount: 3, HealthyInstanceCount: 2, UnhealthyInstanceCount: 1, MissingCount: 1, PartialCount: 1,
-			Resources: []tmc.AggregatedResource{{Namespace: "web", Name: "web", Status: "Healthy", Present: 2, Targets: 2,
+			Resources: []tmc.MergedResource{{Namespace: "web", Name: "web", Status: "Healthy", Present: 2, Targets: 2,
 				Clusters: []tmc.Origin{{Cluster: "edge-1", Health: "Healthy"}, {Cluster: "prod-west", Health: "Healthy", StaleSince: "2026-11-27T12:00:00Z"}},
 			}, {Namespace: "web", Name: "api", Status: "Unhealthy", Present: 1, Targets: 2,
 				Clusters:  []tmc.Origin{{Cluster: "edge-1", Health: "Unhealthy"}, {Cluster: "prod-west", Health: "Missing"}},

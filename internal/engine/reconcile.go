@@ -27,6 +27,10 @@ type ReconcileOptions struct {
 	// Clusters, when set, says which clusters to plan for a workspace (nil:
 	// every cluster of the tree).
 	Clusters func(ws *render.Workspace) []string
+	// NoProjection and NoAggregation leave that half out, whatever the
+	// Config enables (the Go API's aggregator and projection controller
+	// each run one half).
+	NoProjection, NoAggregation bool
 	// Projected and Aggregated, when set, are told how long each
 	// workspace's projection (plan and apply) and aggregation took.
 	Projected, Aggregated func(workspace string, took time.Duration)
@@ -75,8 +79,8 @@ func (s *Session) Reconcile(ctx context.Context, o ReconcileOptions) *Outcome {
 		r = &sub
 	}
 	out := &Outcome{Revision: o.Revision, Workspaces: map[string]*WorkspaceResult{}}
-	out.Rendered, out.Applied, out.Done, out.Errors = r, true, map[plan.Key]bool{}, map[string][]string{}
-	if *cfg.ProjectionEnabled {
+	out.Rendered, out.Applied, out.Done, out.Errors = r, !o.NoProjection, map[plan.Key]bool{}, map[string][]string{}
+	if *cfg.ProjectionEnabled && !o.NoProjection {
 		var mu sync.Mutex
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(max(cfg.MaxWorkers, 1))
@@ -121,7 +125,7 @@ func (s *Session) Reconcile(ctx context.Context, o ReconcileOptions) *Outcome {
 		}
 	}
 	out.Plan = MergePlans(o.Revision, all)
-	if *cfg.AggregationEnabled {
+	if *cfg.AggregationEnabled && !o.NoAggregation {
 		out.Views, out.AggregateError = s.aggregateEach(ctx, r, cfg.MaxWorkers, o.Aggregated)
 	}
 	return out

@@ -21,7 +21,7 @@ import (
 // transformations of the acting policies in order.
 func (r *renderer) object(cluster string, src *Source, acting []*policy.ProjectionPolicy) (*Object, *policy.Error) {
 	node := yaml.NewRNode(cloneNode(src.Node.YNode()))
-	o := &Object{SourceID: src.ID, Source: src.Pos}
+	o := &Object{SourceID: src.ID, Source: src.Pos, From: src}
 	facts := r.facts[cluster].facts
 	grown := 0 // bounds what the transformations added, as JSON bytes
 	for _, pp := range acting {

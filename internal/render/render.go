@@ -117,6 +117,9 @@ type Object struct {
 	SourceID object.ID `json:"sourceId"`
 	// Source is where the object is written.
 	Source policy.Pos `json:"source"`
+	// From is the source object it was rendered from (shared by every
+	// cluster's render of it; never changed).
+	From *Source `json:"-"`
 	// Node is the rendered object.
 	Node *yaml.RNode `json:"-"`
 	// Transformations lists what fired, in order.

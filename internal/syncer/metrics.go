@@ -12,8 +12,14 @@ type Metrics struct {
 	Workspaces          *prometheus.GaugeVec
 	AggregatedResources *prometheus.GaugeVec
 	ProjectedResources  *prometheus.GaugeVec
-	AggregationDuration *prometheus.HistogramVec
-	ProjectionDuration  *prometheus.HistogramVec
+	// AggregationDuration and ProjectionDuration are the seed's metrics: the
+	// last duration per workspace (a gauge, so that the seed's bare
+	// queries return it); AggregationLatency and ProjectionLatency are
+	// histograms of the same durations, for quantiles and alerts.
+	AggregationDuration *prometheus.GaugeVec
+	ProjectionDuration  *prometheus.GaugeVec
+	AggregationLatency  *prometheus.HistogramVec
+	ProjectionLatency   *prometheus.HistogramVec
 	ClusterHealth       *prometheus.GaugeVec
 	Reconciles          *prometheus.CounterVec
 	APIRequests         *prometheus.CounterVec
@@ -36,11 +42,17 @@ func NewMetrics() *Metrics {
 		ProjectedResources: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "tmc_projected_resources_total", Help: "Objects projected onto clusters (object × cluster), by group/version/kind.",
 		}, []string{"gvk"}),
-		AggregationDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "tmc_aggregation_duration_seconds", Help: "Time to aggregate a workspace.", Buckets: prometheus.DefBuckets,
+		AggregationDuration: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tmc_aggregation_duration_seconds", Help: "How long the last aggregation of a workspace took.",
 		}, []string{"workspace"}),
-		ProjectionDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "tmc_projection_duration_seconds", Help: "Time to plan and apply a workspace.", Buckets: prometheus.DefBuckets,
+		ProjectionDuration: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tmc_projection_duration_seconds", Help: "How long the last projection (plan and apply) of a workspace took.",
+		}, []string{"workspace"}),
+		AggregationLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "tmc_aggregation_latency_seconds", Help: "Time to aggregate a workspace, as a histogram.", Buckets: prometheus.DefBuckets,
+		}, []string{"workspace"}),
+		ProjectionLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "tmc_projection_latency_seconds", Help: "Time to plan and apply a workspace, as a histogram.", Buckets: prometheus.DefBuckets,
 		}, []string{"workspace"}),
 		ClusterHealth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "tmc_cluster_health", Help: "1 when a workspace's target cluster is healthy, else 0.",
@@ -65,7 +77,7 @@ func NewMetrics() *Metrics {
 		}),
 	}
 	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.Workspaces, m.AggregatedResources, m.ProjectedResources, m.AggregationDuration, m.ProjectionDuration,
+		m.Workspaces, m.AggregatedResources, m.ProjectedResources, m.AggregationDuration, m.ProjectionDuration, m.AggregationLatency, m.ProjectionLatency,
 		m.ClusterHealth, m.Reconciles, m.APIRequests, m.WorkspaceStatus, m.SyncInterval, m.LastSync, m.DriftCorrections)
 	return m
 }

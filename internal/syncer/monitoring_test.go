@@ -114,7 +114,7 @@ func exported(t *testing.T) map[string]bool {
 	ch := make(chan *prometheus.Desc, 64)
 	go func() {
 		for _, c := range []prometheus.Collector{m.Workspaces, m.AggregatedResources, m.ProjectedResources, m.AggregationDuration,
-			m.ProjectionDuration, m.ClusterHealth, m.Reconciles, m.APIRequests, m.WorkspaceStatus, m.SyncInterval, m.LastSync, m.DriftCorrections} {
+			m.ProjectionDuration, m.AggregationLatency, m.ProjectionLatency, m.ClusterHealth, m.Reconciles, m.APIRequests, m.WorkspaceStatus, m.SyncInterval, m.LastSync, m.DriftCorrections} {
 			c.Describe(ch)
 		}
 		close(ch)
@@ -173,7 +173,7 @@ func TestMonitoringNamesOnlyExportedMetrics(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"tmc_virtual_workspaces_total", "tmc_cluster_health", "tmc_aggregated_resources_total", "tmc_projected_resources_total",
-		"tmc_aggregation_duration_seconds_bucket", "tmc_projection_duration_seconds_bucket", "tmc_reconciles_total", "tmc_api_requests_total",
+		"tmc_aggregation_latency_seconds_bucket", "tmc_projection_latency_seconds_bucket", "tmc_reconciles_total", "tmc_api_requests_total",
 		"tmc_drift_corrections_total"} {
 		if !used[want] {
 			t.Errorf("the dashboard and rules never query %s", want)

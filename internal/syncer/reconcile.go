@@ -60,10 +60,12 @@ func (s *Syncer) reconcile(ctx context.Context, p *policy.Policies, rev string, 
 		Revision: rev, ForceConflicts: s.opts.ForceConflicts, Only: only,
 		Clusters: func(ws *render.Workspace) []string { return s.retryClusters(ws, only) },
 		Projected: func(ws string, took time.Duration) {
-			s.metrics.ProjectionDuration.WithLabelValues(ws).Observe(took.Seconds())
+			s.metrics.ProjectionDuration.WithLabelValues(ws).Set(took.Seconds())
+			s.metrics.ProjectionLatency.WithLabelValues(ws).Observe(took.Seconds())
 		},
 		Aggregated: func(ws string, took time.Duration) {
-			s.metrics.AggregationDuration.WithLabelValues(ws).Observe(took.Seconds())
+			s.metrics.AggregationDuration.WithLabelValues(ws).Set(took.Seconds())
+			s.metrics.AggregationLatency.WithLabelValues(ws).Observe(took.Seconds())
 		},
 	})
 	r = out.Rendered
@@ -212,6 +214,8 @@ func (s *Syncer) forgetWorkspaceLocked(name string) {
 	s.metrics.ClusterHealth.DeletePartialMatch(l)
 	s.metrics.ProjectionDuration.DeletePartialMatch(l)
 	s.metrics.AggregationDuration.DeletePartialMatch(l)
+	s.metrics.ProjectionLatency.DeletePartialMatch(l)
+	s.metrics.AggregationLatency.DeletePartialMatch(l)
 	delete(s.healthSeries, name)
 }
 

@@ -66,6 +66,7 @@ type Syncer struct {
 	clusters     *cluster.Set
 	clustersRev  string
 	override     *policy.ConfigSpec // set by SetConfig; wins over the repo's Config
+	clusterCfg   map[string]ClusterOverride // set by SetClusterOverrides; win over the Clusters' specs
 	unhealthy    map[string]bool
 	facts        map[string]policy.ClusterFacts // as the last health probe read them
 	healthSeries map[string]map[string]bool     // tmc_cluster_health series set, by workspace and cluster
@@ -123,6 +124,58 @@ func (s *Syncer) SetConfig(cfg *policy.ConfigSpec) {
 	s.override = cfg
 	s.mu.Unlock()
 	s.Trigger()
+}
+
+// ClusterOverride is a cluster's settings from trusted configuration:
+// they replace what the Cluster object of the policy repo says.
+type ClusterOverride struct {
+	Priority           int
+	HealthCheckTimeout time.Duration
+	AggregationWeight  float64
+	ProjectionEnabled  bool
+}
+
+// SetClusterOverrides replaces, from now on, the settings of the named
+// Clusters of every revision (nil goes back to the repo's); the next
+// reconcile uses them. A name the repo does not hold is ignored.
+func (s *Syncer) SetClusterOverrides(o map[string]ClusterOverride) {
+	s.mu.Lock()
+	s.clusterCfg = maps.Clone(o)
+	s.clustersRev = "" // connect again: timeouts may have changed
+	s.mu.Unlock()
+	s.Trigger()
+}
+
+func (s *Syncer) withClusterOverrides(p *policy.Policies) *policy.Policies {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.withClusterOverridesLocked(p)
+}
+
+// withClusterOverridesLocked is p with the cluster overrides laid over its
+// Clusters (p itself is not changed).
+func (s *Syncer) withClusterOverridesLocked(p *policy.Policies) *policy.Policies {
+	if p == nil || len(s.clusterCfg) == 0 {
+		return p
+	}
+	pp := *p
+	pp.Clusters = make([]*policy.Cluster, len(p.Clusters))
+	for i, c := range p.Clusters {
+		o, ok := s.clusterCfg[c.Metadata.Name]
+		if !ok {
+			pp.Clusters[i] = c
+			continue
+		}
+		cc := *c
+		cc.Spec.Priority = o.Priority
+		w, on := o.AggregationWeight, o.ProjectionEnabled
+		cc.Spec.AggregationWeight, cc.Spec.ProjectionEnabled = &w, &on
+		if o.HealthCheckTimeout > 0 {
+			cc.Spec.HealthCheckTimeout = o.HealthCheckTimeout.String()
+		}
+		pp.Clusters[i] = &cc
+	}
+	return &pp
 }
 
 // SetWorkers overrides the Config's maxWorkers (0 goes back to it).
@@ -255,6 +308,7 @@ func (s *Syncer) runOnce(ctx context.Context) {
 	if p == nil {
 		return // no valid revision yet
 	}
+	p = s.withClusterOverrides(p)
 	if override != nil || workers > 0 {
 		pp := *p
 		if override != nil {
@@ -391,7 +445,7 @@ func (s *Syncer) healthLoop(ctx context.Context) {
 // follow within one health interval.
 func (s *Syncer) checkHealth(ctx context.Context) {
 	s.mu.RLock()
-	set, p := s.clusters, s.good
+	set, p := s.clusters, s.withClusterOverridesLocked(s.good)
 	s.mu.RUnlock()
 	if set == nil || p == nil {
 		return

@@ -206,7 +206,8 @@ func TestSync(t *testing.T) {
 		_, metrics := api.get("/metrics", nil)
 		for _, want := range []string{`tmc_virtual_workspaces_total{status="active"} 1`, `tmc_cluster_health{cluster="prod-west",workspace="web-app"} 1`,
 			`tmc_projected_resources_total{gvk="apps/v1/Deployment"} 3`, `tmc_aggregated_resources_total{gvk="apps/v1/Deployment"} 1`,
-			"tmc_aggregation_duration_seconds_count{workspace=\"web-app\"}", "tmc_projection_duration_seconds_count{workspace=\"web-app\"}",
+			"tmc_aggregation_duration_seconds{workspace=\"web-app\"} ", "tmc_projection_duration_seconds{workspace=\"web-app\"} ",
+			"tmc_aggregation_latency_seconds_count{workspace=\"web-app\"}", "tmc_projection_latency_seconds_count{workspace=\"web-app\"}",
 			`tmc_reconciles_total{result="success"}`, `tmc_api_requests_total{cluster="edge-1",verb="list"}`, "go_goroutines", "process_cpu_seconds_total"} {
 			if !strings.Contains(metrics, want) {
 				t.Errorf("/metrics lacks %s", want)

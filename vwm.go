@@ -17,20 +17,17 @@ import (
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
+	"github.com/kcp-dev/logicalcluster/v3"
 	"github.com/kcp-dev/tmc/internal/policy"
 	"github.com/kcp-dev/tmc/internal/syncer"
 )
 
-// GitAuth says how the Manager authenticates to the git remote.
+// GitAuth says how the VirtualWorkspaceManager authenticates to the git remote.
 type GitAuth = syncer.GitAuth
 
 // GitAuthFromEnv fills what a leaves empty from TMC_GIT_USERNAME,
 // TMC_GIT_PASSWORD and TMC_GIT_TOKEN, and reads values of the form @FILE from FILE.
 func GitAuthFromEnv(a GitAuth) (GitAuth, error) { return syncer.AuthFromEnvAndFiles(a) }
-
-// Health is the Manager's health: degraded when the newest revision failed
-// to load or a workspace is in error.
-type Health = syncer.Health
 
 // ManagerOptions configure the continuous syncer.
 type ManagerOptions struct {
@@ -79,22 +76,33 @@ type LeaderElection struct {
 	LeaseDuration time.Duration
 }
 
-// Manager is the continuous syncer: it keeps every target cluster converged
-// with a git repo — render, plan, apply, aggregate, report — on every new
-// revision, on events and at the sync interval, and serves its status.
-type Manager struct {
+// VirtualWorkspaceManager keeps every target cluster converged with a git
+// repo — render, plan, apply, aggregate, report — on every new revision, on
+// events and at the sync interval, and serves each virtual workspace's
+// unified view: the seed's Virtual Workspace Manager, for a policy repo.
+type VirtualWorkspaceManager struct {
 	opts ManagerOptions
 	s    *syncer.Syncer
 	home kubernetes.Interface
 	ns   string
 }
 
-// NewManager makes a Manager; Start runs it.
-func NewManager(o ManagerOptions) *Manager {
+// NewVirtualWorkspaceManager makes a manager for the policy repo of
+// o.Repo (a git URL or a local path); Start runs it. The seed's
+// constructor takes kcp's clients and informers (kcpClusterClient,
+// dynamicClient, placementInformer, syncTargetInformer): here placements
+// and clusters come from the policy repo, and ManagerOptions say how to
+// reach the repo and the clusters — o.Cluster (a kubeconfig with one
+// context per Cluster, or each Cluster's own kubeconfig reference) stands
+// for the seed's dynamic clients.
+func NewVirtualWorkspaceManager(o ManagerOptions) (*VirtualWorkspaceManager, error) {
+	if o.Repo == "" {
+		return nil, errors.New("ManagerOptions.Repo: the policy repo (a git URL or a local path) is required")
+	}
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
 	}
-	m := &Manager{opts: o, ns: o.Namespace}
+	m := &VirtualWorkspaceManager{opts: o, ns: o.Namespace}
 	if m.ns == "" {
 		m.ns = os.Getenv("POD_NAMESPACE")
 	}
@@ -113,7 +121,7 @@ func NewManager(o ManagerOptions) *Manager {
 		Repo: o.Repo, Branch: o.Branch, Path: o.Path, Interval: o.Interval, HealthInterval: o.HealthInterval,
 		Auth: o.Auth, WorkDir: o.WorkDir, Cluster: copts, ForceConflicts: o.ForceConflicts, PushReports: o.PushReports, Logf: o.Logf,
 	})
-	return m
+	return m, nil
 }
 
 // homeConfig reaches the cluster tmc runs in: in-cluster, else the kubeconfig's current context.
@@ -127,7 +135,7 @@ func homeConfig(kubeconfig string) (*rest.Config, error) {
 }
 
 // secretKubeconfig reads a Cluster's kubeconfig from a Secret of the home cluster.
-func (m *Manager) secretKubeconfig(ctx context.Context, namespace, name, key string) ([]byte, error) {
+func (m *VirtualWorkspaceManager) secretKubeconfig(ctx context.Context, namespace, name, key string) ([]byte, error) {
 	if namespace == "" {
 		namespace = m.ns
 	}
@@ -146,7 +154,7 @@ func (m *Manager) secretKubeconfig(ctx context.Context, namespace, name, key str
 // (0 keeps the Config's maxWorkers) until ctx is done; the reconcile in
 // flight then finishes within ShutdownGrace, and with leader election the
 // Lease is released after it.
-func (m *Manager) Start(ctx context.Context, workers int) error {
+func (m *VirtualWorkspaceManager) Start(ctx context.Context, workers int) error {
 	if workers > 0 {
 		m.s.SetWorkers(workers)
 	}
@@ -167,7 +175,7 @@ func (m *Manager) Start(ctx context.Context, workers int) error {
 // Run is Start with the shutdown in the caller's hands: no new reconcile
 // starts once ctx is done, and the one in flight runs under finish (the tmc
 // CLI cancels finish on a second signal or when the grace period ends).
-func (m *Manager) Run(ctx, finish context.Context) error {
+func (m *VirtualWorkspaceManager) Run(ctx, finish context.Context) error {
 	if m.opts.LeaderElection == nil {
 		return m.s.Run(ctx, finish)
 	}
@@ -182,7 +190,7 @@ func (m *Manager) Run(ctx, finish context.Context) error {
 // Lease. On losing the Lease the work stops at once (another replica may be
 // leading already) and the replica campaigns again; the syncer rebuilds its
 // state from git and the clusters, so leading again starts like a fresh start.
-func (m *Manager) lead(stop, finish context.Context) error {
+func (m *VirtualWorkspaceManager) lead(stop, finish context.Context) error {
 	le := m.opts.LeaderElection
 	name, d := le.Name, le.LeaseDuration
 	if name == "" {
@@ -255,44 +263,110 @@ func mergeDone(a, b context.Context) (context.Context, context.CancelFunc) {
 	return ctx, func() { stopB(); cancel() }
 }
 
-// ListVirtualWorkspaces returns every workspace's status, sorted.
-func (m *Manager) ListVirtualWorkspaces() []WorkspaceStatus { return m.s.Statuses().Workspaces }
-
-// GetVirtualWorkspace returns one workspace's status.
-func (m *Manager) GetVirtualWorkspace(logicalCluster, name string) (WorkspaceStatus, bool) {
-	for _, w := range m.s.Statuses().Workspaces {
-		if w.LogicalCluster == logicalCluster && w.Name == name {
-			return w, true
-		}
+// ListVirtualWorkspaces returns every virtual workspace, sorted by
+// logical cluster and name, as the last reconcile left it.
+func (m *VirtualWorkspaceManager) ListVirtualWorkspaces() []*VirtualWorkspace {
+	snaps := m.s.Snapshots()
+	out := make([]*VirtualWorkspace, 0, len(snaps))
+	for _, sn := range snaps {
+		out = append(out, newVirtualWorkspace(sn))
 	}
-	return WorkspaceStatus{}, false
+	return out
 }
 
-// GetHealth returns the Manager's health.
-func (m *Manager) GetHealth() Health { return m.s.Health() }
-
-// ApplyConfig replaces the Config of the synced repo with cfg from now on
-// (nil goes back to the repo's): sync and health intervals, maxWorkers,
-// projection and aggregation switches, the reports path. Unset fields take
-// their defaults; the next reconcile starts at once.
-func (m *Manager) ApplyConfig(cfg *Config) error {
-	if cfg != nil {
-		for field, v := range map[string]string{"syncInterval": cfg.SyncInterval, "healthCheckInterval": cfg.HealthCheckInterval} {
-			if v == "" {
-				continue
-			}
-			if d, err := time.ParseDuration(v); err != nil || d <= 0 {
-				return fmt.Errorf("config %s: %q is not a positive duration", field, v)
-			}
-		}
-		if cfg.MaxWorkers < 0 {
-			return fmt.Errorf("config maxWorkers: %d is negative", cfg.MaxWorkers)
+// GetVirtualWorkspace returns the virtual workspace name of the logical
+// cluster, as the last reconcile left it.
+func (m *VirtualWorkspaceManager) GetVirtualWorkspace(cluster logicalcluster.Name, name string) (*VirtualWorkspace, bool) {
+	for _, sn := range m.s.Snapshots() {
+		if sn.Status.LogicalCluster == cluster.String() && sn.Status.Name == name {
+			return newVirtualWorkspace(sn), true
 		}
 	}
-	m.s.SetConfig((*policy.ConfigSpec)(cfg))
+	return nil, false
+}
+
+// Statuses returns every workspace's status in the versioned JSON form of
+// the status API and `tmc status -o json`.
+func (m *VirtualWorkspaceManager) Statuses() StatusReport { return m.s.Statuses() }
+
+// GetHealth returns the manager's health: degraded when the newest
+// revision failed to load or a virtual workspace is in error.
+func (m *VirtualWorkspaceManager) GetHealth(ctx context.Context) *HealthCheck {
+	h := m.s.Health()
+	out := &HealthCheck{ComponentType: ComponentTypeVirtualWorkspaceManager, ComponentID: "virtual-workspace-manager",
+		Status: HealthStatus(h.Status), Message: h.Message, Details: map[string]interface{}{}, Timestamp: time.Now()}
+	out.Details["virtualWorkspaces"] = h.Details["workspaces"]
+	out.Details["activeAggregators"] = h.Details["aggregators"]
+	out.Details["activeProjectionControllers"] = h.Details["projectionControllers"]
+	if n := h.Details["workspacesInError"]; n > 0 {
+		out.Details["errorWorkspaces"] = n
+	}
+	return out
+}
+
+// ApplyConfig replaces, from now on, the settings of the synced repo's
+// Config with cfg (nil goes back to the repo's): sync and health-check
+// intervals (0 keeps their defaults, 5m and 30s), maxWorkers (0 keeps the
+// default of 4), and the aggregation and projection switches, taken as
+// written (false turns the half off). The next reconcile starts at once.
+func (m *VirtualWorkspaceManager) ApplyConfig(cfg *VirtualWorkspaceManagerConfig) error {
+	if cfg == nil {
+		m.s.SetConfig(nil)
+		return nil
+	}
+	switch {
+	case cfg.SyncInterval < 0:
+		return fmt.Errorf("VirtualWorkspaceManagerConfig.SyncInterval: %s is negative", cfg.SyncInterval)
+	case cfg.HealthCheckInterval < 0:
+		return fmt.Errorf("VirtualWorkspaceManagerConfig.HealthCheckInterval: %s is negative", cfg.HealthCheckInterval)
+	case cfg.MaxWorkers < 0:
+		return fmt.Errorf("VirtualWorkspaceManagerConfig.MaxWorkers: %d is negative", cfg.MaxWorkers)
+	}
+	spec := &policy.ConfigSpec{MaxWorkers: cfg.MaxWorkers, AggregationEnabled: ptr(cfg.AggregationEnabled), ProjectionEnabled: ptr(cfg.ProjectionEnabled)}
+	if cfg.SyncInterval > 0 {
+		spec.SyncInterval = cfg.SyncInterval.String()
+	}
+	if cfg.HealthCheckInterval > 0 {
+		spec.HealthCheckInterval = cfg.HealthCheckInterval.String()
+	}
+	m.s.SetConfig(spec)
+	return nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// ApplyClusterConfigs replaces, from now on, the settings of the named
+// clusters — priority, health-check timeout, aggregation weight, whether
+// projection is enabled — over what their Cluster objects in the policy
+// repo say (nil goes back to the repo's). Every field is taken as written:
+// a zero AggregationWeight weighs nothing, a false ProjectionEnabled keeps
+// every workspace's objects off the cluster; a zero HealthCheckTimeout
+// keeps the Cluster's. The next reconcile starts at once.
+func (m *VirtualWorkspaceManager) ApplyClusterConfigs(configs map[string]ClusterConfig) error {
+	out := map[string]syncer.ClusterOverride{}
+	for key, c := range configs {
+		name := c.Name
+		if name == "" {
+			name = key
+		}
+		if name != key {
+			return fmt.Errorf("ClusterConfig %q: Name %q differs from its key", key, c.Name)
+		}
+		switch {
+		case c.HealthCheckTimeout < 0:
+			return fmt.Errorf("ClusterConfig %q: HealthCheckTimeout %s is negative", key, c.HealthCheckTimeout)
+		case c.AggregationWeight < 0:
+			return fmt.Errorf("ClusterConfig %q: AggregationWeight %g is negative", key, c.AggregationWeight)
+		}
+		out[name] = syncer.ClusterOverride{Priority: c.Priority, HealthCheckTimeout: c.HealthCheckTimeout, AggregationWeight: c.AggregationWeight, ProjectionEnabled: c.ProjectionEnabled}
+	}
+	if configs == nil {
+		out = nil
+	}
+	m.s.SetClusterOverrides(out)
 	return nil
 }
 
 // Handler serves /healthz, /readyz, /metrics, /api/v1/workspaces and
 // /api/v1/workspaces/{logicalCluster}/{name}.
-func (m *Manager) Handler() http.Handler { return m.s.Handler() }
+func (m *VirtualWorkspaceManager) Handler() http.Handler { return m.s.Handler() }
