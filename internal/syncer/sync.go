@@ -65,7 +65,7 @@ type Syncer struct {
 	lastRun      time.Time
 	clusters     *cluster.Set
 	clustersRev  string
-	override     *policy.ConfigSpec // set by SetConfig; wins over the repo's Config
+	override     *policy.ConfigSpec         // set by SetConfig; wins over the repo's Config
 	clusterCfg   map[string]ClusterOverride // set by SetClusterOverrides; win over the Clusters' specs
 	unhealthy    map[string]bool
 	facts        map[string]policy.ClusterFacts // as the last health probe read them
