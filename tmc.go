@@ -13,11 +13,30 @@
 //	views, err := s.Aggregate(ctx, tmc.AggregateOptions{})    // every workspace's unified view
 //	report, err := s.Status(ctx)                              // phases, target clusters, kinds
 //
-// and the continuous syncer is a Manager:
+// The continuous syncer is the seed's Virtual Workspace Manager: a policy
+// repo stands for kcp's Placements and SyncTargets, and every
+// VirtualWorkspace of it gets a unified view across its target clusters —
+// what it projects where, and what its aggregation policies read back:
 //
-//	m := tmc.NewManager(tmc.ManagerOptions{Repo: "https://git.example.com/org/policies.git"})
-//	go m.Start(ctx)
-//	m.ListVirtualWorkspaces()
+//	vwm, err := tmc.NewVirtualWorkspaceManager(tmc.ManagerOptions{Repo: "https://git.example.com/org/policies.git"})
+//	go vwm.Start(ctx, 2)                                                 // numThreads workspaces at once
+//	vw, ok := vwm.GetVirtualWorkspace(logicalcluster.Name("root:production"), "web-app-placement")
+//	view := vw.AggregatedResources[schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}]
+//	fmt.Println(view.TotalCount, view.HealthyCount)                      // each resource counted once
+//	for name, r := range view.Resources {
+//		fmt.Println(name, r.Status, len(r.ClusterOrigins))               // the clusters that hold it
+//	}
+//	h := vwm.GetHealth(ctx)                                              // *HealthCheck: healthy or degraded
+//	vwm.ApplyConfig(&tmc.VirtualWorkspaceManagerConfig{SyncInterval: 30 * time.Second, AggregationEnabled: true, ProjectionEnabled: true})
+//
+// One workspace's halves run on their own as a CrossClusterResourceAggregator
+// (NewCrossClusterResourceAggregator) and a WorkloadProjectionController
+// (NewWorkloadProjectionController). Policies may be Go values in the
+// seed's shapes (ProjectionPolicy, AggregationPolicy, with the seed's
+// constants) handed to OpenWithPolicies: they are validated and render as
+// the same policies written in YAML. Every snippet of the seed document
+// compiles against this package as written: see examples/seed and the
+// package examples.
 //
 // Bad input comes back as an ErrorList whose entries name the file, line and
 // field; the policy repo is untrusted (docs/security.md).
@@ -159,18 +178,6 @@ const (
 	DryRunChanged   = plan.DryRunChanged
 	DryRunWriteOnly = plan.DryRunWriteOnly
 )
-
-// Workspace phases.
-const (
-	PhasePending       = status.Pending
-	PhaseSynchronizing = status.Synchronizing
-	PhaseActive        = status.Active
-	PhaseError         = status.Error
-	PhaseTerminating   = status.Terminating
-)
-
-// Health of an aggregated instance that a target cluster does not hold.
-const HealthMissing = aggregate.Missing
 
 // Versions of the JSON formats: plans, aggregated views, statuses.
 const (

@@ -157,7 +157,7 @@ func writeAggregateText(w io.Writer, views []*tmc.WorkspaceView) {
 				var in, missing []string
 				for _, o := range r.Clusters {
 					switch o.Health {
-					case tmc.HealthMissing:
+					case string(tmc.ResourceHealthMissing):
 						missing = append(missing, o.Cluster)
 					default:
 						if o.StaleSince != "" {

@@ -53,7 +53,7 @@ as for plan. A workspace is judged on its own target clusters only.`,
 				return err
 			}
 			for _, ws := range rep.Workspaces {
-				if ws.Phase == tmc.PhaseError {
+				if tmc.VirtualWorkspaceStatus(ws.Phase) == tmc.VirtualWorkspaceStatusError {
 					return &exitCodeError{code: exitError, silent: true}
 				}
 			}

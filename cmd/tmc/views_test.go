@@ -83,7 +83,7 @@ func TestHumanViewsGolden(t *testing.T) {
 
 	b.Reset()
 	writeStatusText(&b, tmc.StatusReport{FormatVersion: tmc.StatusFormatVersion, Revision: "0123456789abcdef", Workspaces: []tmc.WorkspaceStatus{
-		{Name: "web-app", LogicalCluster: "root:production", Phase: tmc.PhaseError, Message: "target clusters unreachable: [prod-west] (skipped, nothing pruned there)",
+		{Name: "web-app", LogicalCluster: "root:production", Phase: string(tmc.VirtualWorkspaceStatusError), Message: "target clusters unreachable: [prod-west] (skipped, nothing pruned there)",
 			TargetClusters: views[0].TargetClusters,
 			CreatedTime:    "2026-11-20T08:00:00Z", LastUpdated: "2026-11-27T11:00:00Z",
 			AggregatedKinds: []tmc.AggregatedKind{{APIVersion: "apps/v1", Kind: "Deployment", TotalCount: 2, HealthyCount: 1, UnhealthyCount: 1, InstanceCount: 3, HealthyInstanceCount: 2,
@@ -92,7 +92,7 @@ func TestHumanViewsGolden(t *testing.T) {
 				{Namespace: "web", Name: "web-config", ProjectedTo: []tmc.Projection{
 					{Cluster: "edge-1", Name: "web-config-edge-1", InSync: true}, {Cluster: "prod-east", Name: "web-config-prod-east", InSync: true},
 					{Cluster: "prod-west", Name: "web-config-prod-west"}}}}}}},
-		{Name: "batch", LogicalCluster: "root", Phase: tmc.PhaseActive, TargetClusters: []tmc.TargetCluster{}, AggregatedKinds: []tmc.AggregatedKind{}, ProjectedKinds: []tmc.ProjectedKind{}},
+		{Name: "batch", LogicalCluster: "root", Phase: string(tmc.VirtualWorkspaceStatusActive), TargetClusters: []tmc.TargetCluster{}, AggregatedKinds: []tmc.AggregatedKind{}, ProjectedKinds: []tmc.ProjectedKind{}},
 	}})
 	golden(t, "view-status.txt", b.Bytes())
 }

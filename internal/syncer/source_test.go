@@ -2,6 +2,7 @@ package syncer
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -97,4 +98,60 @@ func TestSourceSurvivesRestarts(t *testing.T) {
 
 func remoteConfig(url string) *config.RemoteConfig {
 	return &config.RemoteConfig{Name: "origin", URLs: []string{url}}
+}
+
+// TestSourceRepairsDamagedWorkTree: files of the commit that went missing
+// or changed in the work tree behind the index's back are never loaded as
+// the revision: fetch finds the work tree differs from the commit and
+// clones again, and the next load reads the commit's files.
+func TestSourceRepairsDamagedWorkTree(t *testing.T) {
+	ctx := context.Background()
+	upstreamDir := t.TempDir()
+	upstream, err := git.PlainInit(upstreamDir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(upstreamDir, "workspaces"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	commitFile(t, upstream, upstreamDir, "workspaces/web.yaml", "kind: VirtualWorkspace\n")
+	rev := commitFile(t, upstream, upstreamDir, "clusters.yaml", "kind: Cluster\n")
+	head, _ := upstream.Head()
+	work := filepath.Join(t.TempDir(), "repo")
+	var logs []string
+	s, err := newSource(ctx, upstreamDir, head.Name().Short(), work, GitAuth{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.logf = func(f string, args ...any) { logs = append(logs, fmt.Sprintf(f, args...)) }
+	if got, err := s.fetch(ctx); err != nil || got != rev {
+		t.Fatalf("fetch: %s %v", got, err)
+	}
+	for name, damage := range map[string]func(string) error{
+		"a file deleted": os.Remove,
+		"a file changed": func(p string) error { return os.WriteFile(p, []byte("kind: Tampered\n"), 0o644) },
+		"every file gone": func(string) error {
+			for _, f := range []string{"workspaces/web.yaml", "clusters.yaml"} {
+				if err := os.Remove(filepath.Join(work, f)); err != nil {
+					return err
+				}
+			}
+			return os.Remove(filepath.Join(work, "workspaces"))
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			logs = nil
+			if err := damage(filepath.Join(work, "workspaces/web.yaml")); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := s.fetch(ctx); err != nil || got != rev {
+				t.Fatalf("fetch: %s %v", got, err)
+			}
+			for f, want := range map[string]string{"workspaces/web.yaml": "kind: VirtualWorkspace\n", "clusters.yaml": "kind: Cluster\n"} {
+				if b, err := os.ReadFile(filepath.Join(work, f)); err != nil || string(b) != want {
+					t.Errorf("%s after fetch: %q %v, want the commit's", f, b, err)
+				}
+			}
+		})
+	}
 }
