@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/go-git/go-git/v5"
@@ -84,8 +82,6 @@ type source struct {
 	// keptOn is the remote head a local, unpushed report commit sits on:
 	// while the remote stays there, fetch keeps the commit and returns keptOn.
 	keptOn string
-	// logf logs a line (the syncer's logger).
-	logf func(format string, args ...any)
 }
 
 func newSource(ctx context.Context, url, branch, dir string, a GitAuth) (*source, error) {
@@ -175,8 +171,19 @@ func (s *source) clone(ctx context.Context) (*git.Repository, error) {
 
 // fetch brings the clone to the remote branch's head and returns its commit.
 func (s *source) fetch(ctx context.Context) (string, error) {
+	// Open the clone afresh: the report commit writes to it through a
+	// Repository of its own (fetching and committing on a rebase), and
+	// go-git caches what a Repository knows of the object store, so a
+	// Repository kept across that write may not see the objects it wrote
+	// — a hard reset then takes the work tree for changed and a clean
+	// empties it.
+	repo, err := git.PlainOpen(s.dir)
+	if err != nil {
+		return "", fmt.Errorf("open %s: %w", s.dir, err)
+	}
+	s.repo = repo
 	remoteRef := plumbing.NewRemoteReferenceName("origin", s.branch)
-	err := s.repo.FetchContext(ctx, &git.FetchOptions{
+	err = s.repo.FetchContext(ctx, &git.FetchOptions{
 		RemoteName: "origin",
 		RefSpecs:   []config.RefSpec{config.RefSpec("+refs/heads/" + s.branch + ":" + remoteRef.String())},
 		Auth:       s.auth,
@@ -210,48 +217,7 @@ func (s *source) fetch(ctx context.Context) (string, error) {
 	if err := wt.Clean(&git.CleanOptions{Dir: true}); err != nil {
 		return "", fmt.Errorf("clean %s: %w", s.dir, err)
 	}
-	// The work tree must now be the commit, file for file: what is loaded
-	// and reconciled is read from it. A work tree whose files went missing
-	// or changed behind the index (a hard reset only rewrites the entries
-	// the index says differ) is cloned again rather than trusted.
-	if damaged := s.damage(wt); damaged != "" {
-		if s.logf != nil {
-			s.logf("work tree of %s does not match %s (%s): cloning again", s.dir, short(ref.Hash().String()), damaged)
-		}
-		if err := os.RemoveAll(s.dir); err != nil {
-			return "", fmt.Errorf("clear %s: %w", s.dir, err)
-		}
-		repo, err := s.clone(ctx)
-		if err != nil {
-			return "", err
-		}
-		s.repo = repo
-		head, err := repo.Head()
-		if err != nil {
-			return "", err
-		}
-		return head.Hash().String(), nil
-	}
 	return ref.Hash().String(), nil
-}
-
-// damage names the first files of the work tree that differ from the
-// index (missing, changed or added), or "" when it matches.
-func (s *source) damage(wt *git.Worktree) string {
-	st, err := wt.Status()
-	if err != nil {
-		return err.Error()
-	}
-	var bad []string
-	for _, p := range slices.Sorted(maps.Keys(st)) {
-		if f := st[p]; f.Worktree != git.Unmodified || f.Staging != git.Unmodified {
-			bad = append(bad, fmt.Sprintf("%s %c%c", p, f.Staging, f.Worktree))
-		}
-	}
-	if len(bad) > 3 {
-		bad = append(bad[:3], fmt.Sprintf("and %d more", len(bad)-3))
-	}
-	return strings.Join(bad, ", ")
 }
 
 // head returns the commit checked out.

@@ -215,7 +215,6 @@ func (s *Syncer) Run(ctx, finishCtx context.Context) error {
 		return err
 	}
 	s.src = src
-	src.logf = s.opts.Logf
 	s.runCtx = ctx
 	defer s.watch.stop()
 	s.opts.Logf("cloned %s (branch %s)", s.opts.Repo, src.branch)
