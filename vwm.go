@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
 	"github.com/kcp-dev/logicalcluster/v3"
+
 	"github.com/kcp-dev/tmc/internal/policy"
 	"github.com/kcp-dev/tmc/internal/syncer"
 )
