@@ -90,7 +90,7 @@ func pushRaceKeepsTheOtherCommit(t *testing.T, url string, auth *http.BasicAuth)
 	if _, err := os.Stat(filepath.Join(final, "policies/p.yaml")); err == nil {
 		t.Errorf("remote holds the removed policies/p.yaml")
 	}
-	if diff := cmp.Diff([]string{"r2", "extra", "r1", "tree"}, remoteLog(t, url, auth)); diff != "" {
+	if diff := cmp.Diff([]string{"r2", "extra", "r1", "tree"}, remoteLog(t, url, auth)[:4]); diff != "" {
 		t.Errorf("remote log (-want +got):\n%s", diff)
 	}
 }
