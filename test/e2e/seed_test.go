@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -98,8 +99,22 @@ func TestSeedSnippets(t *testing.T) {
 	gitInit(t, dir)
 	copts := DefaultClusterOptions()
 	copts.Kubeconfig = cs.KubeconfigPath
-	vwm := seed.Initialization(ManagerOptions{Repo: dir, Branch: "main", WorkDir: t.TempDir(), Cluster: copts, ForceConflicts: true,
-		Interval: 2 * time.Second, HealthInterval: 2 * time.Second, Logf: t.Logf})
+	logs := &safeBuffer{}
+	vwm, err := NewVirtualWorkspaceManager(ManagerOptions{Repo: dir, Branch: "main", WorkDir: t.TempDir(), Cluster: copts, ForceConflicts: true,
+		Interval: 2 * time.Second, HealthInterval: 2 * time.Second, Logf: func(f string, args ...any) { fmt.Fprintf(logs, f+"\n", args...) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = vwm.Start(runCtx, 2) }()
+	t.Cleanup(func() {
+		stop()
+		<-done
+		if t.Failed() {
+			t.Logf("manager logs:\n%s", logs.String())
+		}
+	})
 	cluster := logicalcluster.Name("root:production")
 	deploymentGVK := schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}
 
