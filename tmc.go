@@ -59,6 +59,7 @@ import (
 	"github.com/kcp-dev/tmc/internal/policy"
 	"github.com/kcp-dev/tmc/internal/render"
 	"github.com/kcp-dev/tmc/internal/report"
+	"github.com/kcp-dev/tmc/internal/rollout"
 	"github.com/kcp-dev/tmc/internal/status"
 	"github.com/kcp-dev/tmc/internal/version"
 )
@@ -147,6 +148,11 @@ type (
 	ConnectOptions = engine.ConnectOptions
 	// PlanOptions tune a plan.
 	PlanOptions = engine.PlanOptions
+	// RolloutDecision is where a workspace's rollout stands and which of
+	// its clusters may take the revision now.
+	RolloutDecision = rollout.Decision
+	// RolloutState is where a rollout (or one wave) stands.
+	RolloutState = rollout.State
 	// PlanVerdict is what checking a saved plan against the clusters decided, apart from the plan.
 	PlanVerdict = engine.PlanVerdict
 	// ApplyOptions tune an apply.
@@ -177,6 +183,15 @@ var Actions = plan.Actions
 const (
 	DryRunChanged   = plan.DryRunChanged
 	DryRunWriteOnly = plan.DryRunWriteOnly
+)
+
+// Rollout states.
+const (
+	RolloutWaiting     = rollout.Waiting
+	RolloutProgressing = rollout.Progressing
+	RolloutBaking      = rollout.Baking
+	RolloutHalted      = rollout.Halted
+	RolloutComplete    = rollout.Complete
 )
 
 // Versions of the JSON formats: plans, aggregated views, statuses.

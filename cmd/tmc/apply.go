@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"time"
 
@@ -13,8 +14,8 @@ import (
 func newApplyCommand() *cobra.Command {
 	var cf clusterFlags
 	var planFile, output string
-	var wait, forceConflicts, force bool
-	var timeout time.Duration
+	var wait, forceConflicts, force, roll bool
+	var timeout, rollTimeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "apply [DIR]",
 		Short: "Converge every target cluster with DIR (server-side apply, prune by inventory)",
@@ -24,6 +25,12 @@ tmc applied earlier that git no longer holds are pruned; an inventory per
 workspace is kept in each cluster (tmc-system). With --plan FILE it applies a
 saved plan instead, refusing clusters that changed since the plan was made.
 
+A workspace with a rollout (spec.rollout) takes the revision wave by wave:
+apply applies what its rollout lets be applied now — the current wave —
+and says where each rollout stands. With --rollout it goes on, wave after
+wave, through gates and bake times, printing progress, until every rollout
+is complete (exit 0) or one halts (exit 1).
+
 One cluster failing never stops the others; the exit code is 1 if any failed.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -31,6 +38,12 @@ One cluster failing never stops the others; the exit code is 1 if any failed.`,
 				return fmt.Errorf("unknown output format %q: use text or json", output)
 			}
 			ctx := cmd.Context()
+			if roll && planFile != "" {
+				return fmt.Errorf("--rollout plans each step itself: it cannot apply a saved plan")
+			}
+			if roll {
+				return applyRollout(cmd, &cf, dirArg(args), forceConflicts, rollTimeout)
+			}
 			s, err := cf.open(ctx, cmd, dirArg(args))
 			if err != nil {
 				return err
@@ -49,6 +62,14 @@ One cluster failing never stops the others; the exit code is 1 if any failed.`,
 					return err
 				}
 				progress(cmd, "plan: %d to create, %d to update, %d to delete, %d unchanged", pl.Summary.Create, pl.Summary.Update, pl.Summary.Delete, pl.Summary.Unchanged)
+				var decisions map[string]*tmc.RolloutDecision
+				if pl, decisions, err = s.RolloutStep(ctx, pl); err != nil {
+					return err
+				}
+				for _, key := range sortedKeys(decisions) {
+					d := decisions[key]
+					progress(cmd, "rollout of %s: %s: %s", key, d.State, line(d.Message))
+				}
 			}
 			aopts := tmc.DefaultApplyOptions()
 			aopts.ForceConflicts, aopts.Force, aopts.Wait, aopts.Timeout = forceConflicts, force, wait, timeout
@@ -85,5 +106,72 @@ One cluster failing never stops the others; the exit code is 1 if any failed.`,
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long --wait waits")
 	cmd.Flags().BoolVar(&forceConflicts, "force-conflicts", false, "take ownership of fields other field managers own")
 	cmd.Flags().BoolVar(&force, "force", false, "delete and recreate objects whose immutable fields changed")
+	cmd.Flags().BoolVar(&roll, "rollout", false, "roll every workspace with a rollout out wave by wave, through its gates and bake times, until complete or halted")
+	cmd.Flags().DurationVar(&rollTimeout, "rollout-timeout", time.Hour, "how long --rollout may take in all")
 	return cmd
+}
+
+// applyRollout runs rollouts to their end: plan, narrow the plan to what
+// each rollout lets be applied, apply, wait for the next step; again until
+// every rollout is complete or one halts.
+func applyRollout(cmd *cobra.Command, cf *clusterFlags, dir string, forceConflicts bool, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(cmd.Context(), limit)
+	defer cancel()
+	for step := 1; ; step++ {
+		s, err := cf.open(ctx, cmd, dir)
+		if err != nil {
+			return err
+		}
+		pl, err := s.Plan(ctx, tmc.PlanOptions{ForceConflicts: forceConflicts, PerCluster: cf.perCluster})
+		if err != nil {
+			return err
+		}
+		pl, decisions, err := s.RolloutStep(ctx, pl)
+		if err != nil {
+			return err
+		}
+		if pl.HasChanges() {
+			aopts := tmc.DefaultApplyOptions()
+			aopts.ForceConflicts, aopts.PerCluster = forceConflicts, cf.perCluster
+			res, err := s.Apply(ctx, pl, aopts)
+			if err != nil {
+				return err
+			}
+			for _, c := range res.Clusters {
+				if c.Created+c.Updated+c.Deleted > 0 || c.Failed() {
+					progress(cmd, "step %d: cluster %s: %d created, %d updated, %d deleted", step, c.Name, c.Created, c.Updated, c.Deleted)
+				}
+			}
+			if res.Failed() {
+				w := bufio.NewWriter(cmd.OutOrStdout())
+				writeApplyText(w, res)
+				_ = w.Flush()
+				return &exitCodeError{code: exitError, silent: true}
+			}
+		}
+		done, wait := true, 5*time.Second
+		for _, key := range sortedKeys(decisions) {
+			d := decisions[key]
+			printf(cmd.OutOrStdout(), "rollout of %s: wave %s: %s: %s\n", key, d.Wave, d.State, d.Message)
+			switch d.State {
+			case tmc.RolloutHalted:
+				return &exitCodeError{code: exitError, silent: true}
+			case tmc.RolloutComplete:
+			default:
+				done = false
+				if d.RetryAfter > 0 && d.RetryAfter < wait {
+					wait = d.RetryAfter
+				}
+			}
+		}
+		if done {
+			printf(cmd.OutOrStdout(), "every rollout is complete\n")
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("rollouts not complete after %s", limit)
+		case <-time.After(max(wait, time.Second)):
+		}
+	}
 }

@@ -65,6 +65,7 @@ func writePlanText(w io.Writer, pl *tmc.Plan, color bool) error {
 			printf(w, "cluster %s: %s\n", st.Name, countLine(clusterCounts(pl, st.Name)))
 		}
 	}
+	writeRolloutsText(w, pl)
 	for _, ch := range pl.Changes {
 		if ch.Drift != nil {
 			what := "reverts"
@@ -167,6 +168,7 @@ func writePlanMarkdown(w io.Writer, pl *tmc.Plan, limit int) error {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %d | %d |\n", tmc.MarkdownCell(st.Name), reach, m[tmc.ActionCreate], m[tmc.ActionUpdate], m[tmc.ActionDelete], m[tmc.ActionUnchanged], m[tmc.ActionSkip])
 	}
+	b.WriteString(rolloutsMarkdown(pl))
 	secs := sections(pl)
 	for i, sec := range secs {
 		var body strings.Builder

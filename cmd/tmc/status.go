@@ -77,6 +77,19 @@ func writeStatusText(w io.Writer, rep tmc.StatusReport) {
 		if ws.CreatedTime != "" {
 			printf(w, "  Created: %s   Last updated: %s\n", ws.CreatedTime, ws.LastUpdated)
 		}
+		if r := ws.Rollout; r != nil {
+			printf(w, "  Rollout of %s: %s", r.Revision, r.State)
+			if r.Wave != "" {
+				printf(w, " at wave %s (%d of %d)", r.Wave, r.Index+1, len(r.Waves))
+			}
+			fmt.Fprintln(w)
+			if r.Message != "" {
+				printf(w, "    %s\n", line(r.Message))
+			}
+			for _, wv := range r.Waves {
+				printf(w, "    wave %-12s %-11s %d/%d at the revision, %d healthy: %s\n", wv.Name, wv.State, wv.AtRevision, len(wv.Clusters), wv.Healthy, strings.Join(wv.Clusters, ", "))
+			}
+		}
 		if ws.Pending != nil {
 			p := ws.Pending
 			printf(w, "  Changes pending: %d create, %d update, %d delete (%d unchanged, %d skipped)\n", p.Create, p.Update, p.Delete, p.Unchanged, p.Skip)

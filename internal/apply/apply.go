@@ -23,6 +23,10 @@ import (
 
 // Options tune an apply.
 type Options struct {
+	// Revision is recorded on the inventories of the workspaces an apply
+	// changes (a rollout reads where each cluster stands from it);
+	// defaults to the plan's.
+	Revision string
 	// ForceConflicts takes ownership of fields other field managers own.
 	ForceConflicts bool
 	// Force deletes and recreates objects whose immutable fields changed.
@@ -85,6 +89,9 @@ func (r *Result) Failed() bool {
 // desired Object (as plan.Build leaves them, or as AttachObjects sets them
 // for a saved plan).
 func Apply(ctx context.Context, pl *plan.Plan, set *cluster.Set, opts Options) (*Result, error) {
+	if opts.Revision == "" {
+		opts.Revision = pl.Revision
+	}
 	if opts.Clusters <= 0 {
 		opts.Clusters = 1
 	}
@@ -290,6 +297,25 @@ type wsInventory struct {
 	written []object.ID // what the inventory holds on the cluster now
 }
 
+// revisions are the revision annotations an inventory gets after an apply
+// of rev: rev, and the one it replaces, when the apply changed something
+// of the workspace on the cluster; else what it held.
+func (w *wsInventory) revisions(rev string, done map[plan.Key]bool) (string, string) {
+	cur, prev := "", ""
+	if w.prev != nil {
+		cur, prev = w.prev.Revision, w.prev.Previous
+	}
+	if rev == "" || rev == cur {
+		return cur, prev
+	}
+	for _, ch := range w.changes {
+		if ch.Action != plan.Unchanged && ch.Action != plan.Skip && done[ch.Key()] {
+			return rev, cur
+		}
+	}
+	return cur, prev
+}
+
 // readInventories reads, per workspace of the changes, its inventory.
 func (a *applier) readInventories(ctx context.Context, changes []*plan.Change) ([]*wsInventory, error) {
 	type wsKey struct{ lc, ws string }
@@ -336,6 +362,9 @@ func (a *applier) writeIntent(ctx context.Context, invs []*wsInventory) error {
 			continue
 		}
 		next := &inventory.Inventory{LogicalCluster: w.lc, Workspace: w.ws, Objects: ids(set)}
+		if w.prev != nil {
+			next.Revision, next.Previous = w.prev.Revision, w.prev.Previous // the revision is recorded once applied
+		}
 		if err := inventory.Write(ctx, a.c.Client, next); err != nil {
 			errs = append(errs, err)
 			continue
@@ -364,7 +393,12 @@ func (a *applier) writeInventories(ctx context.Context, invs []*wsInventory, don
 			}
 		}
 		next := &inventory.Inventory{LogicalCluster: w.lc, Workspace: w.ws, Objects: ids(set)}
-		if sameIDs(w.written, next.Objects) {
+		next.Revision, next.Previous = w.revisions(a.opts.Revision, done)
+		writtenRev := "" // what the inventory on the cluster records now (intent writes keep the previous)
+		if w.prev != nil {
+			writtenRev = w.prev.Revision
+		}
+		if sameIDs(w.written, next.Objects) && next.Revision == writtenRev {
 			continue
 		}
 		if err := inventory.Write(ctx, a.c.Client, next); err != nil {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/kcp-dev/tmc/internal/object"
 	"github.com/kcp-dev/tmc/internal/plan"
 	"github.com/kcp-dev/tmc/internal/render"
+	"github.com/kcp-dev/tmc/internal/rollout"
 	"github.com/kcp-dev/tmc/internal/status"
 )
 
@@ -27,6 +29,10 @@ type ReconcileOptions struct {
 	// Clusters, when set, says which clusters to plan for a workspace (nil:
 	// every cluster of the tree).
 	Clusters func(ws *render.Workspace) []string
+	// Rollout, when set, decides for each workspace with a rollout which
+	// of its clusters may be applied now (rollout.Decide over the plan and
+	// the last aggregated view); the others keep what they hold.
+	Rollout func(ws *render.Workspace, pl *plan.Plan) *rollout.Decision
 	// NoProjection and NoAggregation leave that half out, whatever the
 	// Config enables (the Go API's aggregator and projection controller
 	// each run one half).
@@ -44,6 +50,9 @@ type WorkspaceResult struct {
 	Done map[plan.Key]bool
 	// Errors are the plan's and the apply's errors, sorted.
 	Errors []string
+	// Rollout is where the workspace's rollout stood when it was applied
+	// (nil without a rollout).
+	Rollout *rollout.Decision
 }
 
 // Outcome is what one reconcile found and did, as one value: the syncer
@@ -91,7 +100,7 @@ func (s *Session) Reconcile(ctx context.Context, o ReconcileOptions) *Outcome {
 				if o.Clusters != nil {
 					po.OnlyClusters = o.Clusters(ws)
 				}
-				res := s.project(gctx, po, o)
+				res := s.project(gctx, ws, po, o)
 				if o.Projected != nil {
 					o.Projected(ws.Name, time.Since(start))
 				}
@@ -104,7 +113,7 @@ func (s *Session) Reconcile(ctx context.Context, o ReconcileOptions) *Outcome {
 		_ = g.Wait()
 		out.AppliedAt = time.Now()
 		if o.Only == nil {
-			out.Gone = s.project(ctx, PlanOptions{GoneOnly: true}, o)
+			out.Gone = s.project(ctx, nil, PlanOptions{GoneOnly: true}, o)
 		}
 	}
 	var all []*WorkspaceResult
@@ -115,6 +124,12 @@ func (s *Session) Reconcile(ctx context.Context, o ReconcileOptions) *Outcome {
 		}
 		if len(res.Errors) > 0 {
 			out.Errors[key] = res.Errors
+		}
+		if res.Rollout != nil {
+			if out.Rollouts == nil {
+				out.Rollouts = map[string]*rollout.Decision{}
+			}
+			out.Rollouts[key] = res.Rollout
 		}
 	}
 	sort.Slice(all, func(i, j int) bool { return planKey(all[i]) < planKey(all[j]) })
@@ -141,7 +156,7 @@ func planKey(r *WorkspaceResult) string {
 
 // project plans and applies one workspace (or, with GoneOnly, the pruning
 // of workspaces git dropped).
-func (s *Session) project(ctx context.Context, po PlanOptions, o ReconcileOptions) *WorkspaceResult {
+func (s *Session) project(ctx context.Context, ws *render.Workspace, po PlanOptions, o ReconcileOptions) *WorkspaceResult {
 	res := &WorkspaceResult{Done: map[plan.Key]bool{}}
 	po.ForceConflicts, po.Revision, po.PerCluster = o.ForceConflicts, o.Revision, 16
 	pl, err := s.Plan(ctx, po)
@@ -150,6 +165,12 @@ func (s *Session) project(ctx context.Context, po PlanOptions, o ReconcileOption
 		return res
 	}
 	res.Plan = pl
+	if ws != nil && ws.Waves != nil && o.Rollout != nil {
+		// Only the clusters the rollout lets take the revision now are
+		// applied; the plan of the others is kept for the status.
+		res.Rollout = o.Rollout(ws, pl)
+		pl = OnlyClusters(pl, res.Rollout.Apply)
+	}
 	if !pl.HasChanges() {
 		for _, ch := range pl.Changes {
 			if ch.Error != "" { // a planning error; nothing to apply
@@ -241,4 +262,69 @@ func MergePlans(rev string, results []*WorkspaceResult) *plan.Plan {
 	}
 	out.Summary = plan.Summarize(out.Changes)
 	return out
+}
+
+// OnlyClusters is the part of a plan for the named clusters.
+func OnlyClusters(pl *plan.Plan, clusters []string) *plan.Plan {
+	keep := map[string]bool{}
+	for _, c := range clusters {
+		keep[c] = true
+	}
+	sub := *pl
+	sub.Changes, sub.Clusters = nil, nil
+	for _, ch := range pl.Changes {
+		if keep[ch.Cluster] {
+			sub.Changes = append(sub.Changes, ch)
+		}
+	}
+	for _, c := range pl.Clusters {
+		if keep[c.Name] {
+			sub.Clusters = append(sub.Clusters, c)
+		}
+	}
+	sub.Summary = plan.Summarize(sub.Changes)
+	return &sub
+}
+
+// RolloutStep narrows a plan to what the rollouts of its workspaces let
+// be applied now (the CLI's view of what tmc sync does each interval): for
+// each workspace with a rollout it reads the workspace's aggregated view —
+// the gate's health — and decides; the changes on clusters a wave holds
+// back are left out. It returns the narrowed plan and the decisions by
+// workspace (logicalCluster/name); a plan without rolling workspaces comes
+// back as it is.
+func (s *Session) RolloutStep(ctx context.Context, pl *plan.Plan) (*plan.Plan, map[string]*rollout.Decision, error) {
+	decisions := map[string]*rollout.Decision{}
+	for _, ws := range s.Rendered.Workspaces {
+		if ws.Waves == nil {
+			continue
+		}
+		var view *aggregate.WorkspaceView
+		if len(ws.Policy.Spec.AggregationPolicies) > 0 {
+			views, err := s.Aggregate(ctx, AggregateOptions{Workspace: ws.Name})
+			if err != nil {
+				return nil, nil, err
+			}
+			for _, v := range views {
+				if v.LogicalCluster == ws.LogicalCluster {
+					view = v
+				}
+			}
+		}
+		d := rollout.Decide(rollout.Facts(s.Repo.Policies, ws, pl, view, time.Now()))
+		decisions[object.Workspace(ws.LogicalCluster, ws.Name).String()] = &d
+	}
+	if len(decisions) == 0 {
+		return pl, decisions, nil
+	}
+	sub := *pl
+	sub.Changes = nil
+	for _, ch := range pl.Changes {
+		d := decisions[object.Workspace(ch.LogicalCluster, ch.Workspace).String()]
+		if d == nil || slices.Contains(d.Apply, ch.Cluster) {
+			sub.Changes = append(sub.Changes, ch)
+		}
+	}
+	sub.Summary = plan.Summarize(sub.Changes)
+	return &sub, decisions, nil
 }

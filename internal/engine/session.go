@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"time"
 
 	"github.com/go-git/go-git/v5"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/kcp-dev/tmc/internal/plan"
 	"github.com/kcp-dev/tmc/internal/render"
 	"github.com/kcp-dev/tmc/internal/report"
+	"github.com/kcp-dev/tmc/internal/rollout"
 	"github.com/kcp-dev/tmc/internal/status"
 )
 
@@ -217,7 +219,24 @@ func (s *Session) Status(ctx context.Context) (status.Report, error) {
 	if err != nil {
 		return status.Report{}, err
 	}
-	return status.Build(status.Outcome{Rendered: s.Rendered, Plan: pl, Views: views}), nil
+	o := status.Outcome{Rendered: s.Rendered, Plan: pl, Views: views}
+	for _, ws := range s.Rendered.Workspaces {
+		if ws.Waves == nil {
+			continue
+		}
+		var view *aggregate.WorkspaceView
+		for _, v := range views {
+			if v.Workspace == ws.Name && v.LogicalCluster == ws.LogicalCluster {
+				view = v
+			}
+		}
+		d := rollout.Decide(rollout.Facts(s.Repo.Policies, ws, pl, view, time.Now()))
+		if o.Rollouts == nil {
+			o.Rollouts = map[string]*rollout.Decision{}
+		}
+		o.Rollouts[object.Workspace(ws.LogicalCluster, ws.Name).String()] = &d
+	}
+	return status.Build(o), nil
 }
 
 // PublishReports writes the views as report files below the policy tree

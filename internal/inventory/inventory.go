@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -37,7 +38,18 @@ const (
 	LabelInventory      = "tmc.kcp.io/inventory"
 	AnnotLogicalCluster = "tmc.kcp.io/logical-cluster"
 	AnnotWorkspace      = "tmc.kcp.io/workspace"
-	dataKey             = "objects"
+	// AnnotRevision is the git revision whose apply last changed what the
+	// workspace holds on the cluster; AnnotPreviousRevision the one before
+	// it (a rollout's Rollback puts that one back).
+	AnnotRevision         = "tmc.kcp.io/revision"
+	AnnotPreviousRevision = "tmc.kcp.io/previous-revision"
+	// AnnotApproved lists, comma-separated, the rollout waves whose manual
+	// gate a person lifted, as REVISION/WAVE; written by `tmc rollout
+	// resume` under a field manager of its own, so inventory writes keep it.
+	AnnotApproved = "tmc.kcp.io/rollout-approved"
+	// ApproveManager is the field manager of AnnotApproved.
+	ApproveManager = "tmc-rollout"
+	dataKey        = "objects"
 )
 
 // Inventory is what tmc applied for one workspace on one cluster.
@@ -52,6 +64,12 @@ type Inventory struct {
 	// workspace on the cluster. Updated is its newest write: the last apply
 	// that changed what tmc holds there. Zero when it does not exist.
 	Created, Updated time.Time
+	// Revision is the git revision whose apply last changed what the
+	// workspace holds here ("" before tmc recorded one); Previous the
+	// revision it replaced.
+	Revision, Previous string
+	// Approved are the REVISION/WAVE gates lifted (AnnotApproved).
+	Approved []string
 }
 
 // Name is the ConfigMap name of a workspace's inventory: the workspace name
@@ -81,9 +99,12 @@ func Read(ctx context.Context, c client.Client, logicalCluster, workspace string
 
 func decode(cm *corev1.ConfigMap) (*Inventory, error) {
 	inv := &Inventory{LogicalCluster: cm.Annotations[AnnotLogicalCluster], Workspace: cm.Annotations[AnnotWorkspace], ResourceVersion: cm.ResourceVersion,
-		Created: cm.CreationTimestamp.Time, Updated: cm.CreationTimestamp.Time}
+		Created: cm.CreationTimestamp.Time, Updated: cm.CreationTimestamp.Time, Revision: cm.Annotations[AnnotRevision], Previous: cm.Annotations[AnnotPreviousRevision]}
+	if a := cm.Annotations[AnnotApproved]; a != "" {
+		inv.Approved = strings.Split(a, ",")
+	}
 	for _, mf := range cm.ManagedFields {
-		if mf.Time != nil && mf.Time.After(inv.Updated) {
+		if mf.Time != nil && mf.Time.After(inv.Updated) && mf.Manager != ApproveManager { // an approval changes nothing tmc holds
 			inv.Updated = mf.Time.Time
 		}
 	}
@@ -140,12 +161,19 @@ func Write(ctx context.Context, c client.Client, inv *Inventory) error {
 	if err != nil {
 		return err
 	}
+	annotations := map[string]any{AnnotLogicalCluster: inv.LogicalCluster, AnnotWorkspace: inv.Workspace}
+	if inv.Revision != "" {
+		annotations[AnnotRevision] = inv.Revision
+	}
+	if inv.Previous != "" {
+		annotations[AnnotPreviousRevision] = inv.Previous
+	}
 	cm := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
 		"metadata": map[string]any{
 			"namespace":   Namespace,
 			"name":        name,
 			"labels":      map[string]any{LabelManagedBy: ManagedBy, LabelInventory: "true", LabelWorkspace: LabelValue(inv.Workspace)},
-			"annotations": map[string]any{AnnotLogicalCluster: inv.LogicalCluster, AnnotWorkspace: inv.Workspace},
+			"annotations": annotations,
 		},
 		"data": map[string]any{dataKey: string(raw)},
 	}}
@@ -162,4 +190,31 @@ func LabelValue(s string) string {
 		s = strings.TrimRight(s[:63], "-.")
 	}
 	return s
+}
+
+// Approve lifts the manual gate of wave for revision on a cluster: it
+// adds REVISION/WAVE to the workspace's inventory there, under a field
+// manager of its own. A workspace without an inventory on the cluster
+// (nothing applied yet) has nothing to record it on: an error.
+func Approve(ctx context.Context, c client.Client, logicalCluster, workspace, revision, wave string) error {
+	cm := &corev1.ConfigMap{}
+	name := Name(logicalCluster, workspace)
+	if err := c.Get(ctx, client.ObjectKey{Namespace: Namespace, Name: name}, cm); err != nil {
+		return fmt.Errorf("read inventory of %s/%s: %w", logicalCluster, workspace, err)
+	}
+	entry := revision + "/" + wave
+	var list []string
+	if a := cm.Annotations[AnnotApproved]; a != "" {
+		list = strings.Split(a, ",")
+	}
+	if slices.Contains(list, entry) {
+		return nil
+	}
+	list = append(list, entry)
+	patch := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"namespace": Namespace, "name": name, "annotations": map[string]any{AnnotApproved: strings.Join(list, ",")}}}}
+	if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(patch), client.FieldOwner(ApproveManager), client.ForceOwnership); err != nil {
+		return fmt.Errorf("approve wave %s on %s/%s: %w", wave, logicalCluster, workspace, err)
+	}
+	return nil
 }

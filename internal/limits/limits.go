@@ -56,6 +56,8 @@ const (
 	MaxValueNodes = 10_000
 	// MaxTransformations bounds the transformations of one policy.
 	MaxTransformations = 1_000
+	// MaxWaves bounds the waves of one rollout.
+	MaxWaves = 100
 	// MaxTransformWork bounds the transformations one render runs in all
 	// (objects × clusters × acting transformations), so that the work of a
 	// render is linear in what the repo writes and ends in seconds.

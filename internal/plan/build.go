@@ -92,6 +92,11 @@ func Build(ctx context.Context, p *policy.Policies, r *render.Result, set *clust
 		return nil, err
 	}
 	pl := &Plan{FormatVersion: FormatVersion, Revision: opts.Revision, Clusters: states, Changes: []*Change{}}
+	for _, ws := range r.Workspaces {
+		if ws.Waves != nil && (opts.Workspace == "" || opts.Workspace == ws.Name) && !opts.GoneOnly {
+			pl.Rollouts = append(pl.Rollouts, Rollout{Workspace: ws.Name, LogicalCluster: ws.LogicalCluster, Waves: ws.Waves})
+		}
+	}
 	for _, cs := range results {
 		pl.Changes = append(pl.Changes, cs...)
 	}
@@ -168,7 +173,7 @@ func planCluster(ctx context.Context, p *policy.Policies, r *render.Result, set 
 		if st.Applied == nil {
 			st.Applied = map[string]AppliedTimes{}
 		}
-		st.Applied[key] = AppliedTimes{Created: inv.Created.UTC().Format(time.RFC3339), Updated: inv.Updated.UTC().Format(time.RFC3339)}
+		st.Applied[key] = AppliedTimes{Created: inv.Created.UTC().Format(time.RFC3339), Updated: inv.Updated.UTC().Format(time.RFC3339), Revision: inv.Revision, Previous: inv.Previous, Approved: inv.Approved}
 	}
 	own := owners{recorded: map[ownerKey][]string{}, rendered: map[ownerKey]string{}}
 	for _, inv := range invs {

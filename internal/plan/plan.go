@@ -12,6 +12,7 @@ import (
 	"github.com/kcp-dev/tmc/internal/cluster"
 	"github.com/kcp-dev/tmc/internal/limits"
 	"github.com/kcp-dev/tmc/internal/object"
+	"github.com/kcp-dev/tmc/internal/render"
 )
 
 // FormatVersion is the version of the plan's JSON form.
@@ -48,6 +49,17 @@ type Plan struct {
 	Clusters []ClusterState `json:"clusters"`
 	// Summary counts changes per action.
 	Summary Summary `json:"summary"`
+	// Rollouts are the waves of the workspaces that roll out in waves:
+	// which clusters each wave holds and why (a reviewer reads them
+	// before merging; apply takes the revision wave by wave).
+	Rollouts []Rollout `json:"rollouts,omitempty"`
+}
+
+// Rollout is one workspace's waves in a plan.
+type Rollout struct {
+	Workspace      string        `json:"workspace"`
+	LogicalCluster string        `json:"logicalCluster"`
+	Waves          []render.Wave `json:"waves"`
 }
 
 // Change is one object's change on one cluster.
@@ -131,6 +143,13 @@ type Drift struct {
 type AppliedTimes struct {
 	Created string `json:"created"`
 	Updated string `json:"updated"`
+	// Revision is the revision whose apply last changed the workspace
+	// here, Previous the one before it (as the inventory records them).
+	Revision string `json:"revision,omitempty"`
+	Previous string `json:"previous,omitempty"`
+	// Approved are the rollout waves whose manual gate a person lifted for
+	// the revision being rolled out (tmc rollout resume), as the inventory records them.
+	Approved []string `json:"approved,omitempty"`
 }
 
 // Summary counts changes per action.

@@ -226,9 +226,10 @@ func (d *decoder) decodeScalar(n *yaml.Node, v reflect.Value, fpath string, opts
 		return
 	}
 	_, isQuantity := opts["quantity"]
+	_, isIntOrPercent := opts["intorpercent"]
 	switch v.Kind() {
 	case reflect.String:
-		if n.Tag != "!!str" && !(isQuantity && (n.Tag == "!!int" || n.Tag == "!!float")) {
+		if n.Tag != "!!str" && !(isQuantity && (n.Tag == "!!int" || n.Tag == "!!float")) && !(isIntOrPercent && n.Tag == "!!int") {
 			d.errorf(n, fpath, "must be a string, not %s (quote it: %q)", describe(n), n.Value)
 			return
 		}
@@ -276,6 +277,11 @@ func (d *decoder) checkString(n *yaml.Node, fpath, s string, opts map[string]str
 		allowed := strings.Split(e, "|")
 		if !contains(allowed, s) {
 			d.errorf(n, fpath, "invalid value %q: must be one of %s", s, strings.Join(allowed, ", "))
+		}
+	}
+	if _, ok := opts["intorpercent"]; ok && s != "" {
+		if _, _, err := ParseIntOrPercent(s); err != nil {
+			d.errorf(n, fpath, "%v", err)
 		}
 	}
 	if _, ok := opts["duration"]; ok && s != "" {
@@ -391,4 +397,34 @@ func levenshtein(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// ParseIntOrPercent reads a count (3) or a percent (50%) of something, at
+// least 1 and at most 100%.
+func ParseIntOrPercent(s string) (n int, percent bool, err error) {
+	t, percent := strings.CutSuffix(s, "%")
+	n, err = strconv.Atoi(t)
+	switch {
+	case err != nil || n < 1:
+		return 0, false, fmt.Errorf("invalid value %q: a count such as 2 or a percent such as 25%%, at least 1", s)
+	case percent && n > 100:
+		return 0, false, fmt.Errorf("invalid value %q: a percent is at most 100%%", s)
+	}
+	return n, percent, nil
+}
+
+// OfCount resolves a count or percent (ParseIntOrPercent) against total,
+// rounding a percent up; def when s is empty.
+func OfCount(s string, total, def int) int {
+	if s == "" {
+		return def
+	}
+	n, percent, err := ParseIntOrPercent(s)
+	if err != nil {
+		return def
+	}
+	if percent {
+		n = (n*total + 99) / 100
+	}
+	return max(1, min(n, max(total, 1)))
 }

@@ -138,7 +138,88 @@ type VirtualWorkspaceSpec struct {
 	// cluster by someone else: Correct (the default) applies git's version
 	// again and records the drift; Report records it and leaves the edit.
 	Drift DriftMode `json:"drift,omitempty" tmc:"enum=Correct|Report"`
+	// Rollout, when set, rolls every new revision out over the target
+	// clusters wave by wave: a wave starts only when the one before it is
+	// healthy at the new revision and baked. Unset, a revision reaches
+	// every target cluster at once.
+	Rollout *Rollout `json:"rollout,omitempty"`
 }
+
+// Rollout rolls a workspace's new revisions out in waves of clusters.
+type Rollout struct {
+	// Waves in order. Each target cluster falls in the first wave that
+	// chooses it; a target cluster no wave chooses falls in a last wave
+	// named "rest", which rolls after every other (never skipped).
+	Waves []Wave `json:"waves" tmc:"required"`
+	// OnFailure is what a wave whose gate does not hold within its timeout
+	// does: Halt (the default) starts no further wave; Rollback also puts
+	// the previous revision back on the failed wave's clusters.
+	OnFailure RolloutFailure `json:"onFailure,omitempty" tmc:"enum=Halt|Rollback"`
+}
+
+// Wave is one step of a rollout: a set of clusters chosen as placement
+// chooses them, and the gate they must pass before the next wave starts.
+type Wave struct {
+	// Name identifies the wave in plans and statuses. A DNS-1123 label, not "rest".
+	Name string `json:"name" tmc:"required"`
+	// Clusters names clusters of the wave.
+	Clusters []string `json:"clusters,omitempty"`
+	// ClusterSelector chooses clusters of the wave by their labels.
+	ClusterSelector *LabelSelector `json:"clusterSelector,omitempty"`
+	// Conditional is an expr-lang expression over `cluster` and `workspace`
+	// choosing clusters of the wave by their facts.
+	Conditional string `json:"conditional,omitempty" tmc:"expr"`
+	// MaxConcurrency is how many of the wave's clusters take the revision
+	// at once: a count or a percent of the wave (rounded up). Defaults to the whole wave.
+	MaxConcurrency string `json:"maxConcurrency,omitempty" tmc:"intorpercent"`
+	// MaxUnavailable is how many of the wave's clusters may be at the new
+	// revision and not yet healthy at once before more take it: a count or
+	// a percent (rounded up). Defaults to MaxConcurrency.
+	MaxUnavailable string `json:"maxUnavailable,omitempty" tmc:"intorpercent"`
+	// MaxFailures is how many of the wave's clusters may fail its gate
+	// without failing the wave. Defaults to 0.
+	MaxFailures int `json:"maxFailures,omitempty" tmc:"min=0"`
+	// Health is the gate's rule over the wave's clusters: All (the
+	// default), Majority or Weighted (by each Cluster's aggregationWeight).
+	Health HealthAggregation `json:"health,omitempty" tmc:"enum=All|Majority|Weighted"`
+	// BakeTime is how long the wave must stay healthy before the next one starts.
+	BakeTime string `json:"bakeTime,omitempty" tmc:"duration"`
+	// Timeout bounds how long after the wave's last apply its gate may take
+	// to hold; past it the wave has failed. Defaults to 10m.
+	Timeout string `json:"timeout,omitempty" tmc:"duration"`
+	// Window, when set, is when the wave may start.
+	Window *Window `json:"window,omitempty"`
+	// ManualGate holds the wave before it starts until a person lifts the
+	// gate for the revision (tmc rollout resume), without a new commit.
+	ManualGate bool `json:"manualGate,omitempty"`
+
+	// Selector is ClusterSelector parsed; Program is Conditional compiled.
+	Selector labels.Selector `json:"-"`
+	Program  *Program        `json:"-"`
+}
+
+// Window is a weekly time window, e.g. weekdays 09:00–16:00 in Europe/Berlin.
+type Window struct {
+	// Days are the days a wave may start (Mon, Tue, …, Sun); empty is every day.
+	Days []string `json:"days,omitempty" tmc:"enum=Mon|Tue|Wed|Thu|Fri|Sat|Sun"`
+	// Start and End are HH:MM, the window's bounds on each of those days.
+	Start string `json:"start" tmc:"required"`
+	End   string `json:"end" tmc:"required"`
+	// TimeZone is an IANA time zone such as Europe/Berlin. Defaults to UTC.
+	TimeZone string `json:"timeZone,omitempty"`
+}
+
+// RolloutFailure is what a failed wave does.
+type RolloutFailure string
+
+// The failure modes of a rollout.
+const (
+	RolloutHalt     RolloutFailure = "Halt"
+	RolloutRollback RolloutFailure = "Rollback"
+)
+
+// RestWave is the name of the wave of target clusters no wave chooses.
+const RestWave = "rest"
 
 // Placement chooses a workspace's target clusters: clusters ∪ clusters matching clusterSelector,
 // kept where conditional is true, minus clusters with projectionEnabled false.

@@ -167,6 +167,9 @@ func (v *validator) workspace(w *VirtualWorkspace) {
 		}
 		v.resourceSelectors(o, f+".resourceSelectors", src.ResourceSelectors)
 	}
+	if s.Rollout != nil {
+		v.rollout(o, s.Rollout)
+	}
 	for i, n := range s.ProjectionPolicies {
 		if v.p.ProjectionPolicy(n) == nil {
 			v.add(o.Errorf(fmt.Sprintf("spec.projectionPolicies[%d]", i), "ProjectionPolicy %q does not exist%s", n, suggest(n, names(v.p.ProjectionPolicies, func(x *ProjectionPolicy) string { return x.Metadata.Name }))))
@@ -337,4 +340,46 @@ func (v *validator) expr(o Origin, field, src string, scope exprScope) *Program 
 	}
 	prog.Pos, prog.Object, prog.Field = o.At(field), o.Object, field
 	return prog
+}
+
+// rollout checks a workspace's waves: named uniquely, choosing clusters as
+// placement does, with windows that parse.
+func (v *validator) rollout(o Origin, r *Rollout) {
+	if len(r.Waves) == 0 {
+		v.add(o.Errorf("spec.rollout.waves", "a rollout needs at least one wave"))
+	}
+	if len(r.Waves) > limits.MaxWaves {
+		v.add(o.Errorf("spec.rollout.waves", "%d waves: a rollout has at most %d", len(r.Waves), limits.MaxWaves))
+		return
+	}
+	seen := map[string]bool{}
+	for i := range r.Waves {
+		w := &r.Waves[i]
+		f := fmt.Sprintf("spec.rollout.waves[%d]", i)
+		switch {
+		case w.Name == RestWave:
+			v.add(o.Errorf(f+".name", "%q is the wave of the clusters no wave chooses; name this wave otherwise", RestWave))
+		case seen[w.Name]:
+			v.add(o.Errorf(f+".name", "wave %q is named twice", w.Name))
+		case len(validation.IsDNS1123Label(w.Name)) > 0:
+			v.add(o.Errorf(f+".name", "invalid wave name %q: %s", w.Name, strings.Join(validation.IsDNS1123Label(w.Name), "; ")))
+		}
+		seen[w.Name] = true
+		if len(w.Clusters) == 0 && w.ClusterSelector == nil && w.Conditional == "" {
+			v.add(o.Errorf(f, "a wave chooses its clusters: set clusters, clusterSelector or conditional"))
+		}
+		for j, c := range w.Clusters {
+			v.clusterRef(o, fmt.Sprintf("%s.clusters[%d]", f, j), c)
+		}
+		v.labelSelector(o, f+".clusterSelector", w.ClusterSelector)
+		if w.ClusterSelector != nil {
+			w.Selector, _ = w.ClusterSelector.Selector()
+		}
+		w.Program = v.expr(o, f+".conditional", w.Conditional, scopeCluster)
+		if w.Window != nil {
+			if _, err := w.Window.Parse(); err != nil {
+				v.add(o.Errorf(f+".window", "%v", err))
+			}
+		}
+	}
 }

@@ -144,3 +144,56 @@ func onCluster(err error, cluster string) *policy.Error {
 	pe.Message = fmt.Sprintf("on cluster %s: %s", cluster, pe.Message)
 	return &pe
 }
+
+// waves puts each target cluster in the first wave of the workspace's
+// rollout that chooses it (by name, labels or its facts), the others in a
+// last wave "rest". The same rules place a cluster that joins during a
+// rollout, so it never takes a revision ahead of the waves before its own.
+func (r *renderer) waves(w *policy.VirtualWorkspace, targets []Decision) ([]Wave, error) {
+	ro := w.Spec.Rollout
+	if ro == nil {
+		return nil, nil
+	}
+	out := make([]Wave, len(ro.Waves), len(ro.Waves)+1)
+	for i := range ro.Waves {
+		out[i] = Wave{Name: ro.Waves[i].Name, Clusters: []string{}, Reasons: map[string]string{}, Spec: &ro.Waves[i]}
+	}
+	rest := Wave{Name: policy.RestWave, Clusters: []string{}, Reasons: map[string]string{}}
+	for _, d := range targets {
+		c := r.p.Cluster(d.Cluster)
+		placed := false
+		for i := range ro.Waves {
+			wv := &ro.Waves[i]
+			why := ""
+			switch {
+			case slices.Contains(wv.Clusters, d.Cluster):
+				why = "named in the wave's clusters"
+			case wv.Selector != nil && wv.Selector.Matches(labels.Set(c.Metadata.Labels)):
+				why = fmt.Sprintf("labels %s match the wave's clusterSelector %s", labelString(c.Metadata.Labels), wv.Selector)
+			case wv.Program != nil:
+				env := &policy.Env{Cluster: r.facts[d.Cluster].facts, Workspace: r.ws}
+				ok, err := wv.Program.Bool(env)
+				if err != nil {
+					return nil, policy.ErrorList{onCluster(err, d.Cluster)}
+				}
+				if ok {
+					why = fmt.Sprintf("the wave's conditional `%s` is true (%s)", wv.Program.Source, factString(wv.Program.Facts(env)))
+				}
+			}
+			if why != "" {
+				out[i].Clusters = append(out[i].Clusters, d.Cluster)
+				out[i].Reasons[d.Cluster] = why
+				placed = true
+				break
+			}
+		}
+		if !placed {
+			rest.Clusters = append(rest.Clusters, d.Cluster)
+			rest.Reasons[d.Cluster] = "no wave chooses it: it rolls last"
+		}
+	}
+	if len(rest.Clusters) > 0 {
+		out = append(out, rest)
+	}
+	return out, nil
+}

@@ -90,6 +90,20 @@ type Workspace struct {
 	Held []*Cluster `json:"held,omitempty"`
 	// Policy is the VirtualWorkspace itself.
 	Policy *policy.VirtualWorkspace `json:"-"`
+	// Waves are the rollout's waves with the target clusters each holds,
+	// in order (the last one "rest" when some target no wave chooses);
+	// nil without a rollout.
+	Waves []Wave `json:"waves,omitempty"`
+}
+
+// Wave is one wave of a workspace's rollout and its target clusters.
+type Wave struct {
+	Name string `json:"name"`
+	// Clusters in name order; Reasons say, per cluster, why it is in this wave.
+	Clusters []string          `json:"clusters"`
+	Reasons  map[string]string `json:"reasons,omitempty"`
+	// Spec is the wave as written; nil for "rest".
+	Spec *policy.Wave `json:"-"`
 }
 
 // Cluster is what one target cluster must hold for one workspace.
@@ -302,6 +316,9 @@ func (r *renderer) workspace(w *policy.VirtualWorkspace) (*Workspace, error) {
 		return out, err
 	}
 	out.Placement = decisions
+	if out.Waves, err = r.waves(w, out.Targets()); err != nil {
+		return out, err
+	}
 	sources, errs := r.readSources(w)
 	live, lerrs := r.readLive(w)
 	sources, errs = append(sources, live...), append(errs, lerrs...)

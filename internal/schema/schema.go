@@ -133,6 +133,10 @@ func (g *gen) schema(t reflect.Type, opts map[string]string) map[string]any {
 			s["type"] = []string{"string", "number"}
 			s["pattern"] = `^[0-9.]+([numkMGTPE]|[KMGTPE]i)?$`
 		}
+		if _, ok := opts["intorpercent"]; ok {
+			s["type"] = []string{"string", "integer"}
+			s["pattern"] = `^[0-9]+%?$`
+		}
 		if _, ok := opts["duration"]; ok {
 			s["pattern"] = `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/kcp-dev/tmc/internal/object"
 	"github.com/kcp-dev/tmc/internal/plan"
 	"github.com/kcp-dev/tmc/internal/render"
+	"github.com/kcp-dev/tmc/internal/rollout"
 )
 
 // FormatVersion is the version of the status JSON.
@@ -70,6 +71,9 @@ type Workspace struct {
 	ProjectedKinds []ProjectedKind `json:"projectedKinds"`
 	// Pending counts the changes a plan found.
 	Pending *plan.Summary `json:"pending,omitempty"`
+	// Rollout is where the workspace's rollout of the revision stands:
+	// its state, current wave and each wave's clusters (omitted without a rollout).
+	Rollout *rollout.Decision `json:"rollout,omitempty"`
 }
 
 // AggregatedKind is the counts of one aggregated kind.
@@ -151,6 +155,9 @@ type Outcome struct {
 	Errors map[string][]string
 	// Views are the aggregated views; nil when nothing was aggregated.
 	Views []*aggregate.WorkspaceView
+	// Rollouts are the rollout decisions of the run, by workspace
+	// (logicalCluster/name); a halted one puts its workspace in Error.
+	Rollouts map[string]*rollout.Decision
 	// Leaving are workspaces (logicalCluster/name) an earlier outcome
 	// showed that git no longer holds: they stay Terminating while a
 	// cluster of the plan is unreachable (their objects there may remain).
@@ -207,6 +214,12 @@ func Build(o Outcome) Report {
 				}
 			} else {
 				w.Pending = nil
+			}
+		}
+		if d := o.Rollouts[key]; d != nil {
+			w.Rollout = d
+			if d.State == rollout.Halted {
+				w.Phase, w.Message = Error, "rollout halted: "+d.Message
 			}
 		}
 		if errs := o.Errors[key]; len(errs) > 0 {

@@ -27,6 +27,12 @@ type Metrics struct {
 	SyncInterval        prometheus.Gauge
 	LastSync            prometheus.Gauge
 	DriftCorrections    *prometheus.CounterVec
+	// RolloutWave is the index of each workspace's current rollout wave
+	// (the number of waves once complete); RolloutState is 1 for its
+	// state; RolloutHalted is 1 while its rollout is halted.
+	RolloutWave   *prometheus.GaugeVec
+	RolloutState  *prometheus.GaugeVec
+	RolloutHalted *prometheus.GaugeVec
 }
 
 // NewMetrics registers the metrics.
@@ -72,12 +78,21 @@ func NewMetrics() *Metrics {
 		DriftCorrections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tmc_drift_corrections_total", Help: "Edits of tmc's objects by someone else that tmc reverted, by cluster and workspace.",
 		}, []string{"cluster", "workspace"}),
+		RolloutWave: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tmc_rollout_wave", Help: "Index of a workspace's current rollout wave (0 is the first; the number of waves once complete).",
+		}, []string{"workspace"}),
+		RolloutState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tmc_rollout_state", Help: "1 for a workspace's rollout state (waiting, progressing, baking, halted, complete).",
+		}, []string{"workspace", "state"}),
+		RolloutHalted: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tmc_rollout_halted", Help: "1 while a workspace's rollout is halted: a wave's gate did not hold within its timeout.",
+		}, []string{"workspace"}),
 		LastSync: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "tmc_last_sync_timestamp_seconds", Help: "Unix time of the last sync interval handled, whether it reconciled or found nothing changed.",
 		}),
 	}
 	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.Workspaces, m.AggregatedResources, m.ProjectedResources, m.AggregationDuration, m.ProjectionDuration, m.AggregationLatency, m.ProjectionLatency,
-		m.ClusterHealth, m.Reconciles, m.APIRequests, m.WorkspaceStatus, m.SyncInterval, m.LastSync, m.DriftCorrections)
+		m.ClusterHealth, m.Reconciles, m.APIRequests, m.WorkspaceStatus, m.SyncInterval, m.LastSync, m.DriftCorrections, m.RolloutWave, m.RolloutState, m.RolloutHalted)
 	return m
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/kcp-dev/tmc/internal/policy"
 	"github.com/kcp-dev/tmc/internal/render"
 	"github.com/kcp-dev/tmc/internal/report"
+	"github.com/kcp-dev/tmc/internal/rollout"
 	"github.com/kcp-dev/tmc/internal/status"
 )
 
@@ -66,6 +67,13 @@ func (s *Syncer) reconcile(ctx context.Context, p *policy.Policies, rev string, 
 		Aggregated: func(ws string, took time.Duration) {
 			s.metrics.AggregationDuration.WithLabelValues(ws).Set(took.Seconds())
 			s.metrics.AggregationLatency.WithLabelValues(ws).Observe(took.Seconds())
+		},
+		Rollout: func(ws *render.Workspace, pl *plan.Plan) *rollout.Decision {
+			s.mu.RLock()
+			view := s.views[object.Workspace(ws.LogicalCluster, ws.Name).String()]
+			s.mu.RUnlock()
+			d := rollout.Decide(rollout.Facts(p, ws, pl, view, time.Now()))
+			return &d
 		},
 	})
 	r = out.Rendered
@@ -296,6 +304,7 @@ func (s *Syncer) record(out *engine.Outcome, full bool) {
 		}
 	}
 	rep := status.Build(o)
+	s.noteRolloutsLocked(o.Rollouts)
 	if full {
 		s.lastPlan = o.Plan
 		kept := map[string]bool{}
@@ -308,6 +317,7 @@ func (s *Syncer) record(out *engine.Outcome, full bool) {
 				delete(s.statuses, key)
 				delete(s.views, key)
 				delete(s.rendered, key)
+				delete(s.rollouts, key)
 				s.forgetWorkspaceLocked(name)
 			}
 		}
@@ -458,6 +468,59 @@ func (s *Syncer) retryClusters(ws *render.Workspace, only map[string]bool) []str
 	for _, c := range last.Clusters {
 		if _, ok := c.Inventories[key]; ok && !slices.Contains(out, c.Name) {
 			out = append(out, c.Name)
+		}
+	}
+	return out
+}
+
+// noteRolloutsLocked keeps each workspace's rollout decision for the
+// scheduler (a rollout that is not complete is reconciled at every
+// interval, and when a bake, window or timeout ends) and the metrics.
+func (s *Syncer) noteRolloutsLocked(decisions map[string]*rollout.Decision) {
+	if s.rollouts == nil {
+		s.rollouts = map[string]*rollout.Decision{}
+	}
+	var next time.Duration
+	for key, d := range decisions {
+		s.rollouts[key] = d
+		if d.RetryAfter > 0 && (next == 0 || d.RetryAfter < next) {
+			next = d.RetryAfter
+		}
+		_, ws, _ := strings.Cut(key, "/")
+		s.metrics.RolloutWave.WithLabelValues(ws).Set(float64(d.Index))
+		halted := 0.0
+		if d.State == rollout.Halted {
+			halted = 1
+		}
+		s.metrics.RolloutHalted.WithLabelValues(ws).Set(halted)
+		for _, st := range []rollout.State{rollout.Waiting, rollout.Progressing, rollout.Baking, rollout.Halted, rollout.Complete} {
+			v := 0.0
+			if d.State == st {
+				v = 1
+			}
+			s.metrics.RolloutState.WithLabelValues(ws, strings.ToLower(string(st))).Set(v)
+		}
+	}
+	if next > 0 {
+		if s.rolloutTimer != nil {
+			s.rolloutTimer.Stop()
+		}
+		s.rolloutTimer = time.AfterFunc(next, s.Trigger)
+	}
+}
+
+// rolling lists the workspaces whose rollout is not complete: the
+// scheduler reconciles them whatever the watches say.
+func (s *Syncer) rolling() map[string]bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out map[string]bool
+	for k, d := range s.rollouts {
+		if d.State != rollout.Complete {
+			if out == nil {
+				out = map[string]bool{}
+			}
+			out[k] = true
 		}
 	}
 	return out

@@ -16,6 +16,7 @@ import (
 	"github.com/kcp-dev/tmc/internal/plan"
 	"github.com/kcp-dev/tmc/internal/policy"
 	"github.com/kcp-dev/tmc/internal/render"
+	"github.com/kcp-dev/tmc/internal/rollout"
 	"github.com/kcp-dev/tmc/internal/status"
 )
 
@@ -85,6 +86,10 @@ type Syncer struct {
 	// syncing holds the workspaces a running reconcile covers: a flag laid
 	// over their last outcome (Statuses), never written into it.
 	syncing map[string]bool
+	// rollouts are each workspace's last rollout decision; rolloutTimer
+	// triggers a reconcile when the soonest bake, window or timeout ends.
+	rollouts     map[string]*rollout.Decision
+	rolloutTimer *time.Timer
 	// views and rendered are each workspace's last aggregated view and
 	// render (by logicalCluster/name), for the Go API's full views.
 	views    map[string]*aggregate.WorkspaceView
@@ -323,7 +328,14 @@ func (s *Syncer) runOnce(ctx context.Context) {
 	if canSkip(known, s.lastOK, s.watch.dirty.Load(), s.skipped) {
 		// Nothing changed in git or on the watched clusters since the last
 		// reconcile: retry only the workspaces it left in error.
-		if only = s.inError(); only == nil {
+		only = s.inError()
+		for k := range s.rolling() {
+			if only == nil {
+				only = map[string]bool{}
+			}
+			only[k] = true
+		}
+		if only == nil {
 			s.skipped++
 			return
 		}
