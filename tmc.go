@@ -148,6 +148,10 @@ type (
 	ConnectOptions = engine.ConnectOptions
 	// PlanOptions tune a plan.
 	PlanOptions = engine.PlanOptions
+	// PlanRollout is one workspace's waves in a plan.
+	PlanRollout = plan.Rollout
+	// RolloutWave is one wave of a workspace's rollout and the target clusters it holds.
+	RolloutWave = render.Wave
 	// RolloutDecision is where a workspace's rollout stands and which of
 	// its clusters may take the revision now.
 	RolloutDecision = rollout.Decision

@@ -28,7 +28,8 @@ func hostilePlan(v string) *tmc.Plan {
 	changes := []*tmc.Change{ch("east", tmc.ActionCreate), upd, ch("east", tmc.ActionDelete), ch("west", tmc.ActionSkip)}
 	return &tmc.Plan{FormatVersion: tmc.PlanFormatVersion, Revision: "r" + v, Changes: changes,
 		Clusters: []tmc.ClusterState{{State: tmc.ClusterReached("east", true)}, {State: tmc.ClusterReached("c-"+v, true)}, {State: tmc.ClusterUnreached("west", errors.New(v))}},
-		Summary:  tmc.Summarize(changes)}
+		Summary:  tmc.Summarize(changes),
+		Rollouts: []tmc.PlanRollout{{Workspace: v, LogicalCluster: v, Waves: []tmc.RolloutWave{{Name: v, Clusters: []string{"east", "c-" + v}, Reasons: map[string]string{"east": v}}}}}}
 }
 
 // TestPlanMarkdownEscapesHostileData: the plan comment of a plan whose
