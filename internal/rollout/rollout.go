@@ -36,6 +36,17 @@ type Cluster struct {
 	Healthy, Reachable bool
 	// Weight is the cluster's aggregationWeight (for Weighted gates).
 	Weight float64
+	// Previous is the revision the cluster held before this one, as its
+	// inventory records it ("" when unknown); RolledBack is set when the
+	// cluster went back from this revision to it (a Rollback ran).
+	Previous   string
+	RolledBack bool
+}
+
+// Rollback is a cluster to put back on the revision it held before.
+type Rollback struct {
+	Cluster  string `json:"cluster"`
+	Revision string `json:"revision"`
 }
 
 // Input is one decision's facts.
@@ -46,6 +57,8 @@ type Input struct {
 	Now      time.Time
 	// Approved holds the waves whose manual gate a person lifted for this revision.
 	Approved map[string]bool
+	// OnFailure is the rollout's failure mode.
+	OnFailure policy.RolloutFailure
 }
 
 // State is where a rollout stands.
@@ -97,6 +110,11 @@ type Decision struct {
 	Apply []string `json:"-"`
 	// Failing are the clusters of a halted wave that fail its gate.
 	Failing []string `json:"failing,omitempty"`
+	// Rollback lists, for a halted rollout with onFailure: Rollback, the
+	// clusters that took the failed revision and the revision each held
+	// before; the caller puts it back. RolledBack are those already back.
+	Rollback   []Rollback `json:"rollback,omitempty"`
+	RolledBack []string   `json:"rolledBack,omitempty"`
 	Waves   []Wave   `json:"waves"`
 	// RetryAfter is when the decision may change without an event (a bake
 	// or a window ends, a timeout passes); 0 when only an event changes it.
@@ -128,6 +146,9 @@ func Decide(in Input) Decision {
 		}
 		current = i
 		d.State, d.Wave, d.Index, d.Message, d.Failing, d.RetryAfter = st, w.Name, i, msg, failing, retry
+		if st == Halted {
+			rollbackOf(in, w, &d)
+		}
 	}
 	if current < 0 {
 		d.Message = fmt.Sprintf("every wave holds revision %s", short(in.Revision))
@@ -147,6 +168,23 @@ func step(in Input, w render.Wave, ws *Wave) (State, string, []string, []string,
 	}
 	if len(w.Clusters) == 0 {
 		return Done, "no target cluster", nil, nil, 0
+	}
+	var back []string
+	for _, name := range w.Clusters {
+		if in.Clusters[name].RolledBack {
+			back = append(back, name)
+		}
+	}
+	if len(back) > 0 {
+		// A wave rolled back stays halted at the previous revision until a
+		// new commit: nothing of the wave takes this revision again.
+		var at []string
+		for _, name := range w.Clusters {
+			if in.Clusters[name].AtRevision && !in.Clusters[name].RolledBack {
+				at = append(at, name)
+			}
+		}
+		return Halted, fmt.Sprintf("wave %s failed at revision %s; %s rolled back to the revision before", w.Name, short(in.Revision), strings.Join(back, ", ")), at, back, 0
 	}
 	var at, healthy, pending, unhealthyAt []string
 	var last time.Time
@@ -228,6 +266,23 @@ func step(in Input, w render.Wave, ws *Wave) (State, string, []string, []string,
 	return Done, fmt.Sprintf("healthy at revision %s", short(in.Revision)), at, nil, 0
 }
 
+// rollbackOf lists, for a halted wave of a rollout that rolls back, the
+// clusters that took the failed revision and what each held before.
+func rollbackOf(in Input, w render.Wave, d *Decision) {
+	if in.OnFailure != policy.RolloutRollback {
+		return
+	}
+	for _, name := range w.Clusters {
+		c := in.Clusters[name]
+		switch {
+		case c.RolledBack:
+			d.RolledBack = append(d.RolledBack, name)
+		case c.Took && c.Previous != "" && c.Previous != in.Revision:
+			d.Rollback = append(d.Rollback, Rollback{Cluster: name, Revision: c.Previous})
+		}
+	}
+}
+
 // retryBefore is when a wave waiting for health must be judged again
 // without an event: when its timeout passes.
 func retryBefore(took bool, last time.Time, timeout time.Duration, now time.Time) time.Duration {
@@ -272,6 +327,9 @@ func short(rev string) string {
 func Facts(p *policy.Policies, ws *render.Workspace, pl *plan.Plan, view *aggregate.WorkspaceView, now time.Time) Input {
 	key := object.Workspace(ws.LogicalCluster, ws.Name).String()
 	in := Input{Revision: pl.Revision, Waves: ws.Waves, Clusters: map[string]Cluster{}, Now: now, Approved: map[string]bool{}}
+	if ro := ws.Policy.Spec.Rollout; ro != nil {
+		in.OnFailure = ro.OnFailure
+	}
 	pending := map[string]bool{}
 	for _, ch := range pl.Changes {
 		if ch.Workspace == ws.Name && ch.LogicalCluster == ws.LogicalCluster && (ch.Action == plan.Create || ch.Action == plan.Update || ch.Action == plan.Delete || ch.Error != "") {
@@ -293,6 +351,10 @@ func Facts(p *policy.Policies, ws *render.Workspace, pl *plan.Plan, view *aggreg
 		if a, ok := st.Applied[key]; ok {
 			c.Updated, _ = time.Parse(time.RFC3339, a.Updated)
 			c.Took = a.Revision != "" && a.Revision == pl.Revision
+			c.Previous = a.Previous
+			// Put back from this revision: the inventory's last change
+			// replaced it with the one before.
+			c.RolledBack = pl.Revision != "" && a.Previous == pl.Revision && a.Revision != pl.Revision
 			for _, rw := range a.Approved {
 				if rev, w, ok := strings.Cut(rw, "/"); ok && rev == pl.Revision {
 					in.Approved[w] = true

@@ -2,8 +2,10 @@ package syncer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -77,6 +79,11 @@ func (s *Syncer) reconcile(ctx context.Context, p *policy.Policies, rev string, 
 		},
 	})
 	r = out.Rendered
+	for _, ws := range r.Workspaces {
+		if res := out.Workspaces[object.Workspace(ws.LogicalCluster, ws.Name).String()]; res != nil && res.Rollout != nil && len(res.Rollout.Rollback) > 0 {
+			s.rollback(ctx, set, ws, res.Rollout.Rollback)
+		}
+	}
 	s.noteDrift(out.Workspaces)
 	aggErr := out.AggregateError
 	if *p.Config.AggregationEnabled {
@@ -524,4 +531,70 @@ func (s *Syncer) rolling() map[string]bool {
 		}
 	}
 	return out
+}
+
+// rollback puts the clusters of a failed wave back on the revision each
+// held before (onFailure: Rollback): the workspace as that revision of git
+// renders it, planned and applied on those clusters only. The inventory
+// then records the failed revision as the one replaced, so the rollout
+// stays halted there until a new commit.
+func (s *Syncer) rollback(ctx context.Context, set *cluster.Set, ws *render.Workspace, targets []rollout.Rollback) {
+	byRev := map[string][]string{}
+	for _, t := range targets {
+		byRev[t.Revision] = append(byRev[t.Revision], t.Cluster)
+	}
+	for _, rev := range slices.Sorted(maps.Keys(byRev)) {
+		clusters := byRev[rev]
+		if err := s.rollbackTo(ctx, set, ws, rev, clusters); err != nil {
+			s.opts.Logf("rollout of %s: rolling %v back to revision %s failed: %v", ws.Name, clusters, short(rev), err)
+			s.mu.Lock()
+			s.noteErrorLocked(object.Workspace(ws.LogicalCluster, ws.Name).String(), fmt.Sprintf("rollback to %s: %v", short(rev), err))
+			s.mu.Unlock()
+			continue
+		}
+		s.opts.Logf("rollout of %s: rolled %v back to revision %s", ws.Name, clusters, short(rev))
+	}
+}
+
+func (s *Syncer) rollbackTo(ctx context.Context, set *cluster.Set, ws *render.Workspace, rev string, clusters []string) error {
+	dir, err := os.MkdirTemp("", "tmc-rollback-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if err := s.src.checkoutInto(rev, dir); err != nil {
+		return err
+	}
+	p, err := policy.Load(ctx, filepath.Join(dir, s.opts.Path))
+	if err != nil {
+		return fmt.Errorf("revision %s does not load: %w", short(rev), err)
+	}
+	if p.Workspace(ws.Name) == nil {
+		return fmt.Errorf("revision %s has no workspace %s", short(rev), ws.Name)
+	}
+	sess, err := (&engine.Repo{Policies: p}).ConnectWith(ctx, set, engine.ConnectOptions{Workspace: ws.Name})
+	if err != nil {
+		return err
+	}
+	pl, err := sess.Plan(ctx, engine.PlanOptions{Workspace: ws.Name, OnlyClusters: clusters, Revision: rev, ForceConflicts: s.opts.ForceConflicts, PerCluster: 16})
+	if err != nil {
+		return err
+	}
+	ao := engine.DefaultApplyOptions()
+	ao.ForceConflicts = s.opts.ForceConflicts
+	res, err := sess.Apply(ctx, pl, ao)
+	if err != nil {
+		return err
+	}
+	if res.Failed() {
+		var errs []string
+		for _, c := range res.Clusters {
+			if c.Err != nil {
+				errs = append(errs, c.Err.Error())
+			}
+			errs = append(errs, c.Errors...)
+		}
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
@@ -227,4 +230,58 @@ func (s *source) head() string {
 		return ""
 	}
 	return h.Hash().String()
+}
+
+// checkoutInto writes the files of revision rev (a commit of the clone)
+// into dir, which exists and is empty: the tree a rollout's Rollback
+// renders the previous revision from. Nothing outside dir is written.
+func (s *source) checkoutInto(rev, dir string) error {
+	repo, err := git.PlainOpen(s.dir)
+	if err != nil {
+		return err
+	}
+	c, err := repo.CommitObject(plumbing.NewHash(rev))
+	if err != nil {
+		return fmt.Errorf("revision %s: %w", short(rev), err)
+	}
+	tree, err := c.Tree()
+	if err != nil {
+		return err
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	return tree.Files().ForEach(func(f *object.File) error {
+		if !filepath.IsLocal(f.Name) {
+			return fmt.Errorf("revision %s holds a path that leaves the tree: %q", short(rev), f.Name)
+		}
+		if d := filepath.Dir(f.Name); d != "." {
+			if err := root.MkdirAll(d, 0o755); err != nil {
+				return err
+			}
+		}
+		if f.Mode == filemode.Symlink {
+			target, err := f.Contents()
+			if err != nil {
+				return err
+			}
+			return root.Symlink(target, f.Name) // the loader confines where symlinks lead
+		}
+		r, err := f.Reader()
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		w, err := root.Create(f.Name)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(w, r); err != nil {
+			w.Close()
+			return err
+		}
+		return w.Close()
+	})
 }

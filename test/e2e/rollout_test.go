@@ -17,7 +17,7 @@ import (
 	"github.com/kcp-dev/tmc/test/harness"
 )
 
-func rolloutRepo(bake string) string {
+func rolloutRepo(bake, onFailure string) string {
 	var b strings.Builder
 	for i, c := range []string{"c1", "c2", "c3", "c4", "c5"} {
 		wave := map[int]string{0: "canary", 1: "two", 2: "two"}[i]
@@ -30,6 +30,7 @@ spec:
   sources: [{path: apps}]
   aggregationPolicies: [deployments]
   rollout:
+    onFailure: ` + onFailure + `
     waves:
     - {name: canary, clusters: [c1], bakeTime: ` + bake + `, timeout: 25s}
     - {name: two, clusterSelector: {matchLabels: {wave: two}}, bakeTime: 3s, timeout: 25s}
@@ -131,7 +132,10 @@ func gitCommit(t *testing.T, dir, msg string) {
 //     it, the status and the metric say halted;
 //   - a syncer killed with SIGKILL while the canary bakes the fixed
 //     revision and started again on the same workdir goes on with wave two
-//     and never writes the canary again.
+//     and never writes the canary again;
+//   - with onFailure: Rollback, a bad revision halts on the canary and the
+//     canary is put back on the revision it held before; no later wave
+//     ever takes the bad one.
 func TestRolloutWavesOnWorkloadClusters(t *testing.T) {
 	ctx := context.Background()
 	cs := harness.StartT(t, "c1", "c2", "c3", "c4", "c5")
@@ -145,7 +149,7 @@ func TestRolloutWavesOnWorkloadClusters(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(f.dir, "apps"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(f.dir, "policies.yaml"), []byte(rolloutRepo("4s")), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(f.dir, "policies.yaml"), []byte(rolloutRepo("4s", "Halt")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(f.dir, "apps", "web.yaml"), []byte(rolloutApp("registry.local/web:v1", "{}")), 0o644); err != nil {
@@ -252,7 +256,7 @@ func TestRolloutWavesOnWorkloadClusters(t *testing.T) {
 	}
 
 	// The fixed revision: kill the syncer while the canary bakes, start it again.
-	if err := os.WriteFile(filepath.Join(f.dir, "policies.yaml"), []byte(rolloutRepo("25s")), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(f.dir, "policies.yaml"), []byte(rolloutRepo("25s", "Halt")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	f.commit("fixed", rolloutApp("registry.local/web:v3", "{}"))
@@ -274,6 +278,30 @@ func TestRolloutWavesOnWorkloadClusters(t *testing.T) {
 	}
 	if c2 := f.tmcApplied("c2"); c2.Sub(canaryWrite) < 24*time.Second {
 		t.Errorf("wave two written %s after the canary: the 25s bake did not survive the restart", c2.Sub(canaryWrite))
+	}
+	eventually(t, "the fixed revision everywhere", 120*time.Second, func() (bool, string) {
+		st, wave, msg := rolloutState()
+		return st == "Complete", st + " " + wave + " " + msg
+	})
+
+	// Rollback: a bad revision halts on the canary and the canary goes back.
+	if err := os.WriteFile(filepath.Join(f.dir, "policies.yaml"), []byte(rolloutRepo("4s", "Rollback")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.commit("bad again", rolloutApp("registry.local/web:v4", "{nope: \"true\"}"))
+	eventually(t, "the canary rolled back to the fixed revision", 120*time.Second, func() (bool, string) {
+		st, wave, msg := rolloutState()
+		return st == "Halted" && wave == "canary" && strings.Contains(msg, "rolled back") && f.image("c1") == "registry.local/web:v3", st + " " + wave + " " + msg + " c1=" + f.image("c1")
+	})
+	for _, c := range []string{"c1", "c2", "c3", "c4", "c5"} {
+		d := f.deployment(c)
+		if img := f.image(c); img != "registry.local/web:v3" || len(d.Spec.Template.Spec.NodeSelector) != 0 {
+			t.Errorf("%s holds %s %v after the rollback, want the fixed revision", c, img, d.Spec.Template.Spec.NodeSelector)
+		}
+	}
+	time.Sleep(5 * time.Second) // intervals pass: the rolled-back canary is not rolled forward again
+	if img := f.image("c1"); img != "registry.local/web:v3" {
+		t.Errorf("the canary took the failed revision again after its rollback: %s", img)
 	}
 	for _, c := range []string{"c4", "c5"} {
 		if img := f.image(c); img == "registry.local/web:v3" {
