@@ -110,6 +110,6 @@ server-side apply, and writes aggregated reports back to the repo.`,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newVersionCommand(), newValidateCommand(), newRenderCommand(), newPlanCommand(), newApplyCommand(), newAggregateCommand(), newStatusCommand(), newSyncCommand())
+	root.AddCommand(newVersionCommand(), newValidateCommand(), newRenderCommand(), newPlanCommand(), newApplyCommand(), newAggregateCommand(), newStatusCommand(), newSyncCommand(), newRolloutCommand())
 	return root
 }

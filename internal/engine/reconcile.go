@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"sort"
 	"sync"
@@ -10,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kcp-dev/tmc/internal/aggregate"
+	"github.com/kcp-dev/tmc/internal/inventory"
 	"github.com/kcp-dev/tmc/internal/object"
 	"github.com/kcp-dev/tmc/internal/plan"
 	"github.com/kcp-dev/tmc/internal/render"
@@ -327,4 +330,50 @@ func (s *Session) RolloutStep(ctx context.Context, pl *plan.Plan) (*plan.Plan, m
 	}
 	sub.Summary = plan.Summarize(sub.Changes)
 	return &sub, decisions, nil
+}
+
+// ApproveWave lifts the manual gate of a rollout wave for a revision,
+// without a new commit: it records REVISION/WAVE on the workspace's
+// inventory on each of its target clusters that has one (the rollout reads
+// approvals from there, so tmc sync and every replica see it). It returns
+// the clusters it was recorded on.
+func (s *Session) ApproveWave(ctx context.Context, workspace, wave, revision string) ([]string, error) {
+	var ws *render.Workspace
+	for _, w := range s.Rendered.Workspaces {
+		if w.Name == workspace {
+			ws = w
+		}
+	}
+	if ws == nil {
+		return nil, fmt.Errorf("workspace %q does not exist", workspace)
+	}
+	found := false
+	for _, w := range ws.Waves {
+		found = found || w.Name == wave
+	}
+	if !found {
+		return nil, fmt.Errorf("workspace %s has no rollout wave %q", workspace, wave)
+	}
+	var done []string
+	var errs []error
+	for _, d := range ws.Targets() {
+		c, err := s.clusters.Get(d.Cluster)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		inv, err := inventory.Read(ctx, c.Client, ws.LogicalCluster, ws.Name)
+		if err != nil || inv == nil {
+			continue // nothing of the workspace there yet
+		}
+		if err := inventory.Approve(ctx, c.Client, ws.LogicalCluster, ws.Name, revision, wave); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		done = append(done, d.Cluster)
+	}
+	if len(done) == 0 {
+		errs = append(errs, fmt.Errorf("no target cluster of %s holds its inventory yet: nothing to record the approval on", workspace))
+	}
+	return done, errors.Join(errs...)
 }

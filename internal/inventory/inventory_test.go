@@ -58,3 +58,45 @@ func TestRoundTrip(t *testing.T) {
 		t.Errorf("the other logical cluster's inventory went too: %+v", all)
 	}
 }
+
+// TestRolloutRevisionsAndApprovalsOnTheInventory: the revision an apply
+// recorded, the one it replaced, and the manual-gate approvals a person
+// recorded (under a field manager of their own) all read back, and an
+// inventory write by tmc keeps the approvals without counting them as an
+// update of what tmc holds.
+func TestRolloutRevisionsAndApprovalsOnTheInventory(t *testing.T) {
+	ctx := context.Background()
+	c := harness.StartT(t, "home").Get("home").Client
+	ns := object.ID{Version: "v1", Kind: "Namespace", Name: "web"}
+	if err := Approve(ctx, c, "root", "web", "r2", "canary"); err == nil {
+		t.Error("an approval without an inventory to record it on was accepted")
+	}
+	if err := Write(ctx, c, &Inventory{LogicalCluster: "root", Workspace: "web", Objects: []object.ID{ns}, Revision: "r2", Previous: "r1"}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := Read(ctx, c, "root", "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"canary", "prod", "canary"} {
+		if err := Approve(ctx, c, "root", "web", "r2", w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := Read(ctx, c, "root", "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Revision != "r2" || got.Previous != "r1" || !cmp.Equal(got.Approved, []string{"r2/canary", "r2/prod"}) {
+		t.Errorf("read back: revision %q previous %q approved %v", got.Revision, got.Previous, got.Approved)
+	}
+	if !got.Updated.Equal(before.Updated) {
+		t.Errorf("an approval moved the inventory's update time %v → %v", before.Updated, got.Updated)
+	}
+	if err := Write(ctx, c, &Inventory{LogicalCluster: "root", Workspace: "web", Objects: []object.ID{ns}, Revision: "r3", Previous: "r2"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := Read(ctx, c, "root", "web"); got.Revision != "r3" || !cmp.Equal(got.Approved, []string{"r2/canary", "r2/prod"}) {
+		t.Errorf("after tmc's next write: %+v", got)
+	}
+}
