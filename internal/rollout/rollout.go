@@ -115,7 +115,7 @@ type Decision struct {
 	// before; the caller puts it back. RolledBack are those already back.
 	Rollback   []Rollback `json:"rollback,omitempty"`
 	RolledBack []string   `json:"rolledBack,omitempty"`
-	Waves   []Wave   `json:"waves"`
+	Waves      []Wave     `json:"waves"`
 	// RetryAfter is when the decision may change without an event (a bake
 	// or a window ends, a timeout passes); 0 when only an event changes it.
 	RetryAfter time.Duration `json:"-"`
