@@ -78,6 +78,7 @@ bench: envtest ## Run the benchmarks and print their figures (see docs/benchmark
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 20x ./internal/...
 	$(GO) run ./hack/bench -n 1000
 	$(GO) run ./hack/soak -intervals 250
+	$(GO) run ./hack/rolloutbench -clusters 20
 
 FUZZTIME ?= 30s
 fuzz: ## Run each fuzz target for FUZZTIME (default 30s): every reader of untrusted input

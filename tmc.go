@@ -148,6 +148,8 @@ type (
 	ConnectOptions = engine.ConnectOptions
 	// PlanOptions tune a plan.
 	PlanOptions = engine.PlanOptions
+	// RolloutRunOptions say how RunRollouts plans, applies and reports.
+	RolloutRunOptions = engine.RolloutRunOptions
 	// PlanRollout is one workspace's waves in a plan.
 	PlanRollout = plan.Rollout
 	// RolloutWave is one wave of a workspace's rollout and the target clusters it holds.
@@ -278,3 +280,11 @@ func PublishReports(ctx context.Context, views []*WorkspaceView, o PublishOption
 
 // Revision returns the git commit checked out in the work tree holding dir, or "".
 func Revision(dir string) string { return engine.Revision(dir) }
+
+// RunRollouts drives the rollouts of a tree to their end, as `tmc apply
+// --rollout` does: plan, apply what each rollout lets through, again, until
+// every rollout is complete or one halts. open connects a fresh session
+// for each step.
+func RunRollouts(ctx context.Context, open func(context.Context) (*Session, error), o RolloutRunOptions) (map[string]*RolloutDecision, error) {
+	return engine.RunRollouts(ctx, open, o)
+}

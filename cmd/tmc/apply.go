@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -111,67 +112,51 @@ One cluster failing never stops the others; the exit code is 1 if any failed.`,
 	return cmd
 }
 
-// applyRollout runs rollouts to their end: plan, narrow the plan to what
-// each rollout lets be applied, apply, wait for the next step; again until
-// every rollout is complete or one halts.
+// applyRollout runs rollouts to their end (tmc.RunRollouts), printing
+// each step; a halted rollout exits 1.
 func applyRollout(cmd *cobra.Command, cf *clusterFlags, dir string, forceConflicts bool, limit time.Duration) error {
 	ctx, cancel := context.WithTimeout(cmd.Context(), limit)
 	defer cancel()
-	for step := 1; ; step++ {
-		s, err := cf.open(ctx, cmd, dir)
-		if err != nil {
-			return err
-		}
-		pl, err := s.Plan(ctx, tmc.PlanOptions{ForceConflicts: forceConflicts, PerCluster: cf.perCluster})
-		if err != nil {
-			return err
-		}
-		pl, decisions, err := s.RolloutStep(ctx, pl)
-		if err != nil {
-			return err
-		}
-		if pl.HasChanges() {
-			aopts := tmc.DefaultApplyOptions()
-			aopts.ForceConflicts, aopts.PerCluster = forceConflicts, cf.perCluster
-			res, err := s.Apply(ctx, pl, aopts)
-			if err != nil {
-				return err
-			}
-			for _, c := range res.Clusters {
-				if c.Created+c.Updated+c.Deleted > 0 || c.Failed() {
-					progress(cmd, "step %d: cluster %s: %d created, %d updated, %d deleted", step, c.Name, c.Created, c.Updated, c.Deleted)
+	aopts := tmc.DefaultApplyOptions()
+	aopts.ForceConflicts, aopts.PerCluster = forceConflicts, cf.perCluster
+	out := cmd.OutOrStdout()
+	last := map[string]string{}
+	decisions, err := tmc.RunRollouts(ctx, func(ctx context.Context) (*tmc.Session, error) { return cf.open(ctx, cmd, dir) }, tmc.RolloutRunOptions{
+		Plan: tmc.PlanOptions{ForceConflicts: forceConflicts, PerCluster: cf.perCluster}, Apply: aopts,
+		Step: func(step int, res *tmc.ApplyResult, decisions map[string]*tmc.RolloutDecision) {
+			if res != nil {
+				for _, c := range res.Clusters {
+					if c.Created+c.Updated+c.Deleted > 0 || c.Failed() {
+						progress(cmd, "step %d: cluster %s: %d created, %d updated, %d deleted", step, c.Name, c.Created, c.Updated, c.Deleted)
+					}
+				}
+				if res.Failed() {
+					w := bufio.NewWriter(out)
+					writeApplyText(w, res)
+					_ = w.Flush()
 				}
 			}
-			if res.Failed() {
-				w := bufio.NewWriter(cmd.OutOrStdout())
-				writeApplyText(w, res)
-				_ = w.Flush()
-				return &exitCodeError{code: exitError, silent: true}
-			}
-		}
-		done, wait := true, 5*time.Second
-		for _, key := range sortedKeys(decisions) {
-			d := decisions[key]
-			printf(cmd.OutOrStdout(), "rollout of %s: wave %s: %s: %s\n", key, d.Wave, d.State, d.Message)
-			switch d.State {
-			case tmc.RolloutHalted:
-				return &exitCodeError{code: exitError, silent: true}
-			case tmc.RolloutComplete:
-			default:
-				done = false
-				if d.RetryAfter > 0 && d.RetryAfter < wait {
-					wait = d.RetryAfter
+			for _, key := range sortedKeys(decisions) {
+				d := decisions[key]
+				msg := fmt.Sprintf("rollout of %s: wave %s: %s: %s", key, d.Wave, d.State, d.Message)
+				if last[key] != msg { // a step that changed nothing prints nothing
+					printf(out, "%s\n", line(msg))
+					last[key] = msg
 				}
 			}
-		}
-		if done {
-			printf(cmd.OutOrStdout(), "every rollout is complete\n")
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("rollouts not complete after %s", limit)
-		case <-time.After(max(wait, time.Second)):
+		},
+	})
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("rollouts not complete after %s", limit)
+	}
+	if err != nil {
+		return &exitCodeError{code: exitError, silent: true}
+	}
+	for _, d := range decisions {
+		if d.State == tmc.RolloutHalted {
+			return &exitCodeError{code: exitError, silent: true}
 		}
 	}
+	printf(out, "every rollout is complete\n")
+	return nil
 }

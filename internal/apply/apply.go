@@ -52,6 +52,8 @@ func DefaultOptions() Options {
 // Result is what an apply did, per cluster.
 type Result struct {
 	Clusters []ClusterResult `json:"clusters"`
+	// Took is how long the apply took.
+	Took time.Duration `json:"-"`
 }
 
 // ClusterResult is what an apply did on one cluster.
@@ -103,6 +105,8 @@ func Apply(ctx context.Context, pl *plan.Plan, set *cluster.Set, opts Options) (
 		byCluster[ch.Cluster] = append(byCluster[ch.Cluster], ch)
 	}
 	res := &Result{Clusters: make([]ClusterResult, len(pl.Clusters))}
+	began := time.Now()
+	defer func() { res.Took = time.Since(began) }()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opts.Clusters)
 	for i, st := range pl.Clusters {

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kcp-dev/tmc/internal/aggregate"
+	"github.com/kcp-dev/tmc/internal/apply"
 	"github.com/kcp-dev/tmc/internal/inventory"
 	"github.com/kcp-dev/tmc/internal/object"
 	"github.com/kcp-dev/tmc/internal/plan"
@@ -376,4 +377,73 @@ func (s *Session) ApproveWave(ctx context.Context, workspace, wave, revision str
 		errs = append(errs, fmt.Errorf("no target cluster of %s holds its inventory yet: nothing to record the approval on", workspace))
 	}
 	return done, errors.Join(errs...)
+}
+
+// RolloutRunOptions say how RunRollouts plans, applies and reports.
+type RolloutRunOptions struct {
+	Plan  PlanOptions
+	Apply apply.Options
+	// Step, when set, is told what each step applied and where every
+	// rollout stood after it.
+	Step func(step int, res *apply.Result, decisions map[string]*rollout.Decision)
+}
+
+// RunRollouts drives the rollouts of a tree to their end, as `tmc apply
+// --rollout` does in CI: plan, narrow the plan to what each rollout lets
+// through (RolloutStep), apply, and again — at once after a step that
+// applied something, else when the soonest bake, window or timeout ends
+// (at most every 2s) — until every rollout is complete or one halts. open
+// connects a fresh session for each step (live facts). It returns the last
+// decisions; an apply that failed is an error.
+func RunRollouts(ctx context.Context, open func(context.Context) (*Session, error), o RolloutRunOptions) (map[string]*rollout.Decision, error) {
+	for step := 1; ; step++ {
+		s, err := open(ctx)
+		if err != nil {
+			return nil, err
+		}
+		pl, err := s.Plan(ctx, o.Plan)
+		if err != nil {
+			return nil, err
+		}
+		pl, decisions, err := s.RolloutStep(ctx, pl)
+		if err != nil {
+			return nil, err
+		}
+		var res *apply.Result
+		if pl.HasChanges() {
+			if res, err = s.Apply(ctx, pl, o.Apply); err != nil {
+				return decisions, err
+			}
+		}
+		if o.Step != nil {
+			o.Step(step, res, decisions)
+		}
+		if res != nil && res.Failed() {
+			return decisions, fmt.Errorf("step %d: apply failed", step)
+		}
+		done, wait := true, 2*time.Second
+		for _, d := range decisions {
+			switch d.State {
+			case rollout.Halted:
+				return decisions, nil
+			case rollout.Complete:
+			default:
+				done = false
+				if d.RetryAfter > 0 && d.RetryAfter < wait {
+					wait = d.RetryAfter
+				}
+			}
+		}
+		if done {
+			return decisions, nil
+		}
+		if res != nil {
+			wait = 200 * time.Millisecond // what was applied may already pass its gate
+		}
+		select {
+		case <-ctx.Done():
+			return decisions, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
 }
