@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fluxcd/pkg/gittestserver"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
@@ -23,25 +22,8 @@ import (
 func TestPushRaceKeepsTheOtherCommit(t *testing.T) {
 	t.Run("bare repo", func(t *testing.T) { pushRaceKeepsTheOtherCommit(t, bareRemote(t), nil) })
 	t.Run("http", func(t *testing.T) {
-		srv, err := gittestserver.NewTempGitServer()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer os.RemoveAll(srv.Root())
-		srv.Auth("tmc", "s3cret")
-		srv.AutoCreate()
-		if err := srv.StartHTTP(); err != nil {
-			t.Fatal(err)
-		}
-		defer srv.StopHTTP()
-		fixture := t.TempDir()
-		if err := os.WriteFile(filepath.Join(fixture, "README.md"), []byte("policies\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := srv.InitRepo(fixture, "main", "org/policies.git"); err != nil {
-			t.Fatal(err)
-		}
-		pushRaceKeepsTheOtherCommit(t, srv.HTTPAddress()+"/org/policies.git", &http.BasicAuth{Username: "tmc", Password: "s3cret"})
+		url, auth, _ := httpRemote(t)
+		pushRaceKeepsTheOtherCommit(t, url, auth)
 	})
 }
 

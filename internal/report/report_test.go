@@ -210,17 +210,26 @@ func TestCommitAndPushLocalBareRepo(t *testing.T) {
 }
 
 func TestCommitAndPushHTTP(t *testing.T) {
+	url, auth, fixture := httpRemote(t)
+	testCommitAndPush(t, url, auth, "Fixtures from "+fixture)
+}
+
+// httpRemote is a repo with a README on a gittestserver over HTTP with
+// basic auth; the server stops with the test. It returns the repo's URL,
+// the credentials and the fixture directory it was made from.
+func httpRemote(t *testing.T) (string, *http.BasicAuth, string) {
+	t.Helper()
 	srv, err := gittestserver.NewTempGitServer()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer os.RemoveAll(srv.Root())
+	t.Cleanup(func() { _ = os.RemoveAll(srv.Root()) })
 	srv.Auth("tmc", "s3cret")
 	srv.AutoCreate()
 	if err := srv.StartHTTP(); err != nil {
 		t.Fatal(err)
 	}
-	defer srv.StopHTTP()
+	t.Cleanup(srv.StopHTTP)
 	fixture := t.TempDir()
 	if err := os.WriteFile(filepath.Join(fixture, "README.md"), []byte("policies\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -228,7 +237,7 @@ func TestCommitAndPushHTTP(t *testing.T) {
 	if err := srv.InitRepo(fixture, "main", "org/policies.git"); err != nil {
 		t.Fatal(err)
 	}
-	testCommitAndPush(t, srv.HTTPAddress()+"/org/policies.git", &http.BasicAuth{Username: "tmc", Password: "s3cret"}, "Fixtures from "+fixture)
+	return srv.HTTPAddress() + "/org/policies.git", &http.BasicAuth{Username: "tmc", Password: "s3cret"}, fixture
 }
 
 // TestPushRaceIsHandled forces the rejection: a writer whose clone is behind must rebase.
