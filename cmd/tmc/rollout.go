@@ -67,7 +67,7 @@ func newRolloutStatusCommand() *cobra.Command {
 
 func newRolloutResumeCommand() *cobra.Command {
 	var cf clusterFlags
-	var workspace, wave, revision string
+	var wave, revision string
 	cmd := &cobra.Command{
 		Use:   "resume [DIR] --workspace NAME --wave NAME",
 		Short: "Lift a wave's manual gate for the revision of DIR (no new commit)",
@@ -77,6 +77,7 @@ wave's manual gate (manualGate: true) is lifted for the revision DIR holds
 there; a new revision needs its own approval.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			workspace := cf.workspace
 			if workspace == "" || wave == "" {
 				return fmt.Errorf("--workspace and --wave are required")
 			}
@@ -99,7 +100,6 @@ there; a new revision needs its own approval.`,
 		},
 	}
 	cf.add(cmd)
-	cmd.Flags().StringVar(&workspace, "workspace", "", "the workspace whose rollout to resume")
 	cmd.Flags().StringVar(&wave, "wave", "", "the wave whose manual gate to lift")
 	cmd.Flags().StringVar(&revision, "revision", "", "the revision the approval is for (default: DIR's git HEAD)")
 	return cmd

@@ -254,6 +254,11 @@ func TestRolloutWavesOnWorkloadClusters(t *testing.T) {
 	if !strings.Contains(metrics, `tmc_rollout_halted{workspace="web"} 1`) {
 		t.Errorf("/metrics lacks tmc_rollout_halted 1")
 	}
+	// The CLI reads the same standing from the clusters and git.
+	out, errOut, code = tmc(t, "rollout", "status", f.dir, "--kubeconfig", cs.KubeconfigPath)
+	if code != 1 || !strings.Contains(out, "rollout of root/web (revision ") || !strings.Contains(out, ": Halted") || !strings.Contains(out, "wave canary      Halted") {
+		t.Errorf("tmc rollout status of a halted rollout: exit %d\n%s\n%s", code, out, errOut)
+	}
 
 	// The fixed revision: kill the syncer while the canary bakes, start it again.
 	if err := os.WriteFile(filepath.Join(f.dir, "policies.yaml"), []byte(rolloutRepo("25s", "Halt")), 0o644); err != nil {
