@@ -130,3 +130,19 @@ func TestRolloutClusterJoinsMidway(t *testing.T) {
 		t.Errorf("%s %s %v", d.State, d.Wave, d.Apply)
 	}
 }
+
+// TestRolloutClusterLeavesMidway: a cluster that leaves the placement
+// during a rollout is dropped from its wave's gate: the wave is judged on
+// the clusters it still holds.
+func TestRolloutClusterLeavesMidway(t *testing.T) {
+	ws := std()
+	cl := fleet(map[string]at{"c1": {t0, true}, "c2": {t0, true}, "c3": {t0, false}})
+	if d := Decide(Input{Revision: "r2", Waves: ws, Clusters: cl, Now: t0.Add(11 * time.Minute)}); d.Wave != "second" {
+		t.Fatalf("with c3 unhealthy: %s %s", d.State, d.Wave)
+	}
+	ws[1].Clusters = []string{"c2"} // c3 left the placement
+	delete(cl, "c3")
+	if d := Decide(Input{Revision: "r2", Waves: ws, Clusters: cl, Now: t0.Add(11 * time.Minute)}); d.Wave != "rest" || d.State != Progressing {
+		t.Errorf("after c3 left: %s %s (%s)", d.State, d.Wave, d.Message)
+	}
+}
