@@ -35,6 +35,9 @@ type WorkspaceView struct {
 	// Drift lists the recent edits made on clusters by someone else to
 	// objects tmc applied (newest first), as the syncer recorded them.
 	Drift []DriftRecord `json:"drift,omitempty"`
+	// Rollout is where the workspace's rollout in waves stood when the view
+	// was read (tmc sync); omitted without a rollout.
+	Rollout *RolloutSummary `json:"rollout,omitempty"`
 	// AggregatedAt is when the view was read. It stays out of the JSON and
 	// the report files, so that an unchanged view makes no commit; status
 	// shows it as lastAggregated.
@@ -55,6 +58,24 @@ type DriftRecord struct {
 	// Corrected is true when tmc applied git's version again; false when the
 	// workspace reports drift only (spec.drift: Report).
 	Corrected bool `json:"corrected"`
+}
+
+// RolloutSummary is a rollout's standing as a report shows it.
+type RolloutSummary struct {
+	Revision string               `json:"revision"`
+	State    string               `json:"state"`
+	Wave     string               `json:"wave,omitempty"`
+	Message  string               `json:"message,omitempty"`
+	Waves    []RolloutWaveSummary `json:"waves"`
+}
+
+// RolloutWaveSummary is one wave of a RolloutSummary.
+type RolloutWaveSummary struct {
+	Name       string   `json:"name"`
+	Clusters   []string `json:"clusters"`
+	State      string   `json:"state"`
+	AtRevision int      `json:"atRevision"`
+	Healthy    int      `json:"healthy"`
 }
 
 // TargetCluster is a target cluster of a workspace: the run's probe

@@ -25,7 +25,8 @@ func hostileView(v string) *aggregate.WorkspaceView {
 				Conflicts: []aggregate.Conflict{{Field: v, Values: map[string]any{"a" + v: v, "b" + v: map[string]any{"k": v}}, Resolution: v, Winner: v}},
 			}},
 		}},
-		Drift: []aggregate.DriftRecord{{Cluster: v, Object: v, Manager: v, Operation: v, Time: v}},
+		Drift:   []aggregate.DriftRecord{{Cluster: v, Object: v, Manager: v, Operation: v, Time: v}},
+		Rollout: &aggregate.RolloutSummary{Revision: v, State: v, Wave: v, Message: v, Waves: []aggregate.RolloutWaveSummary{{Name: v, Clusters: []string{"a" + v, v}, State: v}}},
 	}
 }
 

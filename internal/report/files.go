@@ -117,6 +117,15 @@ func readme(v *aggregate.WorkspaceView) []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Workspace %s\n\n", md.Text(v.LogicalCluster+"/"+v.Workspace))
 	fmt.Fprintf(&b, "Written by `tmc aggregate`; do not edit. The machine-readable view is [status.yaml](status.yaml).\n\n")
+	if r := v.Rollout; r != nil {
+		fmt.Fprintf(&b, "## Rollout of %s: %s\n\n", md.Code(r.Revision), md.Text(r.State))
+		fmt.Fprintf(&b, "Where it stands: %s\n\n", md.Text(r.Message))
+		b.WriteString("| wave | clusters | state | at the revision | healthy |\n|---|---|---|---:|---:|\n")
+		for _, w := range r.Waves {
+			fmt.Fprintf(&b, "| %s | %s | %s | %d/%d | %d |\n", md.Cell(w.Name), md.Cell(strings.Join(w.Clusters, ", ")), md.Cell(w.State), w.AtRevision, len(w.Clusters), w.Healthy)
+		}
+		b.WriteString("\n")
+	}
 	b.WriteString("## Target clusters\n\n| cluster | health | priority | weight |\n|---|---|---:|---:|\n")
 	for _, c := range v.TargetClusters {
 		h := c.Label()

@@ -384,3 +384,13 @@ func healthyOn(v *aggregate.WorkspaceView, cluster string, applied time.Time) bo
 	}
 	return true
 }
+
+// Summary is the decision as a report shows it (no times that change
+// without the rollout moving, so an unchanged rollout makes no report commit).
+func (d *Decision) Summary() *aggregate.RolloutSummary {
+	out := &aggregate.RolloutSummary{Revision: d.Revision, State: string(d.State), Wave: d.Wave, Message: d.Message, Waves: []aggregate.RolloutWaveSummary{}}
+	for _, w := range d.Waves {
+		out.Waves = append(out.Waves, aggregate.RolloutWaveSummary{Name: w.Name, Clusters: w.Clusters, State: string(w.State), AtRevision: w.AtRevision, Healthy: w.Healthy})
+	}
+	return out
+}

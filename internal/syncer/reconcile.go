@@ -89,7 +89,11 @@ func (s *Syncer) reconcile(ctx context.Context, p *policy.Policies, rev string, 
 	if *p.Config.AggregationEnabled {
 		s.mu.RLock()
 		for _, v := range out.Views {
-			v.Drift = slices.Clone(s.drift[object.Workspace(v.LogicalCluster, v.Workspace).String()])
+			key := object.Workspace(v.LogicalCluster, v.Workspace).String()
+			v.Drift = slices.Clone(s.drift[key])
+			if res := out.Workspaces[key]; res != nil && res.Rollout != nil {
+				v.Rollout = res.Rollout.Summary()
+			}
 		}
 		s.mu.RUnlock()
 		if aggErr == nil {

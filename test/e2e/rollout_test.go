@@ -254,6 +254,11 @@ func TestRolloutWavesOnWorkloadClusters(t *testing.T) {
 	if !strings.Contains(metrics, `tmc_rollout_halted{workspace="web"} 1`) {
 		t.Errorf("/metrics lacks tmc_rollout_halted 1")
 	}
+	// The report committed in the syncer's clone shows the halted rollout.
+	eventually(t, "the report shows the halted rollout", 30*time.Second, func() (bool, string) {
+		b, err := os.ReadFile(filepath.Join(workdir, "repo", "reports", "root", "web", "README.md"))
+		return err == nil && strings.Contains(string(b), "## Rollout of `") && strings.Contains(string(b), "| canary | c1 | Halted | 1/1 | 0 |"), string(b)
+	})
 	// The CLI reads the same standing from the clusters and git.
 	out, errOut, code = tmc(t, "rollout", "status", f.dir, "--kubeconfig", cs.KubeconfigPath)
 	if code != 1 || !strings.Contains(out, "rollout of root/web (revision ") || !strings.Contains(out, ": Halted") || !strings.Contains(out, "wave canary      Halted") {
