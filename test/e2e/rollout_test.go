@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -261,7 +262,7 @@ func TestRolloutWavesOnWorkloadClusters(t *testing.T) {
 	})
 	// The CLI reads the same standing from the clusters and git.
 	out, errOut, code = tmc(t, "rollout", "status", f.dir, "--kubeconfig", cs.KubeconfigPath)
-	if code != 1 || !strings.Contains(out, "rollout of root/web (revision ") || !strings.Contains(out, ": Halted") || !strings.Contains(out, "wave canary      Halted") {
+	if code != 1 || !strings.Contains(out, "rollout of root/web (revision ") || !strings.Contains(out, ": Halted") || !regexp.MustCompile(`wave canary\s+Halted\s+1/1 at the revision`).MatchString(out) {
 		t.Errorf("tmc rollout status of a halted rollout: exit %d\n%s\n%s", code, out, errOut)
 	}
 
