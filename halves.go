@@ -7,9 +7,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kcp-dev/tmc/internal/aggregate"
 	"github.com/kcp-dev/tmc/internal/engine"
 	"github.com/kcp-dev/tmc/internal/object"
+	"github.com/kcp-dev/tmc/internal/plan"
 	"github.com/kcp-dev/tmc/internal/policy"
+	"github.com/kcp-dev/tmc/internal/render"
+	"github.com/kcp-dev/tmc/internal/rollout"
 	"github.com/kcp-dev/tmc/internal/status"
 	"github.com/kcp-dev/tmc/internal/syncer"
 )
@@ -64,7 +68,21 @@ func (h *half) once(ctx context.Context) error {
 		return err
 	}
 	key := object.Workspace(h.lc, h.name).String()
-	out := sess.Reconcile(ctx, engine.ReconcileOptions{ForceConflicts: true, Only: map[string]bool{key: true}, NoProjection: h.noProj, NoAggregation: h.noAgg})
+	out := sess.Reconcile(ctx, engine.ReconcileOptions{ForceConflicts: true, Only: map[string]bool{key: true}, NoProjection: h.noProj, NoAggregation: h.noAgg,
+		// A workspace that rolls out in waves takes the revision wave by
+		// wave here too: the gate reads the workspace's view now.
+		Rollout: func(ws *render.Workspace, pl *plan.Plan) *rollout.Decision {
+			var view *aggregate.WorkspaceView
+			if views, err := sess.Aggregate(ctx, engine.AggregateOptions{Workspace: ws.Name}); err == nil {
+				for _, v := range views {
+					if v.LogicalCluster == ws.LogicalCluster {
+						view = v
+					}
+				}
+			}
+			d := rollout.Decide(rollout.Facts(h.repo.Policies, ws, pl, view, time.Now()))
+			return &d
+		}})
 	rep := status.Build(out.Outcome)
 	sn := syncer.Snapshot{Policies: h.repo.Policies}
 	for _, w := range rep.Workspaces {
