@@ -14,6 +14,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,7 +30,7 @@ func main() {
 	objects := flag.Int("objects", 20, "ConfigMaps in the workspace")
 	bake := flag.Duration("bake", time.Second, "bake time of each wave")
 	flag.Parse()
-	tmc.SetLogger(nil)
+	tmc.SetLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
 	ctx := context.Background()
 	work, err := os.MkdirTemp("", "tmc-rolloutbench-")
 	if err != nil {
