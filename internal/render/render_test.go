@@ -6,6 +6,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -452,5 +454,67 @@ spec:
 	_, err = policy.Load(context.Background(), writeTree(t, files))
 	if err == nil || !strings.Contains(err.Error(), "mode Conditional needs a conditional expression, here or on its transformations") {
 		t.Errorf("Conditional without any conditional: %v", err)
+	}
+}
+
+// TestListsExpandIntoTheirItems: published manifests as kubectl takes
+// them — a kind List and typed lists (RoleList, ConfigMapList, whose items
+// may leave apiVersion and kind to the list) — render as their items; an
+// object of a kind that merely ends in List is an object; an error in an
+// item names the item's line.
+func TestListsExpandIntoTheirItems(t *testing.T) {
+	files := map[string]string{
+		"clusters.yaml": hdr + "kind: Cluster\nmetadata: {name: a}\n",
+		"ws.yaml":       hdr + "kind: VirtualWorkspace\nmetadata: {name: ws}\nspec:\n  sources: [{path: app}]\n",
+		"app/list.yaml": `apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: ConfigMap
+  metadata: {name: one, namespace: web}
+- apiVersion: v1
+  kind: Service
+  metadata: {name: svc, namespace: web}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleList
+metadata: {resourceVersion: "7"}
+items:
+- metadata: {name: reader, namespace: web}
+  rules: []
+---
+apiVersion: v1
+kind: ConfigMapList
+items:
+- metadata: {name: two, namespace: web}
+- metadata: {name: three, namespace: web}
+---
+apiVersion: example.com/v1
+kind: ShoppingList
+metadata: {name: groceries, namespace: web}
+items: [milk]
+`,
+	}
+	p := loadDir(t, writeTree(t, files))
+	res, err := Render(context.Background(), p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, o := range res.Workspaces[0].Clusters[0].Objects {
+		got = append(got, o.ID.String()+" @"+strconv.Itoa(o.Source.Line))
+		if o.ID.Kind == "Role" && o.ID.Group != "rbac.authorization.k8s.io" {
+			t.Errorf("a RoleList item took group %q, want the list's", o.ID.Group)
+		}
+	}
+	sort.Strings(got)
+	want := []string{"ConfigMap/web/one @4", "ConfigMap/web/three @22", "ConfigMap/web/two @21", "Role/web/reader @15", "Service/web/svc @7", "ShoppingList/web/groceries @24"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("objects (-want +got):\n%s", diff)
+	}
+	files["app/list.yaml"] = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: ok}\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {namespace: web}\n"
+	_, err = Render(context.Background(), loadDir(t, writeTree(t, files)), Options{})
+	if err == nil || !strings.Contains(err.Error(), "app/list.yaml:7: ConfigMap has no metadata.name") {
+		t.Errorf("an item without a name: %v", err)
 	}
 }

@@ -203,7 +203,7 @@ func (r *renderer) readData(rel string, data []byte) ([]*Source, policy.ErrorLis
 	docs, err := limits.Documents(data)
 	var out []*Source
 	var errs policy.ErrorList
-	for _, n := range docs {
+	for _, n := range expandLists(docs, 0) {
 		if n.Kind == yaml3.ScalarNode && n.Tag == "!!null" {
 			continue
 		}
@@ -369,4 +369,78 @@ func hasAnchors(n *yaml3.Node) bool {
 		}
 	}
 	return false
+}
+
+// expandLists replaces each document that is a List — kind List, or a
+// typed list such as RoleList or ConfigMapList with items and no name, as
+// projects publish them and kubectl takes them — by its items, in order
+// (nested lists too, a few levels deep). An item without apiVersion or kind
+// takes them from a typed list (RoleList → rbac.authorization.k8s.io/v1
+// Role). Each item keeps its own line, so errors name the item's place in
+// the file.
+func expandLists(docs []*yaml3.Node, depth int) []*yaml3.Node {
+	var out []*yaml3.Node
+	for _, n := range docs {
+		items, av, kind := listItems(n)
+		if items == nil || depth >= 3 {
+			out = append(out, n)
+			continue
+		}
+		elem := strings.TrimSuffix(kind, "List")
+		for _, it := range items.Content {
+			if it.Kind == yaml3.MappingNode && kind != "List" {
+				if lookupScalar(it, "kind") == "" {
+					it.Content = append(it.Content, &yaml3.Node{Kind: yaml3.ScalarNode, Value: "kind", Line: it.Line}, &yaml3.Node{Kind: yaml3.ScalarNode, Value: elem, Line: it.Line})
+				}
+				if lookupScalar(it, "apiVersion") == "" && av != "" {
+					it.Content = append(it.Content, &yaml3.Node{Kind: yaml3.ScalarNode, Value: "apiVersion", Line: it.Line}, &yaml3.Node{Kind: yaml3.ScalarNode, Value: av, Line: it.Line})
+				}
+			}
+			out = append(out, expandLists([]*yaml3.Node{it}, depth+1)...)
+		}
+	}
+	return out
+}
+
+// listItems returns the items of a document that is a list, with the
+// list's apiVersion and kind; nil items when it is not one.
+func listItems(n *yaml3.Node) (*yaml3.Node, string, string) {
+	if n.Kind != yaml3.MappingNode {
+		return nil, "", ""
+	}
+	kind, av := lookupScalar(n, "kind"), lookupScalar(n, "apiVersion")
+	if !strings.HasSuffix(kind, "List") {
+		return nil, "", ""
+	}
+	var items, md *yaml3.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		switch n.Content[i].Value {
+		case "items":
+			items = n.Content[i+1]
+		case "metadata":
+			md = n.Content[i+1]
+		}
+	}
+	if items == nil || (items.Kind != yaml3.SequenceNode && !(items.Tag == "!!null")) {
+		return nil, "", ""
+	}
+	if kind != "List" && md != nil && lookupScalar(md, "name") != "" {
+		return nil, "", "" // an object of a kind that happens to end in List
+	}
+	if items.Kind != yaml3.SequenceNode {
+		items = &yaml3.Node{Kind: yaml3.SequenceNode}
+	}
+	return items, av, kind
+}
+
+func lookupScalar(n *yaml3.Node, key string) string {
+	if n == nil || n.Kind != yaml3.MappingNode {
+		return ""
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key && n.Content[i+1].Kind == yaml3.ScalarNode {
+			return n.Content[i+1].Value
+		}
+	}
+	return ""
 }
