@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kcp-dev/tmc/internal/aggregate"
 	"github.com/kcp-dev/tmc/internal/engine"
 	"github.com/kcp-dev/tmc/internal/object"
 	"github.com/kcp-dev/tmc/internal/plan"
@@ -72,16 +71,8 @@ func (h *half) once(ctx context.Context) error {
 		// A workspace that rolls out in waves takes the revision wave by
 		// wave here too: the gate reads the workspace's view now.
 		Rollout: func(ws *render.Workspace, pl *plan.Plan) *rollout.Decision {
-			var view *aggregate.WorkspaceView
-			if views, err := sess.Aggregate(ctx, engine.AggregateOptions{Workspace: ws.Name}); err == nil {
-				for _, v := range views {
-					if v.LogicalCluster == ws.LogicalCluster {
-						view = v
-					}
-				}
-			}
-			d := rollout.Decide(rollout.Facts(h.repo.Policies, ws, pl, view, time.Now()))
-			return &d
+			d, _ := sess.DecideRollout(ctx, ws, pl) // without a view nothing counts as healthy: the wave waits
+			return d
 		}})
 	rep := status.Build(out.Outcome)
 	sn := syncer.Snapshot{Policies: h.repo.Policies}

@@ -290,6 +290,23 @@ func OnlyClusters(pl *plan.Plan, clusters []string) *plan.Plan {
 	return &sub
 }
 
+// DecideRollout decides where a workspace's rollout stands under pl,
+// reading the workspace's aggregated view now (the gate's health) when it
+// has aggregation policies. On an aggregation error the decision is made
+// without a view (no cluster counts as healthy) and the error returned.
+func (s *Session) DecideRollout(ctx context.Context, ws *render.Workspace, pl *plan.Plan) (*rollout.Decision, error) {
+	var view *aggregate.WorkspaceView
+	var err error
+	if len(ws.Policy.Spec.AggregationPolicies) > 0 {
+		var views []*aggregate.WorkspaceView
+		if views, err = s.Aggregate(ctx, AggregateOptions{Workspace: ws.Name}); err == nil {
+			view = rollout.ViewOf(views, ws)
+		}
+	}
+	d := rollout.Decide(rollout.Facts(s.Repo.Policies, ws, pl, view, time.Now()))
+	return &d, err
+}
+
 // RolloutStep narrows a plan to what the rollouts of its workspaces let
 // be applied now (the CLI's view of what tmc sync does each interval): for
 // each workspace with a rollout it reads the workspace's aggregated view —
@@ -303,20 +320,11 @@ func (s *Session) RolloutStep(ctx context.Context, pl *plan.Plan) (*plan.Plan, m
 		if ws.Waves == nil {
 			continue
 		}
-		var view *aggregate.WorkspaceView
-		if len(ws.Policy.Spec.AggregationPolicies) > 0 {
-			views, err := s.Aggregate(ctx, AggregateOptions{Workspace: ws.Name})
-			if err != nil {
-				return nil, nil, err
-			}
-			for _, v := range views {
-				if v.LogicalCluster == ws.LogicalCluster {
-					view = v
-				}
-			}
+		d, err := s.DecideRollout(ctx, ws, pl)
+		if err != nil {
+			return nil, nil, err
 		}
-		d := rollout.Decide(rollout.Facts(s.Repo.Policies, ws, pl, view, time.Now()))
-		decisions[object.Workspace(ws.LogicalCluster, ws.Name).String()] = &d
+		decisions[object.Workspace(ws.LogicalCluster, ws.Name).String()] = d
 	}
 	if len(decisions) == 0 {
 		return pl, decisions, nil

@@ -224,13 +224,7 @@ func (s *Session) Status(ctx context.Context) (status.Report, error) {
 		if ws.Waves == nil {
 			continue
 		}
-		var view *aggregate.WorkspaceView
-		for _, v := range views {
-			if v.Workspace == ws.Name && v.LogicalCluster == ws.LogicalCluster {
-				view = v
-			}
-		}
-		d := rollout.Decide(rollout.Facts(s.Repo.Policies, ws, pl, view, time.Now()))
+		d := rollout.Decide(rollout.Facts(s.Repo.Policies, ws, pl, rollout.ViewOf(views, ws), time.Now()))
 		if o.Rollouts == nil {
 			o.Rollouts = map[string]*rollout.Decision{}
 		}

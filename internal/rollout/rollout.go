@@ -367,6 +367,16 @@ func Facts(p *policy.Policies, ws *render.Workspace, pl *plan.Plan, view *aggreg
 	return in
 }
 
+// ViewOf picks the workspace's view among views (nil when there is none).
+func ViewOf(views []*aggregate.WorkspaceView, ws *render.Workspace) *aggregate.WorkspaceView {
+	for _, v := range views {
+		if v.Workspace == ws.Name && v.LogicalCluster == ws.LogicalCluster {
+			return v
+		}
+	}
+	return nil
+}
+
 // healthyOn reports whether every aggregated instance on cluster is
 // healthy in a view read after the cluster's last apply.
 func healthyOn(v *aggregate.WorkspaceView, cluster string, applied time.Time) bool {
