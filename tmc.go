@@ -122,6 +122,12 @@ type (
 	Origin = aggregate.Origin
 	// Conflict is a field whose values differ across clusters, and how it was resolved.
 	Conflict = aggregate.Conflict
+	// Divergence is a cluster of a Divergent conflict: what git meant there, and who wrote the value it holds.
+	Divergence = aggregate.Divergence
+	// Variation is a field whose values differ across clusters as git meant (never a conflict).
+	Variation = aggregate.Variation
+	// VariedBy is a projection policy's transformation behind a Variation.
+	VariedBy = aggregate.VariedBy
 	// StatusReport is every workspace's status.
 	StatusReport = status.Report
 	// WorkspaceStatus is one workspace's status: phase, target clusters, kinds.

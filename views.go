@@ -95,8 +95,11 @@ type AggregatedResourceView struct {
 	HealthyCount   int
 	UnhealthyCount int
 	// InstanceCount counts (resource, cluster) instances read.
-	InstanceCount  int
-	LastAggregated time.Time
+	InstanceCount int
+	// DivergentFields counts the fields, over all resources, where some
+	// cluster does not hold what git meant.
+	DivergentFields int
+	LastAggregated  time.Time
 	// Policy is the AggregationPolicy that built the view.
 	Policy string
 }
@@ -113,8 +116,15 @@ type AggregatedResource struct {
 	Status         AggregatedResourceStatus
 	// Conditions are merged per type: the worst status across clusters.
 	Conditions []metav1.Condition
-	// Conflicts are the fields the instances disagree on, and how each was resolved.
+	// Conflicts are the fields the instances disagree on where git did not
+	// mean them to (class Divergent or Unmanaged), and how each was resolved.
 	Conflicts []Conflict
+	// Variations are the fields that differ across clusters as git meant
+	// (a projection policy's transformation): never conflicts. Where git's
+	// source sets the field, AggregatedSpec holds git's value there.
+	Variations []Variation
+	// DivergentFields counts the Divergent conflicts: clusters not holding what git meant.
+	DivergentFields int
 }
 
 // AggregatedResourceStatus is a resource's combined state.
@@ -273,11 +283,11 @@ func newVirtualWorkspace(sn syncer.Snapshot) *VirtualWorkspace {
 
 func aggregatedView(gvk schema.GroupVersionKind, k aggregate.KindView, at time.Time) *AggregatedResourceView {
 	av := &AggregatedResourceView{GVK: gvk, Resources: map[string]*AggregatedResource{}, TotalCount: k.TotalCount, HealthyCount: k.HealthyCount,
-		UnhealthyCount: k.UnhealthyCount, InstanceCount: k.InstanceCount, LastAggregated: at, Policy: k.Policy}
+		UnhealthyCount: k.UnhealthyCount, InstanceCount: k.InstanceCount, LastAggregated: at, Policy: k.Policy, DivergentFields: k.DivergentFields}
 	for _, r := range k.Resources {
 		ar := &AggregatedResource{Name: r.Name, Namespace: r.Namespace, ClusterOrigins: map[string]*ClusterResourceInstance{},
 			Status:    AggregatedResourceStatus{Health: ResourceHealth(r.Status), Present: r.Present, Targets: r.Targets, Merged: r.AggregatedStatus},
-			Conflicts: r.Conflicts}
+			Conflicts: r.Conflicts, Variations: r.Variations, DivergentFields: r.DivergentFields}
 		hasSpec := false
 		for _, o := range r.Clusters {
 			if o.Object == nil {

@@ -188,11 +188,41 @@ func writeAggregateText(w io.Writer, views []*tmc.WorkspaceView) {
 					if c.Manager != "" {
 						won += ", written by " + c.Manager + " at " + c.WrittenAt
 					}
-					printf(w, "      conflict %s: %s (%s: %s)\n", c.Field, line(strings.Join(vals, " ")), c.Resolution, line(won))
+					printf(w, "      conflict (%s) %s: %s (%s: %s)\n", strings.ToLower(c.Class), c.Field, line(strings.Join(vals, " ")), c.Resolution, line(won))
+					for _, d := range c.Divergent {
+						by := ""
+						if d.Manager != "" {
+							by = ", written by " + d.Manager + " at " + d.WrittenAt
+						}
+						printf(w, "        %s holds %s where git means %s%s\n", d.Cluster, line(compact(c.Values[d.Cluster])), line(compact(d.Desired)), line(by))
+					}
+				}
+				for _, v := range r.Variations {
+					printf(w, "      varies by policy %s: %s\n", v.Field, line(variation(v)))
 				}
 			}
 		}
 	}
+}
+
+// variation says what git holds, what each cluster holds, and which
+// transformations made them differ.
+func variation(v tmc.Variation) string {
+	var parts []string
+	if v.HasSource {
+		parts = append(parts, "git "+compact(v.Source)+";")
+	}
+	for _, cl := range slices.Sorted(maps.Keys(v.Values)) {
+		parts = append(parts, cl+"="+compact(v.Values[cl]))
+	}
+	var by []string
+	for _, b := range v.By {
+		by = append(by, fmt.Sprintf("%s transformations[%d] %s on %s", b.Policy, b.Transformation, b.Type, strings.Join(b.Clusters, ",")))
+	}
+	if len(by) == 0 {
+		by = append(by, "rendered differently per cluster")
+	}
+	return strings.Join(parts, " ") + " (" + strings.Join(by, "; ") + ")"
 }
 
 // kindCounts is the seed's summary of a kind: resources judged once by the
@@ -202,6 +232,12 @@ func kindCounts(k tmc.KindView) string {
 		k.TotalCount, k.HealthyCount, k.UnhealthyCount, k.HealthyPercent(), k.InstanceCount, k.HealthyInstanceCount)
 	if k.MissingCount > 0 {
 		s += fmt.Sprintf(", %d missing (%d %s not on every cluster)", k.MissingCount, k.PartialCount, plural(k.PartialCount, "resource", "resources"))
+	}
+	if k.DivergentFields > 0 {
+		s += fmt.Sprintf(", %d divergent %s", k.DivergentFields, plural(k.DivergentFields, "field", "fields"))
+	}
+	if k.VariedFields > 0 {
+		s += fmt.Sprintf(", %d %s varying by policy", k.VariedFields, plural(k.VariedFields, "field", "fields"))
 	}
 	return s
 }

@@ -10,6 +10,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	yaml3 "go.yaml.in/yaml/v3"
+
 	"github.com/kcp-dev/tmc/internal/cluster"
 	"github.com/kcp-dev/tmc/internal/mask"
 	"github.com/kcp-dev/tmc/internal/object"
@@ -23,6 +25,10 @@ type Options struct {
 	Workspace string
 	// Clusters bounds the clusters read at once.
 	Clusters int
+	// Behind names, per workspace (logicalCluster/name), the target
+	// clusters that do not hold the rendered revision yet (a rollout holds
+	// them back): their differences are not judged against this render.
+	Behind map[string][]string
 }
 
 // DefaultOptions reads 4 clusters at once.
@@ -62,9 +68,13 @@ func workspace(ctx context.Context, p *policy.Policies, r *render.Result, ws *re
 		facts[d.Cluster] = d.Facts
 		v.TargetClusters = append(v.TargetClusters, tc)
 	}
+	desired := indexRendered(ws)
+	for _, c := range opts.Behind[object.Workspace(ws.LogicalCluster, ws.Name).String()] {
+		delete(desired, c)
+	}
 	for _, name := range ws.Policy.Spec.AggregationPolicies {
 		ap := p.AggregationPolicy(name)
-		kv, err := kind(ctx, ap, ws, targets, facts, set, opts)
+		kv, err := kind(ctx, ap, ws, targets, facts, desired, set, opts)
 		if err != nil {
 			return v, err
 		}
@@ -73,7 +83,7 @@ func workspace(ctx context.Context, p *policy.Policies, r *render.Result, ws *re
 	return v, nil
 }
 
-func kind(ctx context.Context, ap *policy.AggregationPolicy, ws *render.Workspace, targets map[string]TargetCluster, facts map[string]policy.ClusterFacts, set *cluster.Set, opts Options) (KindView, error) {
+func kind(ctx context.Context, ap *policy.AggregationPolicy, ws *render.Workspace, targets map[string]TargetCluster, facts map[string]policy.ClusterFacts, desired desiredIndex, set *cluster.Set, opts Options) (KindView, error) {
 	s := ap.Spec
 	kv := KindView{Policy: ap.Metadata.Name, APIVersion: s.GVK.APIVersion(), Kind: s.GVK.Kind, MergeStrategy: string(s.MergeStrategy),
 		ConflictResolution: string(s.ConflictResolution), HealthAggregation: string(s.HealthAggregation), StatusMerging: string(s.StatusMerging), Resources: []Resource{}}
@@ -89,7 +99,7 @@ func kind(ctx context.Context, ap *policy.AggregationPolicy, ws *render.Workspac
 			continue
 		}
 		g.Go(func() error {
-			insts, err := read(gctx, ap, ws, tc, facts[name], set)
+			insts, err := read(gctx, ap, ws, tc, facts[name], desired, set)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -126,6 +136,8 @@ func kind(ctx context.Context, ap *policy.AggregationPolicy, ws *render.Workspac
 		if res.Status == Healthy {
 			kv.HealthyCount++
 		}
+		kv.DivergentFields += res.DivergentFields
+		kv.VariedFields += len(res.Variations)
 		missing := false
 		for _, o := range res.Clusters {
 			switch o.Health {
@@ -150,7 +162,7 @@ func kind(ctx context.Context, ap *policy.AggregationPolicy, ws *render.Workspac
 }
 
 // read lists the policy's kind on one cluster and prepares each instance.
-func read(ctx context.Context, ap *policy.AggregationPolicy, ws *render.Workspace, tc TargetCluster, facts policy.ClusterFacts, set *cluster.Set) ([]*instance, error) {
+func read(ctx context.Context, ap *policy.AggregationPolicy, ws *render.Workspace, tc TargetCluster, facts policy.ClusterFacts, desired desiredIndex, set *cluster.Set) ([]*instance, error) {
 	c, err := set.Get(tc.Name)
 	if err != nil {
 		return nil, err
@@ -163,23 +175,37 @@ func read(ctx context.Context, ap *policy.AggregationPolicy, ws *render.Workspac
 	if err != nil {
 		return nil, err
 	}
-	lastWriterDecides := ap.Spec.MergeStrategy == policy.MergeUnion && ap.Spec.ConflictResolution == policy.ResolveLastWriter
 	out := make([]*instance, 0, len(objs))
 	for _, obj := range objs {
-		env := &policy.Env{Cluster: facts, Workspace: policy.WorkspaceFacts{Name: ws.Name, LogicalCluster: ws.LogicalCluster}}
-		inst := &instance{cluster: tc.Name, priority: tc.Priority, weight: tc.Weight, changed: lastChanged(obj)}
-		if lastWriterDecides {
-			inst.writes = writes(obj) // parsing managedFields costs: only where LastWriter reads them
-		}
-		inst.health, inst.message = instanceHealth(ap, obj, env)
-		object.DropServerMetadata(obj)
-		if obj, err = transform(ap, obj, env, vals); err != nil {
+		inst, err := newInstance(ap, ws, tc, facts, desired, vals, obj)
+		if err != nil {
 			return nil, err
 		}
-		inst.obj = obj
 		out = append(out, inst)
 	}
 	return out, nil
+}
+
+// newInstance prepares one object read from a cluster: its health, its
+// writers, what tmc rendered for it there, and the policy's transformations.
+func newInstance(ap *policy.AggregationPolicy, ws *render.Workspace, tc TargetCluster, facts policy.ClusterFacts, desired desiredIndex, vals []*yaml3.Node, obj map[string]any) (*instance, error) {
+	env := &policy.Env{Cluster: facts, Workspace: policy.WorkspaceFacts{Name: ws.Name, LogicalCluster: ws.LogicalCluster}}
+	inst := &instance{cluster: tc.Name, priority: tc.Priority, weight: tc.Weight, changed: lastChanged(obj), env: env}
+	if ap.Spec.MergeStrategy == policy.MergeUnion && ap.Spec.ConflictResolution == policy.ResolveLastWriter {
+		inst.writes = writes(obj) // parsing managedFields costs: only where LastWriter reads them
+	}
+	if md, ok := obj["metadata"].(map[string]any); ok {
+		inst.mf, _ = md["managedFields"].([]any) // parsed only where a divergence needs its writer
+	}
+	inst.rendered = desired.lookup(tc.Name, obj)
+	inst.health, inst.message = instanceHealth(ap, obj, env)
+	object.DropServerMetadata(obj)
+	obj, err := transform(ap, obj, env, vals)
+	if err != nil {
+		return nil, err
+	}
+	inst.obj = obj
+	return inst, nil
 }
 
 // resource merges one resource's instances.
@@ -257,6 +283,10 @@ func resource(ap *policy.AggregationPolicy, insts []*instance, names []string, t
 	}
 	res.Conflicts = m.conflicts
 	sort.Slice(res.Conflicts, func(i, j int) bool { return res.Conflicts[i].Field < res.Conflicts[j].Field })
+	if len(res.Conflicts) > 0 || len(m.itemwise) > 0 {
+		// Only now is what tmc rendered read: agreeing instances cost nothing.
+		classifyResource(&res, m.itemwise, &classifier{ap: ap, insts: present}, prefix)
+	}
 	res.AggregatedStatus = mergeStatus(s.StatusMerging, insts)
 	res.Conditions = mergeConditions(insts)
 	if mask.IsSecret(s.GVK.APIVersion(), s.GVK.Kind) {
@@ -273,6 +303,17 @@ func maskSecret(res *Resource) {
 	for i := range res.Conflicts {
 		for c := range res.Conflicts[i].Values {
 			res.Conflicts[i].Values[c] = mask.Value
+		}
+		for j := range res.Conflicts[i].Divergent {
+			res.Conflicts[i].Divergent[j].Desired = mask.Value
+		}
+	}
+	for i := range res.Variations {
+		for c := range res.Variations[i].Values {
+			res.Variations[i].Values[c] = mask.Value
+		}
+		if res.Variations[i].HasSource {
+			res.Variations[i].Source = mask.Value
 		}
 	}
 }

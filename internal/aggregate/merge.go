@@ -46,6 +46,10 @@ type merger struct {
 	order      []*instance
 	resolution string // LastWriter, Priority, Report (Union), or Intersection
 	conflicts  []Conflict
+	// itemwise are the lists without names that differ and were merged item
+	// by item: not conflicts, unless classification finds them divergent
+	// (or intended: then a variation).
+	itemwise []Conflict
 }
 
 // merge returns the merged value of the instances that hold a field (vals is
@@ -93,6 +97,11 @@ func (m *merger) merge(path string, vals map[string]any, total int) (v any, drop
 		return out, false
 	}
 	if lists, ok := allLists(vals); ok && m.resolution != string(policy.ResolveReport) {
+		res := string(policy.MergeUnion)
+		if m.resolution == string(policy.MergeIntersection) {
+			res = string(policy.MergeIntersection)
+		}
+		m.itemwise = append(m.itemwise, Conflict{Field: path, Values: vals, Resolution: res})
 		return m.mergeItems(lists), false
 	}
 	// A leaf the instances disagree on.

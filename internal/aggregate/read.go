@@ -18,6 +18,7 @@ import (
 	"github.com/kcp-dev/tmc/internal/fieldpath"
 	"github.com/kcp-dev/tmc/internal/inventory"
 	"github.com/kcp-dev/tmc/internal/policy"
+	"github.com/kcp-dev/tmc/internal/render"
 )
 
 // PageSize is the LIST page size.
@@ -29,7 +30,10 @@ type instance struct {
 	priority int
 	weight   float64
 	obj      map[string]any // after the policy's transformations
-	writes   []write        // who wrote which fields when (managedFields)
+	writes   []write        // who wrote which fields when (managedFields), parsed on demand
+	mf       []any          // the raw managedFields
+	rendered *render.Object // what tmc rendered for the cluster; nil when it rendered none
+	env      *policy.Env
 	health   string
 	message  string
 	changed  time.Time

@@ -113,6 +113,12 @@ type KindView struct {
 	MissingCount int `json:"missingCount"`
 	// PartialCount is the number of resources missing on at least one reachable target cluster.
 	PartialCount int `json:"partialCount"`
+	// DivergentFields is the number of fields, over all resources, where
+	// some cluster does not hold what git meant (conflicts of class Divergent).
+	DivergentFields int `json:"divergentFields"`
+	// VariedFields is the number of fields, over all resources, that differ
+	// across clusters as git meant (variations).
+	VariedFields int `json:"variedFields"`
 	// Resources in namespace/name order.
 	Resources []Resource `json:"resources"`
 	// Error is why the kind could not be read everywhere (per cluster errors joined).
@@ -137,8 +143,57 @@ type Resource struct {
 	AggregatedStatus map[string]any `json:"aggregatedStatus,omitempty"`
 	// Conditions are merged per type: the worst status and the clusters reporting it.
 	Conditions []Condition `json:"conditions,omitempty"`
-	// Conflicts are the fields the instances disagree on, and how each was resolved.
+	// Conflicts are the fields the instances disagree on where git did not
+	// mean them to differ (class Divergent or Unmanaged), and how each was
+	// resolved.
 	Conflicts []Conflict `json:"conflicts,omitempty"`
+	// Variations are the fields whose values differ across clusters exactly
+	// as git meant (class Intended): never conflicts. Where git's source
+	// object sets the field, Spec holds that source value and the variation
+	// the per-cluster values beside it.
+	Variations []Variation `json:"variations,omitempty"`
+	// DivergentFields counts the conflicts of class Divergent.
+	DivergentFields int `json:"divergentFields,omitempty"`
+}
+
+// Variation is a field whose values differ across clusters because git
+// means them to: every cluster holds what tmc rendered for it.
+type Variation struct {
+	// Field is the path, in jsonPath syntax, from the object root.
+	Field string `json:"field"`
+	// Source is the value the object holds as written in git, before the
+	// projection policies' transformations (absent when git's source does
+	// not set the field: a transformation adds it on some clusters).
+	Source    any  `json:"source,omitempty"`
+	HasSource bool `json:"-"`
+	// Values maps each cluster to its value.
+	Values map[string]any `json:"values"`
+	// By names the transformations that made the values differ, and where
+	// they acted (as render --explain shows them); empty when the render
+	// differs for another reason (a live source, say).
+	By []VariedBy `json:"by"`
+}
+
+// VariedBy is one projection policy's transformation behind a Variation.
+type VariedBy struct {
+	Policy string `json:"policy"`
+	// Transformation is its index in the policy's spec.transformations.
+	Transformation int    `json:"transformation"`
+	Type           string `json:"type"`
+	Path           string `json:"path"`
+	// Clusters are the clusters it acted on.
+	Clusters []string `json:"clusters"`
+}
+
+// Divergence is a cluster whose instance does not hold what git meant there.
+type Divergence struct {
+	Cluster string `json:"cluster"`
+	// Desired is the value tmc rendered for the cluster.
+	Desired any `json:"desired"`
+	// Manager and WrittenAt (RFC 3339) say which field manager last wrote
+	// the cluster's value and when (from managedFields).
+	Manager   string `json:"manager,omitempty"`
+	WrittenAt string `json:"writtenAt,omitempty"`
 }
 
 // Origin is a resource's instance on one cluster.
@@ -175,6 +230,13 @@ type Conflict struct {
 	Field string `json:"field"`
 	// Values maps each cluster to its value (absent: the instance lacks the field).
 	Values map[string]any `json:"values"`
+	// Class is Divergent (some cluster does not hold what tmc rendered for
+	// it: Divergent names them) or Unmanaged (git does not set the field,
+	// or tmc did not render the object).
+	Class string `json:"class"`
+	// Divergent lists, for class Divergent, each cluster whose value is not
+	// what git meant there.
+	Divergent []Divergence `json:"divergent,omitempty"`
 	// Resolution is the rule that decided: LastWriter, Priority, Report (unresolved), or the strategy.
 	Resolution string `json:"resolution"`
 	// Winner is the cluster whose value the merged view holds ("" when unresolved).

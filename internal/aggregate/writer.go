@@ -44,6 +44,14 @@ func writes(obj map[string]any) []write {
 	return out
 }
 
+// parsedWrites reads the instance's managedFields on first use.
+func (inst *instance) parsedWrites() *instance {
+	if inst.writes == nil && inst.mf != nil {
+		inst.writes = writes(map[string]any{"metadata": map[string]any{"managedFields": inst.mf}})
+	}
+	return inst
+}
+
 // lastWrite is the newest write of the field at p, or of its nearest
 // ancestor that a manager owns as a whole (an atomic list or map).
 func (inst *instance) lastWrite(p smd.Path) (write, bool) {

@@ -145,7 +145,7 @@ func (s *Session) Reconcile(ctx context.Context, o ReconcileOptions) *Outcome {
 	}
 	out.Plan = MergePlans(o.Revision, all)
 	if *cfg.AggregationEnabled && !o.NoAggregation {
-		out.Views, out.AggregateError = s.aggregateEach(ctx, r, cfg.MaxWorkers, o.Aggregated)
+		out.Views, out.AggregateError = s.aggregateEach(ctx, r, cfg.MaxWorkers, out.Rollouts, o.Aggregated)
 	}
 	return out
 }
@@ -206,14 +206,15 @@ func (s *Session) project(ctx context.Context, ws *render.Workspace, po PlanOpti
 }
 
 // aggregateEach builds every workspace's view, at most workers at once.
-func (s *Session) aggregateEach(ctx context.Context, r *render.Result, workers int, took func(string, time.Duration)) ([]*aggregate.WorkspaceView, error) {
+// Clusters a rollout holds back are not judged against this render.
+func (s *Session) aggregateEach(ctx context.Context, r *render.Result, workers int, rollouts map[string]*rollout.Decision, took func(string, time.Duration)) ([]*aggregate.WorkspaceView, error) {
 	views := make([]*aggregate.WorkspaceView, len(r.Workspaces))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(workers, 1))
 	for i, ws := range r.Workspaces {
 		g.Go(func() error {
 			start := time.Now()
-			vs, err := s.Aggregate(gctx, AggregateOptions{Workspace: ws.Name})
+			vs, err := s.Aggregate(gctx, AggregateOptions{Workspace: ws.Name, Behind: behind(ws, rollouts)})
 			if took != nil {
 				took(ws.Name, time.Since(start))
 			}
@@ -288,6 +289,22 @@ func OnlyClusters(pl *plan.Plan, clusters []string) *plan.Plan {
 	}
 	sub.Summary = plan.Summarize(sub.Changes)
 	return &sub
+}
+
+// behind lists the target clusters of ws that its rollout has not let take
+// the revision.
+func behind(ws *render.Workspace, rollouts map[string]*rollout.Decision) []string {
+	d := rollouts[object.Workspace(ws.LogicalCluster, ws.Name).String()]
+	if d == nil {
+		return nil
+	}
+	var out []string
+	for _, c := range ws.Clusters {
+		if !slices.Contains(d.Apply, c.Name) {
+			out = append(out, c.Name)
+		}
+	}
+	return out
 }
 
 // DecideRollout decides where a workspace's rollout stands under pl,

@@ -195,6 +195,10 @@ func (s *Session) Apply(ctx context.Context, pl *plan.Plan, o apply.Options) (*a
 type AggregateOptions struct {
 	// Workspace aggregates only the named workspace.
 	Workspace string
+	// Behind are the target clusters (of Workspace) a rollout still holds
+	// at an earlier revision: their differences are not judged against
+	// this revision's render.
+	Behind []string
 }
 
 // Aggregate reads every workspace's aggregated kinds back from its target
@@ -204,6 +208,14 @@ func (s *Session) Aggregate(ctx context.Context, o AggregateOptions) ([]*aggrega
 	ao.Workspace, ao.Clusters = o.Workspace, s.Repo.Policies.Config.MaxWorkers
 	if ao.Workspace == "" {
 		ao.Workspace = s.opts.Workspace
+	}
+	if len(o.Behind) > 0 && ao.Workspace != "" {
+		ao.Behind = map[string][]string{}
+		for _, ws := range s.Rendered.Workspaces {
+			if ws.Name == ao.Workspace {
+				ao.Behind[object.Workspace(ws.LogicalCluster, ws.Name).String()] = o.Behind
+			}
+		}
 	}
 	return aggregate.Build(ctx, s.Repo.Policies, s.Rendered, s.clusters, ao)
 }

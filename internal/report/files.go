@@ -163,24 +163,7 @@ func readme(v *aggregate.WorkspaceView) []byte {
 			}
 			b.WriteString("\n")
 		}
-		var conflicts []string
-		for _, r := range k.Resources {
-			for _, c := range r.Conflicts {
-				var vals []string
-				for _, cl := range slices.Sorted(maps.Keys(c.Values)) {
-					vals = append(vals, md.Cell(cl)+"="+md.CodeCell(fmt.Sprint(c.Values[cl])))
-				}
-				won := "unresolved"
-				if c.Winner != "" {
-					won = md.Cell(c.Winner) + " wins"
-				}
-				conflicts = append(conflicts, fmt.Sprintf("| %s | %s | %s | %s (%s) |", md.Cell(name(r)), md.CodeCell(c.Field), strings.Join(vals, ", "), won, md.Cell(c.Resolution)))
-			}
-		}
-		if len(conflicts) > 0 {
-			b.WriteString("\n### Conflicts\n\n| resource | field | values | resolution |\n|---|---|---|---|\n")
-			b.WriteString(strings.Join(conflicts, "\n") + "\n")
-		}
+		writeConflicts(&b, k)
 	}
 	if len(v.Drift) > 0 {
 		b.WriteString("\n## Drift\n\nEdits of objects tmc applied, made on a cluster by someone else (newest first).\n\n| cluster | object | changed by | when | tmc |\n|---|---|---|---|---|\n")
@@ -193,6 +176,63 @@ func readme(v *aggregate.WorkspaceView) []byte {
 		}
 	}
 	return []byte(b.String())
+}
+
+// writeConflicts writes a kind's conflicts (divergent first: a cluster not
+// holding what git meant; then fields git does not set), one line each,
+// then apart the fields that vary by policy, as git meant.
+func writeConflicts(b *strings.Builder, k aggregate.KindView) {
+	var divergent, unmanaged, varied []string
+	values := func(vals map[string]any) string {
+		var out []string
+		for _, cl := range slices.Sorted(maps.Keys(vals)) {
+			out = append(out, md.Cell(cl)+"="+md.CodeCell(fmt.Sprint(vals[cl])))
+		}
+		return strings.Join(out, ", ")
+	}
+	for _, r := range k.Resources {
+		for _, c := range r.Conflicts {
+			won := "unresolved"
+			if c.Winner != "" {
+				won = md.Cell(c.Winner) + " wins"
+			}
+			if c.Class != aggregate.Divergent {
+				unmanaged = append(unmanaged, fmt.Sprintf("| %s | %s | not set by git | %s | %s (%s) |", md.Cell(name(r)), md.CodeCell(c.Field), values(c.Values), won, md.Cell(c.Resolution)))
+				continue
+			}
+			var who []string
+			for _, d := range c.Divergent {
+				w := fmt.Sprintf("**%s** holds %s, git means %s", md.Cell(d.Cluster), md.CodeCell(fmt.Sprint(c.Values[d.Cluster])), md.CodeCell(fmt.Sprint(d.Desired)))
+				if d.Manager != "" {
+					w += fmt.Sprintf(" (written by %s at %s)", md.Cell(d.Manager), md.Cell(d.WrittenAt))
+				}
+				who = append(who, w)
+			}
+			divergent = append(divergent, fmt.Sprintf("| %s | %s | **divergent** | %s | %s (%s) |", md.Cell(name(r)), md.CodeCell(c.Field), strings.Join(who, "; "), won, md.Cell(c.Resolution)))
+		}
+		for _, v := range r.Variations {
+			src := "not set"
+			if v.HasSource {
+				src = md.CodeCell(fmt.Sprint(v.Source))
+			}
+			var by []string
+			for _, x := range v.By {
+				by = append(by, fmt.Sprintf("%s transformations[%d] (%s) on %s", md.Cell(x.Policy), x.Transformation, md.Cell(x.Type), md.Cell(strings.Join(x.Clusters, ", "))))
+			}
+			if len(by) == 0 {
+				by = append(by, "rendered differently per cluster")
+			}
+			varied = append(varied, fmt.Sprintf("| %s | %s | %s | %s | %s |", md.Cell(name(r)), md.CodeCell(v.Field), src, values(v.Values), strings.Join(by, "; ")))
+		}
+	}
+	if len(divergent)+len(unmanaged) > 0 {
+		b.WriteString("\n### Conflicts\n\nDivergent: a cluster does not hold what git meant there. Not set by git: server defaults, controllers.\n\n| resource | field | class | values | resolution |\n|---|---|---|---|---|\n")
+		b.WriteString(strings.Join(append(divergent, unmanaged...), "\n") + "\n")
+	}
+	if len(varied) > 0 {
+		b.WriteString("\n### Varies by policy\n\nEvery cluster holds what git meant for it; the values differ by the projection policies named. Not conflicts.\n\n| resource | field | git | per cluster | by |\n|---|---|---|---|---|\n")
+		b.WriteString(strings.Join(varied, "\n") + "\n")
+	}
 }
 
 func name(r aggregate.Resource) string {

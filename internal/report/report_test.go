@@ -55,7 +55,7 @@ func TestFilesAreDeterministic(t *testing.T) {
 		t.Errorf("paths (-want +got):\n%s", diff)
 	}
 	readme := string(a["reports/root:production/web/README.md"])
-	for _, want := range []string{"| east | healthy | 10 | 1 |", "| west | **unreachable** |", "| Deployment | deployments | 2 | 1 | 1 | 50.0% | 3 (2) | 1 | Union / LastWriter | Majority |", "| web/api | Healthy | Healthy | Unreachable |", "| web/api | `spec.replicas` | east=`3`, west=`1` | east wins (LastWriter) |"} {
+	for _, want := range []string{"| east | healthy | 10 | 1 |", "| west | **unreachable** |", "| Deployment | deployments | 2 | 1 | 1 | 50.0% | 3 (2) | 1 | Union / LastWriter | Majority |", "| web/api | Healthy | Healthy | Unreachable |", "| web/api | `spec.replicas` | not set by git | east=`3`, west=`1` | east wins (LastWriter) |"} {
 		if !strings.Contains(readme, want) {
 			t.Errorf("README lacks %q:\n%s", want, readme)
 		}
@@ -275,5 +275,31 @@ func TestPushRaceIsHandled(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(dirty, "README.md")); string(b) != "local edit\n" {
 		t.Error("the local edit was lost")
+	}
+}
+
+// TestReportConflictsApartFromPolicyVariation: the README lists the
+// divergent field (naming the cluster and its writer) under Conflicts,
+// first, and the per-cluster values a policy set under "Varies by policy".
+func TestReportConflictsApartFromPolicyVariation(t *testing.T) {
+	v := view("web", 1)
+	r := &v.AggregatedResources[0].Resources[0]
+	r.Conflicts = []aggregate.Conflict{{Field: "spec.template.spec.containers[name=web].image", Class: aggregate.Divergent, Values: map[string]any{"east": "nginx:hacked", "west": "nginx:1.27"},
+		Resolution: "LastWriter", Winner: "east", Divergent: []aggregate.Divergence{{Cluster: "east", Desired: "nginx:1.27", Manager: "kubectl-edit", WrittenAt: "2026-12-01T11:00:00Z"}}}}
+	r.Variations = []aggregate.Variation{{Field: "spec.template.spec.containers[name=web].resources.limits.memory", Source: "256Mi", HasSource: true,
+		Values: map[string]any{"east": "256Mi", "west": "128Mi"}, By: []aggregate.VariedBy{{Policy: "edge-tuning", Transformation: 1, Type: "Set", Clusters: []string{"west"}}}}}
+	files, err := Files("reports", []*aggregate.WorkspaceView{v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(files["reports/root:production/web/README.md"])
+	conflict := "| web/api | `spec.template.spec.containers[name=web].image` | **divergent** | **east** holds `nginx:hacked`, git means `nginx:1.27` (written by kubectl-edit at 2026-12-01T11\\:00\\:00Z) | east wins (LastWriter) |"
+	varied := "| web/api | `spec.template.spec.containers[name=web].resources.limits.memory` | `256Mi` | east=`256Mi`, west=`128Mi` | edge-tuning transformations[1] (Set) on west |"
+	ci, vi := strings.Index(readme, "### Conflicts"), strings.Index(readme, "### Varies by policy")
+	if ci < 0 || vi < ci || !strings.Contains(readme[ci:vi], conflict) || !strings.Contains(readme[vi:], varied) {
+		t.Errorf("README must list the divergence under Conflicts, then the variation under Varies by policy:\n%s", readme)
+	}
+	if !strings.Contains(string(files["reports/root:production/web/status.yaml"]), "class: Divergent") {
+		t.Errorf("status.yaml lacks the class:\n%s", files["reports/root:production/web/status.yaml"])
 	}
 }

@@ -91,8 +91,45 @@ type AggregatedKind struct {
 	MissingCount         int `json:"missingCount"`
 	// PartialCount is the number of resources not on every target cluster.
 	PartialCount int `json:"partialCount"`
+	// DivergentFields counts the fields where some cluster does not hold
+	// what git meant (Divergent lists them); VariedFields those that differ
+	// across clusters as git meant (never conflicts).
+	DivergentFields int         `json:"divergentFields"`
+	VariedFields    int         `json:"variedFields"`
+	Divergent       []Divergent `json:"divergent,omitempty"`
 	// LastAggregated is when the kind was last read back (RFC 3339).
 	LastAggregated string `json:"lastAggregated,omitempty"`
+}
+
+// Divergent is one cluster's field that does not hold what git meant there.
+type Divergent struct {
+	// Resource is namespace/name.
+	Resource string `json:"resource"`
+	Field    string `json:"field"`
+	Cluster  string `json:"cluster"`
+	// Holds is the cluster's value, Desired git's (Secret values masked).
+	Holds   any `json:"holds"`
+	Desired any `json:"desired"`
+	// Manager and WrittenAt say who last wrote the cluster's value, and when.
+	Manager   string `json:"manager,omitempty"`
+	WrittenAt string `json:"writtenAt,omitempty"`
+}
+
+// divergent lists a kind's divergent fields, one per cluster.
+func divergent(k aggregate.KindView) []Divergent {
+	var out []Divergent
+	for _, r := range k.Resources {
+		name := r.Name
+		if r.Namespace != "" {
+			name = r.Namespace + "/" + r.Name
+		}
+		for _, c := range r.Conflicts {
+			for _, d := range c.Divergent {
+				out = append(out, Divergent{Resource: name, Field: c.Field, Cluster: d.Cluster, Holds: c.Values[d.Cluster], Desired: d.Desired, Manager: d.Manager, WrittenAt: d.WrittenAt})
+			}
+		}
+	}
+	return out
 }
 
 // HealthyPercent is HealthyCount of TotalCount in percent (0 when there is nothing).
@@ -195,7 +232,7 @@ func Build(o Outcome) Report {
 				w.AggregatedKinds = append(w.AggregatedKinds, AggregatedKind{APIVersion: k.APIVersion, Kind: k.Kind,
 					TotalCount: k.TotalCount, HealthyCount: k.HealthyCount, UnhealthyCount: k.UnhealthyCount,
 					InstanceCount: k.InstanceCount, HealthyInstanceCount: k.HealthyInstanceCount, MissingCount: k.MissingCount,
-					PartialCount: k.PartialCount, LastAggregated: rfc3339(v.AggregatedAt)})
+					PartialCount: k.PartialCount, DivergentFields: k.DivergentFields, VariedFields: k.VariedFields, Divergent: divergent(k), LastAggregated: rfc3339(v.AggregatedAt)})
 			}
 		}
 		w.ProjectedKinds = projected(ws, o)

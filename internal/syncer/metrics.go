@@ -33,6 +33,9 @@ type Metrics struct {
 	RolloutWave   *prometheus.GaugeVec
 	RolloutState  *prometheus.GaugeVec
 	RolloutHalted *prometheus.GaugeVec
+	// DivergentFields counts, per workspace, the aggregated fields where
+	// some cluster does not hold what git meant there.
+	DivergentFields *prometheus.GaugeVec
 }
 
 // NewMetrics registers the metrics.
@@ -87,12 +90,15 @@ func NewMetrics() *Metrics {
 		RolloutHalted: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "tmc_rollout_halted", Help: "1 while a workspace's rollout is halted: a wave's gate did not hold within its timeout.",
 		}, []string{"workspace"}),
+		DivergentFields: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tmc_divergent_fields", Help: "Aggregated fields of a workspace where some cluster does not hold what git meant there (a hand edit, a controller); intended per-cluster variation does not count.",
+		}, []string{"logical_cluster", "workspace"}),
 		LastSync: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "tmc_last_sync_timestamp_seconds", Help: "Unix time of the last sync interval handled, whether it reconciled or found nothing changed.",
 		}),
 	}
 	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.Workspaces, m.AggregatedResources, m.ProjectedResources, m.AggregationDuration, m.ProjectionDuration, m.AggregationLatency, m.ProjectionLatency,
-		m.ClusterHealth, m.Reconciles, m.APIRequests, m.WorkspaceStatus, m.SyncInterval, m.LastSync, m.DriftCorrections, m.RolloutWave, m.RolloutState, m.RolloutHalted)
+		m.ClusterHealth, m.Reconciles, m.APIRequests, m.WorkspaceStatus, m.SyncInterval, m.LastSync, m.DriftCorrections, m.RolloutWave, m.RolloutState, m.RolloutHalted, m.DivergentFields)
 	return m
 }

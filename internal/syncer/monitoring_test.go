@@ -114,7 +114,7 @@ func exported(t *testing.T) map[string]bool {
 	ch := make(chan *prometheus.Desc, 64)
 	go func() {
 		for _, c := range []prometheus.Collector{m.Workspaces, m.AggregatedResources, m.ProjectedResources, m.AggregationDuration,
-			m.ProjectionDuration, m.AggregationLatency, m.ProjectionLatency, m.ClusterHealth, m.Reconciles, m.APIRequests, m.WorkspaceStatus, m.SyncInterval, m.LastSync, m.DriftCorrections, m.RolloutWave, m.RolloutState, m.RolloutHalted} {
+			m.ProjectionDuration, m.AggregationLatency, m.ProjectionLatency, m.ClusterHealth, m.Reconciles, m.APIRequests, m.WorkspaceStatus, m.SyncInterval, m.LastSync, m.DriftCorrections, m.RolloutWave, m.RolloutState, m.RolloutHalted, m.DivergentFields} {
 			c.Describe(ch)
 		}
 		close(ch)

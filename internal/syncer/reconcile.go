@@ -381,6 +381,23 @@ func (s *Syncer) record(out *engine.Outcome, full bool) {
 			s.metrics.AggregatedResources.WithLabelValues(k.APIVersion + "/" + k.Kind).Add(float64(k.TotalCount))
 		}
 	}
+	// As for the status series: set the current ones, then drop the gone.
+	divergent := map[[2]string]bool{}
+	for _, v := range s.views {
+		n := 0
+		for _, k := range v.AggregatedResources {
+			n += k.DivergentFields
+		}
+		l := [2]string{v.LogicalCluster, v.Workspace}
+		divergent[l] = true
+		s.metrics.DivergentFields.WithLabelValues(l[:]...).Set(float64(n))
+	}
+	for l := range s.divergentSeries {
+		if !divergent[l] {
+			s.metrics.DivergentFields.DeleteLabelValues(l[:]...)
+		}
+	}
+	s.divergentSeries = divergent
 	s.updateWorkspaceMetricsLocked()
 }
 

@@ -55,26 +55,27 @@ type Syncer struct {
 	metrics *Metrics
 	src     *source
 
-	mu           sync.RWMutex
-	good         *policy.Policies // the last revision that validated
-	goodRev      string
-	seenRev      string // the newest remote head processed (loaded, rejected, or our own report commit)
-	revErr       error  // why the newest revision was not taken
-	revErrRev    string
-	statuses     map[string]status.Workspace // by logicalCluster/name
-	ready        bool
-	lastRun      time.Time
-	clusters     *cluster.Set
-	clustersRev  string
-	override     *policy.ConfigSpec         // set by SetConfig; wins over the repo's Config
-	clusterCfg   map[string]ClusterOverride // set by SetClusterOverrides; win over the Clusters' specs
-	unhealthy    map[string]bool
-	facts        map[string]policy.ClusterFacts // as the last health probe read them
-	healthSeries map[string]map[string]bool     // tmc_cluster_health series set, by workspace and cluster
-	statusSeries map[[3]string]bool             // tmc_workspace_status series set: logical cluster, workspace, status
-	reconcileReq chan struct{}
-	recent       []RecentError                      // newest first, at most maxRecentErrors
-	drift        map[string][]aggregate.DriftRecord // by logicalCluster/name, newest first
+	mu              sync.RWMutex
+	good            *policy.Policies // the last revision that validated
+	goodRev         string
+	seenRev         string // the newest remote head processed (loaded, rejected, or our own report commit)
+	revErr          error  // why the newest revision was not taken
+	revErrRev       string
+	statuses        map[string]status.Workspace // by logicalCluster/name
+	ready           bool
+	lastRun         time.Time
+	clusters        *cluster.Set
+	clustersRev     string
+	override        *policy.ConfigSpec         // set by SetConfig; wins over the repo's Config
+	clusterCfg      map[string]ClusterOverride // set by SetClusterOverrides; win over the Clusters' specs
+	unhealthy       map[string]bool
+	facts           map[string]policy.ClusterFacts // as the last health probe read them
+	healthSeries    map[string]map[string]bool     // tmc_cluster_health series set, by workspace and cluster
+	statusSeries    map[[3]string]bool             // tmc_workspace_status series set: logical cluster, workspace, status
+	divergentSeries map[[2]string]bool             // tmc_divergent_fields series set: logical cluster, workspace
+	reconcileReq    chan struct{}
+	recent          []RecentError                      // newest first, at most maxRecentErrors
+	drift           map[string][]aggregate.DriftRecord // by logicalCluster/name, newest first
 
 	// Steady state: watches on what tmc manages let an unchanged world skip reconciles.
 	watch  watches
