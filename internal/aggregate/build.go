@@ -29,6 +29,9 @@ type Options struct {
 	// clusters that do not hold the rendered revision yet (a rollout holds
 	// them back): their differences are not judged against this render.
 	Behind map[string][]string
+	// Unclassified skips the comparison with the render: every difference
+	// is then Unmanaged, as before tmc classified them (for measurement).
+	Unclassified bool
 }
 
 // DefaultOptions reads 4 clusters at once.
@@ -68,7 +71,10 @@ func workspace(ctx context.Context, p *policy.Policies, r *render.Result, ws *re
 		facts[d.Cluster] = d.Facts
 		v.TargetClusters = append(v.TargetClusters, tc)
 	}
-	desired := indexRendered(ws)
+	desired := desiredIndex{}
+	if !opts.Unclassified {
+		desired = indexRendered(ws)
+	}
 	for _, c := range opts.Behind[object.Workspace(ws.LogicalCluster, ws.Name).String()] {
 		delete(desired, c)
 	}

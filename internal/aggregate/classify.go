@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	kresource "k8s.io/apimachinery/pkg/api/resource"
@@ -60,16 +61,29 @@ func (d desiredIndex) lookup(cluster string, obj map[string]any) *render.Object 
 
 // classifier classifies one resource's differences against what tmc
 // rendered for each cluster. What it needs is made on first use: a resource
-// whose instances agree costs nothing.
+// whose instances agree costs nothing, and a field is read from the
+// rendered nodes alone unless one of the policy's transformations acts on
+// it (then the whole rendered object goes through them, as instances do).
 type classifier struct {
 	ap    *policy.AggregationPolicy
 	insts map[string]*instance
-	want  map[string]map[string]any // per cluster: the rendered object, as the policy's transformations leave it
-	src   map[string]any            // the object as written in git
+	want  map[string]map[string]any // per cluster: the rendered object after the policy's transformations
 	err   error
 	made  bool
 }
 
+// transformed reports whether one of the policy's transformations acts on p
+// (or above or below it).
+func (c *classifier) transformed(p fieldpath.Path) bool {
+	for i := range c.ap.Spec.Transformations {
+		if related(p, parsed(c.ap.Spec.Transformations[i].JSONPath)) {
+			return true
+		}
+	}
+	return false
+}
+
+// prepare runs the policy's transformations on every rendered object, once.
 func (c *classifier) prepare() {
 	if c.made {
 		return
@@ -96,46 +110,86 @@ func (c *classifier) prepare() {
 			return
 		}
 		c.want[name] = m
-		if c.src == nil && inst.rendered.From != nil {
-			sv, err := fieldpath.FromNode(inst.rendered.From.Node.YNode())
-			if err == nil {
-				c.src, _ = sv.(map[string]any)
-			}
-		}
 	}
+}
+
+// wantAt is what tmc rendered at p for a cluster; rendered is false when
+// tmc rendered nothing there.
+func (c *classifier) wantAt(cluster string, p fieldpath.Path) (v any, ok, rendered bool) {
+	inst := c.insts[cluster]
+	if inst == nil || inst.rendered == nil {
+		return nil, false, false
+	}
+	if c.transformed(p) {
+		c.prepare()
+		w, ok := c.want[cluster]
+		if !ok {
+			return nil, false, c.err == nil
+		}
+		v, ok = get(w, p)
+		return v, ok, true
+	}
+	n := fieldpath.Get(inst.rendered.Node.YNode(), p)
+	if n == nil {
+		return nil, false, true
+	}
+	v, err := fieldpath.FromNode(n)
+	return v, err == nil, true
+}
+
+// source is the value at p of the object as written in git.
+func (c *classifier) source(p fieldpath.Path) (any, bool) {
+	for _, inst := range c.insts {
+		if inst.rendered == nil || inst.rendered.From == nil {
+			continue
+		}
+		n := fieldpath.Get(inst.rendered.From.Node.YNode(), p)
+		if n == nil {
+			return nil, false
+		}
+		v, err := fieldpath.FromNode(n)
+		return v, err == nil
+	}
+	return nil, false
+}
+
+// paths caches parsed transformation paths (they come from policies: few).
+var paths sync.Map
+
+func parsed(s string) fieldpath.Path {
+	if p, ok := paths.Load(s); ok {
+		return p.(fieldpath.Path)
+	}
+	p, err := fieldpath.Parse(s)
+	if err != nil {
+		p = fieldpath.Path{}
+	}
+	paths.Store(s, p)
+	return p
 }
 
 // classify decides the class of one conflict. It returns, for Intended, the
 // variation to report instead.
 func (c *classifier) classify(k *Conflict) (*Variation, bool) {
-	c.prepare()
-	if len(c.want) == 0 || c.err != nil {
-		k.Class = Unmanaged
-		return nil, false
-	}
 	p, err := fieldpath.Parse(k.Field)
 	if err != nil {
 		k.Class = Unmanaged
 		return nil, false
 	}
 	wants := map[string]any{}
+	anyRendered := false
 	for _, cl := range slices.Sorted(maps.Keys(k.Values)) {
-		w, ok := c.want[cl]
+		x, ok, rendered := c.wantAt(cl, p)
+		anyRendered = anyRendered || rendered
 		if !ok {
-			continue // not rendered for this cluster (or held back): nothing to compare
-		}
-		x, ok := get(w, p)
-		if !ok {
-			continue
+			continue // git does not set it there, or tmc rendered nothing (or a rollout holds the cluster back)
 		}
 		wants[cl] = x
 		if !sameValue(k.Values[cl], x) {
 			d := Divergence{Cluster: cl, Desired: x}
-			if inst := c.insts[cl]; inst != nil {
-				if sp, ok := smdPath(k.Field); ok {
-					if w, ok := inst.parsedWrites().lastWrite(sp); ok {
-						d.Manager, d.WrittenAt = w.manager, w.at.UTC().Format(time.RFC3339)
-					}
+			if sp, ok := smdPath(k.Field); ok {
+				if w, ok := c.insts[cl].parsedWrites().lastWrite(sp); ok {
+					d.Manager, d.WrittenAt = w.manager, w.at.UTC().Format(time.RFC3339)
 				}
 			}
 			k.Divergent = append(k.Divergent, d)
@@ -147,16 +201,12 @@ func (c *classifier) classify(k *Conflict) (*Variation, bool) {
 	}
 	// Intended when git set the field on some cluster and its values differ
 	// between clusters (or git set it on some clusters only).
-	if len(wants) == 0 || (len(wants) == len(k.Values) && allEqual(wants)) {
+	if !anyRendered || len(wants) == 0 || (len(wants) == len(k.Values) && allEqual(wants)) {
 		k.Class = Unmanaged
 		return nil, false
 	}
 	v := &Variation{Field: k.Field, Values: k.Values}
-	if c.src != nil {
-		if x, ok := get(c.src, p); ok {
-			v.Source, v.HasSource = x, true
-		}
-	}
+	v.Source, v.HasSource = c.source(p)
 	v.By = c.madeBy(p, slices.Sorted(maps.Keys(wants)))
 	return v, true
 }
@@ -178,8 +228,7 @@ func (c *classifier) madeBy(p fieldpath.Path, clusters []string) []VariedBy {
 			if a.Effect == "skipped" || a.Effect == string(fieldpath.EffectNoop) {
 				continue
 			}
-			tp, err := fieldpath.Parse(a.Path)
-			if err != nil || !related(p, tp) {
+			if tp := parsed(a.Path); len(tp.Segments) == 0 || !related(p, tp) {
 				continue
 			}
 			k := key{a.Policy, a.Index}
@@ -399,6 +448,12 @@ func empty(v any) bool {
 // Lists without names that were merged item by item (itemwise) stay out of
 // the conflicts unless divergent.
 func classifyResource(res *Resource, itemwise []Conflict, c *classifier, prefix string) {
+	if !slices.ContainsFunc(slices.Collect(maps.Values(c.insts)), func(i *instance) bool { return i.rendered != nil }) {
+		for i := range res.Conflicts {
+			res.Conflicts[i].Class = Unmanaged // tmc rendered none of them: as before classification
+		}
+		return
+	}
 	all := append(res.Conflicts, itemwise...)
 	n := len(res.Conflicts)
 	var kept []Conflict
