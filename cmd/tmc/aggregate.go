@@ -188,7 +188,11 @@ func writeAggregateText(w io.Writer, views []*tmc.WorkspaceView) {
 					if c.Manager != "" {
 						won += ", written by " + c.Manager + " at " + c.WrittenAt
 					}
-					printf(w, "      conflict (%s) %s: %s (%s: %s)\n", strings.ToLower(c.Class), c.Field, line(strings.Join(vals, " ")), c.Resolution, line(won))
+					class := ""
+					if c.Class != "" {
+						class = "(" + strings.ToLower(c.Class) + ") "
+					}
+					printf(w, "      conflict %s%s: %s (%s: %s)\n", class, c.Field, line(strings.Join(vals, " ")), c.Resolution, line(won))
 					for _, d := range c.Divergent {
 						by := ""
 						if d.Manager != "" {
