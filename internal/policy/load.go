@@ -83,6 +83,12 @@ type loader struct {
 // listFiles walks realRoot (a root with its symlinks resolved) and returns the
 // YAML files in lexical order, as paths relative to it. A symlink that leaves
 // the root is an error.
+// IsChartDir reports whether dir is a Helm chart (it holds Chart.yaml).
+func IsChartDir(dir string) bool {
+	st, err := os.Lstat(filepath.Join(dir, "Chart.yaml"))
+	return err == nil && st.Mode().IsRegular()
+}
+
 func listFiles(realRoot string) ([]string, ErrorList) {
 	var files []string
 	var errs ErrorList
@@ -94,8 +100,8 @@ func listFiles(realRoot string) ([]string, ErrorList) {
 			return nil
 		}
 		if d.IsDir() {
-			if p != realRoot && strings.HasPrefix(d.Name(), ".") {
-				return filepath.SkipDir
+			if p != realRoot && (strings.HasPrefix(d.Name(), ".") || IsChartDir(p)) {
+				return filepath.SkipDir // a Helm chart's templates are not YAML: a chart source reads them
 			}
 			return nil
 		}

@@ -245,6 +245,35 @@ type Source struct {
 	Cluster string `json:"cluster,omitempty"`
 	// ResourceSelectors choose the live objects read from Cluster.
 	ResourceSelectors []ResourceSelector `json:"resourceSelectors,omitempty"`
+	// Chart is a Helm chart of the repo, rendered once per target cluster.
+	Chart *ChartSource `json:"chart,omitempty"`
+}
+
+// ChartSource is a Helm chart in the repo, rendered with the Helm SDK once
+// per target cluster: offline (no chart repository, no OCI registry, no
+// cluster), bounded, and deterministic.
+type ChartSource struct {
+	// Path is the chart: a directory holding Chart.yaml (dependencies vendored
+	// under its charts/, as helm dependency build leaves them) or a packaged
+	// .tgz, relative to the repo root.
+	Path string `json:"path" tmc:"required"`
+	// ReleaseName is .Release.Name; the workspace's name when empty.
+	ReleaseName string `json:"releaseName,omitempty"`
+	// Namespace is .Release.Namespace and the namespace of the chart's
+	// namespaced objects that set none; "default" when empty.
+	Namespace string `json:"namespace,omitempty"`
+	// ValuesFiles are values files of the repo, merged in order over the
+	// chart's values.yaml.
+	ValuesFiles []string `json:"valuesFiles,omitempty"`
+	// Values are merged over the values files.
+	Values *Value `json:"values,omitempty"`
+	// ClusterValues change the values per target cluster with the
+	// machinery of transformations: Set, Delete, Replace or Template at a
+	// path of the values (e.g. replicaCount), each optionally guarded by a
+	// conditional over cluster (and resource: the values so far).
+	ClusterValues []Transformation `json:"clusterValues,omitempty"`
+	// SkipCRDs leaves out the chart's crds/ directory.
+	SkipCRDs bool `json:"skipCRDs,omitempty"`
 }
 
 // LabelSelector is a Kubernetes label selector.

@@ -1,6 +1,8 @@
 package policy
 
 import (
+	yaml3 "go.yaml.in/yaml/v3"
+
 	"fmt"
 	"slices"
 	"strings"
@@ -142,13 +144,18 @@ func (v *validator) workspace(w *VirtualWorkspace) {
 	if len(s.Sources) == 0 {
 		v.add(o.Errorf("spec.sources", "a workspace needs at least one source"))
 	}
-	for i, src := range s.Sources {
+	for i := range s.Sources {
+		src := &s.Sources[i]
 		f := fmt.Sprintf("spec.sources[%d]", i)
 		switch {
+		case src.Chart != nil && (src.Path != "" || src.Cluster != "" || len(src.ResourceSelectors) > 0):
+			v.add(o.Errorf(f, "set chart alone: a chart source is neither a path nor a cluster"))
+		case src.Chart != nil:
+			v.chart(w, f+".chart", src.Chart)
 		case src.Path != "" && src.Cluster != "":
 			v.add(o.Errorf(f, "set either path or cluster, not both"))
 		case src.Path == "" && src.Cluster == "":
-			v.add(o.Errorf(f, "set path (a directory in the repo) or cluster (a source cluster)"))
+			v.add(o.Errorf(f, "set path (a directory in the repo), cluster (a source cluster) or chart (a Helm chart in the repo)"))
 		case src.Path != "":
 			v.relPath(o, f+".path", src.Path, true)
 			if len(src.ResourceSelectors) > 0 {
@@ -180,6 +187,32 @@ func (v *validator) workspace(w *VirtualWorkspace) {
 			v.add(o.Errorf(fmt.Sprintf("spec.aggregationPolicies[%d]", i), "AggregationPolicy %q does not exist%s", n, suggest(n, names(v.p.AggregationPolicies, func(x *AggregationPolicy) string { return x.Metadata.Name }))))
 		}
 	}
+}
+
+// chart checks a chart source: paths in the repo, a release name Helm
+// accepts, a namespace, and values transformations as for projections.
+func (v *validator) chart(w *VirtualWorkspace, f string, c *ChartSource) {
+	o := w.Origin
+	v.relPath(o, f+".path", c.Path, true)
+	name := c.ReleaseName
+	if name == "" {
+		name = w.Metadata.Name
+	}
+	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 || len(name) > 53 {
+		v.add(o.Errorf(f+".releaseName", "%q is not a valid Helm release name (a DNS-1123 name of at most 53 characters)", name))
+	}
+	if c.Namespace != "" {
+		if errs := validation.IsDNS1123Label(c.Namespace); len(errs) > 0 {
+			v.add(o.Errorf(f+".namespace", "%q is not a valid namespace: %s", c.Namespace, strings.Join(errs, "; ")))
+		}
+	}
+	for i, vf := range c.ValuesFiles {
+		v.relPath(o, fmt.Sprintf("%s.valuesFiles[%d]", f, i), vf, true)
+	}
+	if c.Values != nil && c.Values.Node != nil && c.Values.Node.Kind != yaml3.MappingNode {
+		v.add(o.Errorf(f+".values", "values must be a mapping"))
+	}
+	v.transformations(o, f+".clusterValues", c.ClusterValues)
 }
 
 func names[T any](s []T, name func(T) string) map[string]int {

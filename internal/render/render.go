@@ -90,6 +90,9 @@ type Workspace struct {
 	Held []*Cluster `json:"held,omitempty"`
 	// Policy is the VirtualWorkspace itself.
 	Policy *policy.VirtualWorkspace `json:"-"`
+	// Charts are the workspace's chart sources as rendered for each target
+	// cluster (the values each got).
+	Charts []ChartRender `json:"charts,omitempty"`
 	// Waves are the rollout's waves with the target clusters each holds,
 	// in order (the last one "rest" when some target no wave chooses);
 	// nil without a rollout.
@@ -322,6 +325,11 @@ func (r *renderer) workspace(w *policy.VirtualWorkspace) (*Workspace, error) {
 	sources, errs := r.readSources(w)
 	live, lerrs := r.readLive(w)
 	sources, errs = append(sources, live...), append(errs, lerrs...)
+	charted, renders, cerrs := r.readCharts(w, decisions)
+	out.Charts = renders
+	errs = append(errs, cerrs...)
+	errs = append(errs, chartOverlaps(sources, charted)...)
+	sources = append(sources, charted...)
 	if len(errs) > 0 {
 		return out, errs
 	}
@@ -367,6 +375,9 @@ func (r *renderer) cluster(name string, pps []*policy.ProjectionPolicy, sources 
 	var errs policy.ErrorList
 	seen := map[object.ID]*Object{}
 	for _, src := range sources {
+		if src.forCluster != "" && src.forCluster != name {
+			continue // a chart's render for another cluster
+		}
 		// An object matched by no policy goes everywhere unchanged; a matched
 		// object goes where at least one matching policy acts.
 		matched, placed := false, false
@@ -400,6 +411,32 @@ func (r *renderer) cluster(name string, pps []*policy.ProjectionPolicy, sources 
 	}
 	sort.SliceStable(c.Objects, func(i, j int) bool { return object.Less(c.Objects[i].ID, c.Objects[j].ID) })
 	return c, errs
+}
+
+// chartOverlaps refuses an object that a chart renders twice for one
+// cluster, or that another source of the workspace also holds.
+func chartOverlaps(plain, charted []*Source) policy.ErrorList {
+	var errs policy.ErrorList
+	seen := map[object.ID]policy.Pos{}
+	for _, s := range plain {
+		seen[s.ID] = s.Pos
+	}
+	per := map[string]map[object.ID]policy.Pos{}
+	for _, s := range charted {
+		if first, dup := seen[s.ID]; dup {
+			errs = append(errs, &policy.Error{Pos: s.Pos, Message: fmt.Sprintf("%s is also defined at %s", s.ID, first)})
+			continue
+		}
+		if per[s.forCluster] == nil {
+			per[s.forCluster] = map[object.ID]policy.Pos{}
+		}
+		if first, dup := per[s.forCluster][s.ID]; dup {
+			errs = append(errs, &policy.Error{Pos: s.Pos, Message: fmt.Sprintf("%s is also defined at %s (cluster %s)", s.ID, first, s.forCluster)})
+			continue
+		}
+		per[s.forCluster][s.ID] = s.Pos
+	}
+	return errs
 }
 
 func asError(err error) *policy.Error {

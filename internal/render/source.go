@@ -37,6 +37,9 @@ type Source struct {
 	size int
 	// cluster is the source cluster a live object was read from; "" for git.
 	cluster string
+	// forCluster is the one target cluster a chart rendered the object
+	// for; "" for objects that go to every target.
+	forCluster string
 	// matches tells, per projection policy of the workspace, whether the policy selects the object.
 	matches []bool
 }
@@ -188,6 +191,11 @@ func (r *renderer) readManifests(file string) ([]*Source, policy.ErrorList) {
 
 // readData reads the Kubernetes objects of one file's content; rel names the file.
 func (r *renderer) readData(rel string, data []byte) ([]*Source, policy.ErrorList) {
+	return r.readDataWith(rel, data, nil)
+}
+
+// readDataWith is readData with fix run on each object document first.
+func (r *renderer) readDataWith(rel string, data []byte, fix func(*yaml3.Node)) ([]*Source, policy.ErrorList) {
 	errAt := func(line int, format string, args ...any) policy.ErrorList {
 		return policy.ErrorList{{Pos: policy.Pos{File: rel, Line: line}, Message: fmt.Sprintf(format, args...)}}
 	}
@@ -206,6 +214,9 @@ func (r *renderer) readData(rel string, data []byte) ([]*Source, policy.ErrorLis
 	for _, n := range expandLists(docs, 0) {
 		if n.Kind == yaml3.ScalarNode && n.Tag == "!!null" {
 			continue
+		}
+		if fix != nil && n.Kind == yaml3.MappingNode {
+			fix(n)
 		}
 		o, msg := newSource(n, policy.Pos{File: rel, Line: n.Line})
 		if msg != "" {
@@ -324,8 +335,8 @@ func (r *renderer) memFS() (filesys.FileSystem, error) {
 			return err
 		}
 		if d.IsDir() {
-			if p != r.root && strings.HasPrefix(d.Name(), ".") {
-				return filepath.SkipDir
+			if p != r.root && (strings.HasPrefix(d.Name(), ".") || policy.IsChartDir(p)) {
+				return filepath.SkipDir // Helm charts render through chart sources, not kustomize
 			}
 			return nil
 		}
