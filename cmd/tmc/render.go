@@ -199,6 +199,36 @@ func writeExplain(w io.Writer, res *tmc.Rendered) error {
 		}
 		for _, c := range ws.Clusters {
 			fmt.Fprintf(w, "  cluster %s:\n", c.Name)
+			for _, cr := range ws.Charts {
+				if cr.Cluster != c.Name {
+					continue
+				}
+				kv := cr.KubeVersion
+				if kv == "" {
+					kv = "Helm's default"
+				}
+				vals, _ := json.Marshal(cr.Values)
+				fmt.Fprintf(w, "    chart %s (sha256 %s…) as release %s in %s, Kubernetes %s: %d objects\n", cr.Source, cr.Digest[:12], cr.Release, cr.Namespace, kv, cr.Objects)
+				fmt.Fprintf(w, "      values: %s\n", vals)
+				for _, a := range cr.ClusterValues {
+					fmt.Fprintf(w, "      clusterValues[%d] %s %s", a.Index, a.Type, a.Path)
+					if a.Value != "" {
+						fmt.Fprintf(w, " = %s", a.Value)
+					}
+					fmt.Fprintf(w, ": %s", a.Effect)
+					if a.Conditional != "" {
+						parts := make([]string, len(a.Facts))
+						for k, f := range a.Facts {
+							parts[k] = fmt.Sprintf("%s=%v", f.Path, f.Value)
+						}
+						fmt.Fprintf(w, " (when `%s`; %s)", a.Conditional, strings.Join(parts, ", "))
+					}
+					fmt.Fprintln(w)
+				}
+				for _, d := range cr.Dropped {
+					fmt.Fprintf(w, "      dropped test hook %s\n", d)
+				}
+			}
 			for _, pd := range c.Policies {
 				verdict := "does not act"
 				if pd.Applies {
