@@ -107,13 +107,18 @@ func TestPlanAgreesWithKubectlDiff(t *testing.T) {
 
 // desiredByCluster renders the fixture's repo as tmc plans it and returns a YAML stream per cluster.
 func desiredByCluster(t *testing.T, f *fixture) map[string][]byte {
+	return desiredFor(t, f.dir, f.kubeconfig)
+}
+
+// desiredFor renders the repo at dir as tmc plans it and returns a YAML stream per cluster.
+func desiredFor(t *testing.T, dir, kubeconfig string) map[string][]byte {
 	ctx := context.Background()
-	pol, err := policy.Load(ctx, f.dir)
+	pol, err := policy.Load(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	o := cluster.DefaultOptions()
-	o.Kubeconfig = f.kubeconfig
+	o.Kubeconfig = kubeconfig
 	set := cluster.Connect(ctx, pol, o)
 	r, err := render.Render(ctx, pol, render.Options{Facts: set, Live: set})
 	if err != nil {
