@@ -26,6 +26,9 @@ func ExampleRepo_Render() {
 		}
 	}
 	// Output:
+	// podinfo on edge-1: 3 objects
+	// podinfo on prod-east: 3 objects
+	// podinfo on prod-west: 3 objects
 	// web-app on edge-1: 5 objects
 	// web-app on prod-east: 5 objects
 	// web-app on prod-west: 5 objects

@@ -46,7 +46,7 @@ func TestRenderJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatal(err)
 	}
-	c := res.Workspaces[0].Clusters[1]
+	c := res.Workspaces[1].Clusters[1] // web-app (podinfo is first)
 	if res.FormatVersion != "1" || c.Name != "prod-east" || c.Objects[1].ID.Name != "web-config-prod-east" {
 		t.Fatalf("unexpected JSON: %+v", res)
 	}

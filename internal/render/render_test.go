@@ -62,7 +62,7 @@ func summary(t *testing.T, c *Cluster, fields ...string) []string {
 
 func TestRenderExamples(t *testing.T) {
 	p := loadDir(t, "../../examples/policies")
-	res, err := Render(context.Background(), p, Options{})
+	res, err := Render(context.Background(), p, Options{Workspace: "web-app"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -79,6 +79,11 @@ func newFixture(t *testing.T) *fixture {
 	if err := os.CopyFS(f.dir, os.DirFS("../../examples/policies")); err != nil {
 		t.Fatal(err)
 	}
+	// The fixture's tests are about web-app; the chart workspace has its own
+	// (TestHelmChartOnThreeClusters, TestExamplesChartWorkspace).
+	if err := os.Remove(filepath.Join(f.dir, "workspaces/podinfo.yaml")); err != nil {
+		t.Fatal(err)
+	}
 	f.write("apps/web-app/secret.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: web-credentials\n  namespace: web\nstringData:\n  password: "+canary+"\n")
 	return f
 }

@@ -66,9 +66,10 @@ func Example_engineEndToEnd() {
 		fmt.Printf("%s/%s: %s on %d clusters\n", w.LogicalCluster, w.Name, w.Phase, len(w.TargetClusters))
 	}
 	// Output:
-	// plan: 15 to create, 0 to update
-	// edge-1: 5 created
-	// prod-east: 5 created
-	// prod-west: 5 created
+	// plan: 24 to create, 0 to update
+	// edge-1: 8 created
+	// prod-east: 8 created
+	// prod-west: 8 created
+	// root:production/podinfo: Active on 3 clusters
 	// root:production/web-app: Active on 3 clusters
 }
