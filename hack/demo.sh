@@ -93,7 +93,7 @@ echo
 echo "==> prod-west becomes unreachable (its proxy is cut)"
 kill -USR1 "$pid"
 sleep 5
-echo "--- /api/v1/workspaces: only web-app, which targets prod-west, is in error"
+echo "--- /api/v1/workspaces: the workspaces that target prod-west (web-app and podinfo) are in error"
 workspaces
 echo "--- the status page, as text"
 curl -fs "http://127.0.0.1:$port/" | sed -e '/<style>/,/<\/style>/d' -e 's/<[^>]*>/ /g' -e 's/&#43;/+/g' -e 's/  */ /g' | grep -v '^ *$' | sed -n 1,30p || true
