@@ -19,6 +19,7 @@ import (
 
 	"github.com/kcp-dev/logicalcluster/v3"
 
+	"github.com/kcp-dev/tmc/internal/notify"
 	"github.com/kcp-dev/tmc/internal/policy"
 	"github.com/kcp-dev/tmc/internal/syncer"
 )
@@ -65,9 +66,21 @@ type ManagerOptions struct {
 	// ShutdownGrace bounds, for Start, how long the reconcile in flight may
 	// take once ctx is done (default 90s).
 	ShutdownGrace time.Duration
+	// WebhookSecret, when set, serves POST /hooks/{github,gitlab,gitea,forgejo,bitbucket,generic}:
+	// a push signed with it (or carrying it as GitLab's token) triggers a fetch at once.
+	WebhookSecret []byte
+	// Notifications are the operator's notification providers (LoadNotifications reads them).
+	Notifications *NotificationsConfig
 	// Logf logs a line; nil discards.
 	Logf func(format string, args ...any)
 }
+
+// NotificationsConfig is the operator's notification providers.
+type NotificationsConfig = notify.Config
+
+// LoadNotifications reads an operator's providers file (and the URL, secret
+// and token files it names).
+func LoadNotifications(path string) (*NotificationsConfig, error) { return notify.LoadConfig(path) }
 
 // LeaderElection configures the Lease replicas share.
 type LeaderElection struct {
@@ -121,6 +134,7 @@ func NewVirtualWorkspaceManager(o ManagerOptions) (*VirtualWorkspaceManager, err
 	m.s = syncer.New(syncer.Options{
 		Repo: o.Repo, Branch: o.Branch, Path: o.Path, Interval: o.Interval, HealthInterval: o.HealthInterval,
 		Auth: o.Auth, WorkDir: o.WorkDir, Cluster: copts, ForceConflicts: o.ForceConflicts, PushReports: o.PushReports, Logf: o.Logf,
+		WebhookSecret: o.WebhookSecret, Notifications: o.Notifications,
 	})
 	return m, nil
 }

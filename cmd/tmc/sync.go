@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,6 +24,7 @@ type syncFlags struct {
 	secretNamespaces                    []string
 	auth                                tmc.GitAuth
 	noPush, forceConflicts              bool
+	webhookSecretFile, notifications    string
 }
 
 func newSyncCommand() *cobra.Command {
@@ -78,6 +81,8 @@ or --ssh-key-file with --ssh-known-hosts.`,
 	fl.StringVar(&f.auth.SSHKnownHostsFile, "ssh-known-hosts", "", "known_hosts file for ssh git URLs")
 	fl.BoolVar(&f.noPush, "no-push-reports", false, "commit reports in the clone but do not push them")
 	fl.BoolVar(&f.forceConflicts, "force-conflicts", true, "take fields other managers own, reverting hand edits")
+	fl.StringVar(&f.webhookSecretFile, "webhook-secret-file", "", "file holding the secret git hosts sign push webhooks with (or $TMC_WEBHOOK_SECRET): serves POST /hooks/{github,gitlab,gitea,forgejo,bitbucket,generic}")
+	fl.StringVar(&f.notifications, "notifications", "", "file of notification providers (webhook, slack, teams, github, gitlab commit statuses); the repo's Config may route events to them by name")
 	return cmd
 }
 
@@ -115,6 +120,23 @@ func runSync(cmd *cobra.Command, cf *clusterFlags, f *syncFlags) error {
 		Logf: func(format string, args ...any) {
 			fmt.Fprintf(cmd.ErrOrStderr(), time.Now().UTC().Format(time.RFC3339)+" "+format+"\n", args...)
 		},
+	}
+	if f.webhookSecretFile != "" {
+		b, err := os.ReadFile(f.webhookSecretFile)
+		if err != nil {
+			return fmt.Errorf("--webhook-secret-file: %w", err)
+		}
+		opts.WebhookSecret = bytes.TrimSpace(b)
+	} else if v := os.Getenv("TMC_WEBHOOK_SECRET"); v != "" {
+		opts.WebhookSecret = []byte(v)
+	}
+	if opts.WebhookSecret != nil && len(opts.WebhookSecret) < 16 {
+		return fmt.Errorf("the webhook secret must hold at least 16 bytes")
+	}
+	if f.notifications != "" {
+		if opts.Notifications, err = tmc.LoadNotifications(f.notifications); err != nil {
+			return err
+		}
 	}
 	if f.leaderElect {
 		opts.LeaderElection = &tmc.LeaderElection{Name: f.leaseName, LeaseDuration: f.leaseDuration}

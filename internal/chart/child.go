@@ -2,6 +2,7 @@ package chart
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -143,7 +144,7 @@ func render(req *Request, st *state) (*Result, error) {
 	mark(ch)
 	rnd := newRandom(req)
 	e := engine.Engine{CustomTemplateFuncs: funcs(st, rnd)}
-	files, err := e.Render(ch, vals)
+	files, err := e.RenderWithContext(context.Background(), ch, vals)
 	if err != nil {
 		return nil, unmark(err)
 	}
@@ -230,7 +231,7 @@ func vendored(ch *chartv2.Chart) error {
 			if d.Repository != "" {
 				where = " (repository " + d.Repository + ")"
 			}
-			return fmt.Errorf("Chart.yaml: dependency %q%s is not vendored under charts/: tmc fetches no charts; run `helm dependency build` and commit charts/", d.Name, where)
+			return fmt.Errorf("dependency %q%s of Chart.yaml is not vendored under charts/: tmc fetches no charts; run `helm dependency build` and commit charts/", d.Name, where)
 		}
 	}
 	for _, d := range ch.Dependencies() {

@@ -457,6 +457,21 @@ type ConfigSpec struct {
 	HealthCheckInterval string `json:"healthCheckInterval,omitempty" tmc:"duration"`
 	// Reports says where aggregated reports go.
 	Reports ReportsConfig `json:"reports,omitempty"`
+	// Notifications route tmc sync's events to the operator's notification
+	// providers, by name. A route names no URL and no credential: those are
+	// the operator's (tmc sync --notifications). A provider no route names
+	// gets the events its own configuration lists.
+	Notifications []NotificationRoute `json:"notifications,omitempty"`
+}
+
+// NotificationRoute sends some events to one provider.
+type NotificationRoute struct {
+	// Provider is the name of a provider in the operator's configuration.
+	Provider string `json:"provider" tmc:"required"`
+	// Events are the event types sent (all when empty).
+	Events []string `json:"events,omitempty" tmc:"enum=RevisionApplied|RevisionRejected|WorkspaceError|WorkspaceRecovered|ClusterUnreachable|ClusterBack|DriftCorrected|DriftReported|WaveStarted|WaveCompleted|WaveHalted"`
+	// Workspaces narrow the route to these workspaces (name or logicalCluster/name).
+	Workspaces []string `json:"workspaces,omitempty"`
 }
 
 // ReportsConfig says where aggregated reports are written.

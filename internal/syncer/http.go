@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"golang.org/x/time/rate"
+
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/kcp-dev/tmc/internal/object"
@@ -49,6 +51,10 @@ func (s *Syncer) Handler() http.Handler {
 		_, _ = w.Write([]byte("ok"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
+	if len(s.opts.WebhookSecret) > 0 {
+		rc := &receiver{s: s, secret: s.opts.WebhookSecret, limiter: rate.NewLimiter(10, 20), seen: map[string]bool{}}
+		mux.HandleFunc("POST /hooks/{host}", rc.serve)
+	}
 	mux.HandleFunc("GET /api/v1/workspaces", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, s.workspaces())
 	})

@@ -36,6 +36,12 @@ type Metrics struct {
 	// DivergentFields counts, per workspace, the aggregated fields where
 	// some cluster does not hold what git meant there.
 	DivergentFields *prometheus.GaugeVec
+	// GitFetches counts fetches of the policy repo; WebhookRequests the
+	// receiver's requests by git host and result; Notifications the
+	// deliveries by provider and result.
+	GitFetches      prometheus.Counter
+	WebhookRequests *prometheus.CounterVec
+	Notifications   *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics.
@@ -93,12 +99,21 @@ func NewMetrics() *Metrics {
 		DivergentFields: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "tmc_divergent_fields", Help: "Aggregated fields of a workspace where some cluster does not hold what git meant there (a hand edit, a controller); intended per-cluster variation does not count.",
 		}, []string{"logical_cluster", "workspace"}),
+		GitFetches: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tmc_git_fetches_total", Help: "Fetches of the policy repo (each interval, trigger or webhook push).",
+		}),
+		WebhookRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tmc_webhook_requests_total", Help: "Webhook requests by git host and result (triggered, ignored, replayed, bad_signature, too_large, rate_limited, ping, ...).",
+		}, []string{"host", "result"}),
+		Notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tmc_notifications_total", Help: "Notification deliveries by provider and result (success, retry, failure, dropped).",
+		}, []string{"provider", "result"}),
 		LastSync: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "tmc_last_sync_timestamp_seconds", Help: "Unix time of the last sync interval handled, whether it reconciled or found nothing changed.",
 		}),
 	}
 	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.Workspaces, m.AggregatedResources, m.ProjectedResources, m.AggregationDuration, m.ProjectionDuration, m.AggregationLatency, m.ProjectionLatency,
-		m.ClusterHealth, m.Reconciles, m.APIRequests, m.WorkspaceStatus, m.SyncInterval, m.LastSync, m.DriftCorrections, m.RolloutWave, m.RolloutState, m.RolloutHalted, m.DivergentFields)
+		m.ClusterHealth, m.Reconciles, m.APIRequests, m.WorkspaceStatus, m.SyncInterval, m.LastSync, m.DriftCorrections, m.RolloutWave, m.RolloutState, m.RolloutHalted, m.DivergentFields, m.GitFetches, m.WebhookRequests, m.Notifications)
 	return m
 }

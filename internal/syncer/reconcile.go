@@ -316,6 +316,7 @@ func (s *Syncer) record(out *engine.Outcome, full bool) {
 	}
 	rep := status.Build(o)
 	s.noteRolloutsLocked(o.Rollouts)
+	defer s.outcomeEventsLocked(out) // once the statuses below are in place
 	if full {
 		s.lastPlan = o.Plan
 		kept := map[string]bool{}
@@ -466,6 +467,7 @@ func (s *Syncer) noteDrift(results map[string]*engine.WorkspaceResult) {
 				continue // a reported edit is seen again every reconcile
 			}
 			s.drift[key] = append([]aggregate.DriftRecord{d}, s.drift[key]...)
+			s.driftEventLocked(key, d)
 			if len(s.drift[key]) > maxDrift {
 				s.drift[key] = s.drift[key][:maxDrift]
 			}
@@ -511,6 +513,7 @@ func (s *Syncer) noteRolloutsLocked(decisions map[string]*rollout.Decision) {
 	var next time.Duration
 	for key, d := range decisions {
 		s.rollouts[key] = d
+		s.waveEventsLocked(key, d)
 		if d.RetryAfter > 0 && (next == 0 || d.RetryAfter < next) {
 			next = d.RetryAfter
 		}

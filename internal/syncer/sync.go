@@ -12,6 +12,7 @@ import (
 
 	"github.com/kcp-dev/tmc/internal/aggregate"
 	"github.com/kcp-dev/tmc/internal/cluster"
+	"github.com/kcp-dev/tmc/internal/notify"
 	"github.com/kcp-dev/tmc/internal/object"
 	"github.com/kcp-dev/tmc/internal/plan"
 	"github.com/kcp-dev/tmc/internal/policy"
@@ -47,6 +48,11 @@ type Options struct {
 	Logf func(format string, args ...any)
 	// Workers, when set, overrides the Config's maxWorkers.
 	Workers int
+	// WebhookSecret, when set, serves POST /hooks/{host}: git hosts' push
+	// webhooks signed (or carrying a token) with it trigger a fetch at once.
+	WebhookSecret []byte
+	// Notifications are the operator's notification providers (nil: none).
+	Notifications *notify.Config
 }
 
 // Syncer is the continuous reconciler.
@@ -71,6 +77,8 @@ type Syncer struct {
 	unhealthy       map[string]bool
 	facts           map[string]policy.ClusterFacts // as the last health probe read them
 	healthSeries    map[string]map[string]bool     // tmc_cluster_health series set, by workspace and cluster
+	said            *notified                      // what notifications last announced
+	notifier        *notify.Notifier               // nil without providers
 	statusSeries    map[[3]string]bool             // tmc_workspace_status series set: logical cluster, workspace, status
 	divergentSeries map[[2]string]bool             // tmc_divergent_fields series set: logical cluster, workspace
 	reconcileReq    chan struct{}
@@ -108,6 +116,13 @@ func New(opts Options) *Syncer {
 		opts.Logf = func(string, ...any) {}
 	}
 	s := &Syncer{opts: opts, metrics: NewMetrics(), statuses: map[string]status.Workspace{}, unhealthy: map[string]bool{}, facts: map[string]policy.ClusterFacts{}, healthSeries: map[string]map[string]bool{}, reconcileReq: make(chan struct{}, 1)}
+	if opts.Notifications != nil && len(opts.Notifications.Providers) > 0 {
+		s.notifier = notify.New(opts.Notifications, notify.Options{Counter: s.metrics.Notifications, Logf: opts.Logf, Failed: func(provider, msg string) {
+			s.mu.Lock()
+			s.noteErrorLocked("notification "+provider, msg)
+			s.mu.Unlock()
+		}})
+	}
 	user := opts.Cluster.OnRequest
 	s.opts.Cluster.OnRequest = func(c, verb string) {
 		s.metrics.APIRequests.WithLabelValues(c, verb).Inc()
@@ -222,6 +237,9 @@ func (s *Syncer) Run(ctx, finishCtx context.Context) error {
 	}
 	s.src = src
 	s.runCtx = ctx
+	if s.notifier != nil {
+		go s.notifier.Run(ctx)
+	}
 	defer s.watch.stop()
 	s.opts.Logf("cloned %s (branch %s)", s.opts.Repo, src.branch)
 	s.Trigger()
@@ -273,6 +291,7 @@ func (s *Syncer) intervals() (time.Duration, time.Duration) {
 
 // runOnce fetches, loads a new revision if there is one, and reconciles the last good one.
 func (s *Syncer) runOnce(ctx context.Context) {
+	s.metrics.GitFetches.Inc()
 	rev, err := s.src.fetch(ctx)
 	if err != nil {
 		s.opts.Logf("fetch: %v", err)
@@ -289,8 +308,14 @@ func (s *Syncer) runOnce(ctx context.Context) {
 		if err != nil {
 			s.opts.Logf("revision %s is invalid; keeping %s: %v", short(rev), short(s.goodRev), err)
 			s.setRevErr(rev, err)
+			s.mu.Lock()
+			s.rejectedLocked(rev, err)
+			s.mu.Unlock()
 			s.metrics.Reconciles.WithLabelValues("invalid_revision").Inc()
 		} else {
+			if s.notifier != nil {
+				s.notifier.SetRoutes(routesOf(p.Config))
+			}
 			s.mu.Lock()
 			s.good, s.goodRev, s.revErr, s.revErrRev = p, rev, nil, ""
 			for _, w := range p.Workspaces { // loaded, not yet reconciled
@@ -541,6 +566,8 @@ func (s *Syncer) clusterHealthLocked(name string, err error) {
 		}
 		s.statuses[key] = w
 	}
+	s.clusterEventLocked(name, err, time.Now().UTC().Format(time.RFC3339))
+	s.phaseEventsLocked()
 }
 
 func short(rev string) string {
