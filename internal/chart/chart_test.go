@@ -155,7 +155,7 @@ func TestHelmChartHostileChartsEndInClearErrors(t *testing.T) {
 			`c/templates/cm.yaml:1: .Files.Get "../../etc/passwd": a chart's files are its own`},
 		{"a symlink out of the chart", map[string]string{"templates/ok.yaml": "a: b"}, [2]string{"files/passwd", "/etc/passwd"}, "files/passwd is a symlink to /etc/passwd, outside the chart"},
 		{"a dependency pointing at a URL", map[string]string{"Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\ndependencies: [{name: evil, version: 1.0.0, repository: \"https://attacker.example/charts\"}]\n"},
-			[2]string{}, `dependency "evil" (repository https://attacker.example/charts) is not vendored under charts/`},
+			[2]string{}, `dependency "evil" (repository https://attacker.example/charts) of Chart.yaml is not vendored under charts/`},
 		{"lookup", map[string]string{"templates/l.yaml": "x: {{ lookup \"v1\" \"Secret\" \"kube-system\" \"admin\" }}"}, [2]string{},
 			"c/templates/l.yaml:1:6: executing \"c/templates/l.yaml\" at <lookup \"v1\" \"Secret\" \"kube-system\" \"admin\">: error calling lookup: lookup v1 Secret kube-system/admin: tmc renders charts without a cluster"},
 		{"a schema fetching a URL", map[string]string{"values.schema.json": `{"$ref": "https://attacker.example/schema.json"}`}, [2]string{}, "tmc loads no file or URL for a schema"},

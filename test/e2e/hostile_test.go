@@ -70,7 +70,7 @@ func TestHostileReposUnderAnAddressSpaceCap(t *testing.T) {
 		{"chart: .Files.Get of /etc/passwd", hostileChart("templates/cm.yaml", "data: {{ .Files.Get \"../../etc/passwd\" | quote }}"), nil,
 			`c/templates/cm.yaml:1: .Files.Get "../../etc/passwd": a chart's files are its own`},
 		{"chart: a dependency pointing at a URL", hostileChart("Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\ndependencies: [{name: evil, version: 1.0.0, repository: \"https://attacker.example/charts\"}]\n"), nil,
-			`dependency "evil" (repository https://attacker.example/charts) is not vendored under charts/`},
+			`dependency "evil" (repository https://attacker.example/charts) of Chart.yaml is not vendored under charts/`},
 		{"chart: lookup", hostileChart("templates/l.yaml", "x: {{ lookup \"v1\" \"Secret\" \"kube-system\" \"admin\" }}"), nil, "tmc renders charts without a cluster"},
 	}
 	for _, tc := range cases {
