@@ -1,0 +1,158 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kcp-dev/tmc/test/harness"
+)
+
+const hookSecret = "a webhook secret of the operator"
+
+func signed(body []byte) string {
+	m := hmac.New(sha256.New, []byte(hookSecret))
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+func metricValue(t *testing.T, api syncAPI, name string) float64 {
+	t.Helper()
+	_, body := api.get("/metrics", nil)
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` (\S+)$`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no %s in /metrics", name)
+	}
+	v, _ := strconv.ParseFloat(m[1], 64)
+	return v
+}
+
+// TestWebhookTriggersSync: with the interval at ten minutes, a correctly
+// signed GitHub push to the synced branch makes tmc sync fetch and converge
+// the cluster at once; a wrong signature, a GitLab token that is wrong,
+// another branch, an oversized body, a non-push event and replayed requests
+// are refused and fetch nothing; a burst of pushes makes at most one fetch
+// beyond the one in flight.
+func TestWebhookTriggersSync(t *testing.T) {
+	ctx := context.Background()
+	cs := harness.StartT(t, "solo")
+	dir := t.TempDir()
+	cm := func(level string) string {
+		return "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: default}\ndata: {level: " + level + "}\n"
+	}
+	writeRepo(t, dir, map[string]string{
+		"policies.yaml": "apiVersion: tmc.kcp.io/v1alpha1\nkind: Cluster\nmetadata: {name: solo}\n---\napiVersion: tmc.kcp.io/v1alpha1\nkind: VirtualWorkspace\nmetadata: {name: settings}\nspec:\n  sources: [{path: app}]\n",
+		"app/cm.yaml":   cm("info"),
+	})
+	gitInit(t, dir)
+	secretFile := filepath.Join(t.TempDir(), "hook-secret")
+	if err := os.WriteFile(secretFile, []byte(hookSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := freePort(t)
+	startTMC(t, "tmc sync", "sync", "--repo", dir, "--branch", "main", "--kubeconfig", cs.KubeconfigPath, "--workdir", t.TempDir(),
+		"--interval", "10m", "--health-interval", "10m", "--listen", addr, "--no-push-reports", "--webhook-secret-file", secretFile)
+	waitReady(t, addr)
+	api := syncAPI{base: "http://" + addr}
+	level := func() string {
+		c := &corev1.ConfigMap{}
+		if err := cs.Get("solo").Client.Get(ctx, client.ObjectKey{Namespace: "default", Name: "settings"}, c); err != nil {
+			return err.Error()
+		}
+		return c.Data["level"]
+	}
+	post := func(host string, body []byte, header map[string]string) int {
+		t.Helper()
+		req, _ := http.NewRequest("POST", api.base+"/hooks/"+host, bytes.NewReader(body))
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	writeRepo(t, dir, map[string]string{"app/cm.yaml": cm("debug")})
+	gitCommit(t, dir, "debug logging")
+	head := strings.TrimSpace(gitCLI(t, dir, "rev-parse", "HEAD"))
+	push := []byte(fmt.Sprintf(`{"ref":"refs/heads/main","after":%q,"repository":{"full_name":"org/policies"}}`, head))
+
+	fetches := metricValue(t, api, "tmc_git_fetches_total")
+	for _, tc := range []struct {
+		name   string
+		host   string
+		body   []byte
+		header map[string]string
+		want   int
+	}{
+		{"a wrong signature", "github", push, map[string]string{"X-GitHub-Event": "push", "X-GitHub-Delivery": "d-1", "X-Hub-Signature-256": "sha256=" + strings.Repeat("0", 64)}, 401},
+		{"no signature", "github", push, map[string]string{"X-GitHub-Event": "push", "X-GitHub-Delivery": "d-2"}, 401},
+		{"a wrong GitLab token", "gitlab", push, map[string]string{"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": "guess"}, 401},
+		{"another branch", "github", []byte(`{"ref":"refs/heads/feature","after":"abc"}`), nil, 202},
+		{"an oversized body", "github", append(push, bytes.Repeat([]byte(" "), 300<<10)...), map[string]string{"X-GitHub-Event": "push"}, 413},
+		{"a non-push event", "github", []byte(`{"action":"opened"}`), map[string]string{"X-GitHub-Event": "issues", "X-GitHub-Delivery": "d-3"}, 202},
+		{"an unknown host", "sourceforge", push, nil, 404},
+	} {
+		h := map[string]string{"X-GitHub-Event": "push", "X-GitHub-Delivery": "d-" + tc.name}
+		for k, v := range tc.header {
+			h[k] = v
+		}
+		if _, ok := tc.header["X-Hub-Signature-256"]; !ok && tc.want != 401 {
+			h["X-Hub-Signature-256"] = signed(tc.body)
+		}
+		if code := post(tc.host, tc.body, h); code != tc.want {
+			t.Errorf("%s: status %d, want %d", tc.name, code, tc.want)
+		}
+	}
+	time.Sleep(time.Second)
+	if got := metricValue(t, api, "tmc_git_fetches_total"); got != fetches || level() != "info" {
+		t.Fatalf("refused requests fetched: %v fetches (were %v), level %q", got, fetches, level())
+	}
+
+	start := time.Now()
+	if code := post("github", push, map[string]string{"X-GitHub-Event": "push", "X-GitHub-Delivery": "delivery-1", "X-Hub-Signature-256": signed(push)}); code != 202 {
+		t.Fatalf("a valid push: status %d", code)
+	}
+	eventually(t, "the push converged without waiting for the 10m interval", 60*time.Second, func() (bool, string) { return level() == "debug", level() })
+	t.Logf("webhook to converged cluster: %s (the poll it replaces: up to the 10m interval)", time.Since(start).Round(time.Millisecond))
+
+	time.Sleep(time.Second)
+	fetches = metricValue(t, api, "tmc_git_fetches_total")
+	if code := post("github", push, map[string]string{"X-GitHub-Event": "push", "X-GitHub-Delivery": "delivery-1", "X-Hub-Signature-256": signed(push)}); code != 409 {
+		t.Errorf("a replayed delivery: status %d, want 409", code)
+	}
+	if code := post("github", push, map[string]string{"X-GitHub-Event": "push", "X-GitHub-Delivery": "delivery-2", "X-Hub-Signature-256": signed(push)}); code != 409 {
+		t.Errorf("the same push again under a new delivery ID: status %d, want 409", code)
+	}
+	time.Sleep(time.Second)
+	if got := metricValue(t, api, "tmc_git_fetches_total"); got != fetches {
+		t.Errorf("replays fetched: %v, were %v", got, fetches)
+	}
+	// A burst of five pushes: one fetch runs, one more is queued, the rest coalesce.
+	for i := 0; i < 5; i++ {
+		b := []byte(fmt.Sprintf(`{"ref":"refs/heads/main","after":"burst-%d"}`, i))
+		if code := post("github", b, map[string]string{"X-GitHub-Event": "push", "X-GitHub-Delivery": fmt.Sprintf("burst-%d", i), "X-Hub-Signature-256": signed(b)}); code != 202 {
+			t.Errorf("burst push %d: status %d", i, code)
+		}
+	}
+	time.Sleep(3 * time.Second)
+	if got := metricValue(t, api, "tmc_git_fetches_total"); got-fetches > 2 || got-fetches < 1 {
+		t.Errorf("a burst of 5 pushes made %v fetches, want 1 or 2", got-fetches)
+	}
+}
