@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 type recorder struct {
@@ -186,6 +187,43 @@ func TestNotificationsCommitStatus(t *testing.T) {
 	for i, r := range gh.reqs {
 		if r.URL.Path == g.URL.Path && !strings.Contains(string(gh.body[i]), `"description":"tmc: 3/3 clusters converged"`) {
 			t.Errorf("github body %s", gh.body[i])
+		}
+	}
+}
+
+// TestNotificationsMatchTheDocumentedSchema: every event type, as the
+// generic webhook sends it, validates against docs/notifications.schema.json.
+func TestNotificationsMatchTheDocumentedSchema(t *testing.T) {
+	f, err := os.Open("../../docs/notifications.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	doc, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("schema.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile("schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range Types {
+		ev := Event{FormatVersion: FormatVersion, Key: NewKey(typ, "x"), Type: typ, Time: "2026-12-02T10:00:00Z", Revision: "abc", Workspace: "root/web", Cluster: "east", Message: "m",
+			Counts: &Counts{Create: 1}, Clusters: 3, Converged: 3, Errors: []string{"e"}}
+		req, err := request(&Provider{Type: "webhook", URL: "http://x"}, ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inst, err := jsonschema.UnmarshalJSON(strings.NewReader(string(req.body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sch.Validate(inst); err != nil {
+			t.Errorf("%s: %v", typ, err)
 		}
 	}
 }
