@@ -77,6 +77,7 @@ fmt-check: ## Fail when a file is not gofmt'ed or its imports are not grouped (s
 bench: envtest ## Run the benchmarks and print their figures (see docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 20x ./internal/...
 	$(GO) run ./hack/bench -n 1000
+	$(GO) run ./hack/bench -webhook 10
 	$(GO) run ./hack/soak -intervals 250
 	$(GO) run ./hack/rolloutbench -clusters 20
 

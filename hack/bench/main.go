@@ -47,8 +47,12 @@ func main() {
 	perCluster := flag.Int("per-cluster", 16, "requests in flight per cluster (tmc and the bare loop)")
 	fleetSizes := flag.String("fleet", "", "comma-separated cluster counts (e.g. 1,3,10,20): print the many-clusters table with -n objects per cluster instead")
 	aggOnly := flag.Bool("aggregate", false, "print only the aggregation figures (10,000 objects, with and without classification)")
+	hooks := flag.Int("webhook", 0, "print only the time from a push webhook to converged clusters, over this many pushes")
 	flag.Parse()
 	run := run
+	if *hooks > 0 {
+		run = func(_, _ int) error { return webhookBench(*hooks) }
+	}
 	if *aggOnly {
 		run = func(_, perCluster int) error { return aggregateOnly(perCluster) }
 	}
