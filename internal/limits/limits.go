@@ -14,6 +14,9 @@ const (
 	// MaxObjectSize bounds one Kubernetes object, as JSON. The API server
 	// refuses request bodies over 3 MiB, so a larger object can never apply.
 	MaxObjectSize = 3 << 20
+	// MaxConfigMapData is what the API server accepts in a ConfigMap's or
+	// Secret's data (1 MiB): a larger one can never apply either.
+	MaxConfigMapData = 1 << 20
 	// MaxRepoCopy bounds the in-memory copy of the repo that kustomize builds read.
 	MaxRepoCopy = 256 << 20
 	// MaxFactsFile bounds a --facts file.

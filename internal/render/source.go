@@ -1,6 +1,7 @@
 package render
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -284,7 +285,36 @@ func checkObject(id object.ID, n *yaml3.Node) (int, string) {
 	if sh.JSONSize() > limits.MaxObjectSize {
 		return 0, fmt.Sprintf("%s is larger than %d MiB, more than the API server accepts", id, limits.MaxObjectSize>>20)
 	}
+	if id.Group == "" && (id.Kind == "ConfigMap" || id.Kind == "Secret") && sh.JSONSize() > limits.MaxConfigMapData {
+		if n := dataSize(id.Kind, n); n > limits.MaxConfigMapData {
+			return 0, fmt.Sprintf("%s holds %d bytes of data, more than the %d (1 MiB) the API server accepts in a %s", id, n, limits.MaxConfigMapData, id.Kind)
+		}
+	}
 	return sh.JSONSize(), ""
+}
+
+// dataSize is what the API server counts against a ConfigMap's or Secret's
+// 1 MiB: a ConfigMap's keys and values of data and binaryData (decoded), a
+// Secret's values of data (decoded) and stringData.
+func dataSize(kind string, n *yaml3.Node) int {
+	total := 0
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i].Value, n.Content[i+1]
+		if (k != "data" && k != "binaryData" && k != "stringData") || v.Kind != yaml3.MappingNode {
+			continue
+		}
+		for j := 0; j+1 < len(v.Content); j += 2 {
+			val := len(v.Content[j+1].Value)
+			if k == "binaryData" || (kind == "Secret" && k == "data") {
+				val = base64.StdEncoding.DecodedLen(len(strings.TrimRight(v.Content[j+1].Value, "=\n")))
+			}
+			if kind == "ConfigMap" {
+				val += len(v.Content[j].Value)
+			}
+			total += val
+		}
+	}
+	return total
 }
 
 // kustomize builds a kustomization on an in-memory copy of the repo, so that

@@ -28,7 +28,7 @@ apiVersion: tmc.kcp.io/v1alpha1
 kind: VirtualWorkspace
 metadata: {name: monitoring}
 spec:
-  sources: [{path: kube-prometheus/manifests}]
+  sources: [{path: kube-prometheus/manifests}, {path: big}]
   prune: true
 `
 
@@ -36,12 +36,14 @@ spec:
 // vendored — ten CRDs of up to 0.8 MB and their custom resources in one
 // source, RoleList and RoleBindingList documents, a 1 MB ConfigMapList, and
 // an APIService whose backend never runs (so discovery of its group fails)
-// — converge on three real API servers in one apply; afterwards the second
+// — and a 1 MB ConfigMap converge on three real API servers in one apply; afterwards the second
 // plan is empty and kubectl diff --server-side shows nothing.
 func TestPublishedManifestsConverge(t *testing.T) {
 	cs := harness.StartT(t, "east", "west", "edge")
 	dir := t.TempDir()
-	writeRepo(t, dir, map[string]string{"policies.yaml": publishedRepo})
+	// And a ConfigMap of 1 MB: about as large as the API server lets one be (1 MiB of data).
+	writeRepo(t, dir, map[string]string{"policies.yaml": publishedRepo,
+		"big/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big, namespace: monitoring}\ndata:\n  blob: " + strings.Repeat("x", 1040000) + "\n"})
 	if err := os.CopyFS(filepath.Join(dir, "kube-prometheus"), os.DirFS("testdata/kube-prometheus")); err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +84,7 @@ func TestPublishedManifestsConverge(t *testing.T) {
 		// ConfigMapList, a custom resource next to its CRD, the APIService
 		// — whose backend never runs, so its group's discovery fails.
 		for _, get := range [][]string{{"-n", "kube-system", "get", "role", "prometheus-k8s"}, {"-n", "monitoring", "get", "configmap", "grafana-dashboard-apiserver"},
-			{"-n", "monitoring", "get", "prometheus", "k8s"}, {"get", "crd", "prometheuses.monitoring.coreos.com"}} {
+			{"-n", "monitoring", "get", "prometheus", "k8s"}, {"get", "crd", "prometheuses.monitoring.coreos.com"}, {"-n", "monitoring", "get", "configmap", "big"}} {
 			kubectl(c, append(get, "-o", "name")...)
 		}
 		if got := kubectl(c, "get", "apiservice", "v1beta1.metrics.k8s.io", "-o", `jsonpath={.status.conditions[?(@.type=="Available")].status}`); got == "True" {
