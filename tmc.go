@@ -82,6 +82,10 @@ type (
 	Rendered = render.Result
 	// RenderedObject is one object rendered for one cluster, with the transformations that acted.
 	RenderedObject = render.Object
+	// Applied is one transformation (or chart cluster value) that acted, or was skipped by its conditional, as render --explain shows it.
+	Applied = render.Applied
+	// ChartRender is a chart source as rendered for one cluster: the values it got.
+	ChartRender = render.ChartRender
 	// PlacementDecision says whether a cluster is a workspace's target, and why.
 	PlacementDecision = render.Decision
 	// PolicyDecision says whether a projection policy acts on a cluster, and why.

@@ -211,19 +211,7 @@ func writeExplain(w io.Writer, res *tmc.Rendered) error {
 				fmt.Fprintf(w, "    chart %s (sha256 %s…) as release %s in %s, Kubernetes %s: %d objects\n", cr.Source, cr.Digest[:12], cr.Release, cr.Namespace, kv, cr.Objects)
 				fmt.Fprintf(w, "      values: %s\n", vals)
 				for _, a := range cr.ClusterValues {
-					fmt.Fprintf(w, "      clusterValues[%d] %s %s", a.Index, a.Type, a.Path)
-					if a.Value != "" {
-						fmt.Fprintf(w, " = %s", a.Value)
-					}
-					fmt.Fprintf(w, ": %s", a.Effect)
-					if a.Conditional != "" {
-						parts := make([]string, len(a.Facts))
-						for k, f := range a.Facts {
-							parts[k] = fmt.Sprintf("%s=%v", f.Path, f.Value)
-						}
-						fmt.Fprintf(w, " (when `%s`; %s)", a.Conditional, strings.Join(parts, ", "))
-					}
-					fmt.Fprintln(w)
+					writeApplied(w, fmt.Sprintf("      clusterValues[%d]", a.Index), a)
 				}
 				for _, d := range cr.Dropped {
 					fmt.Fprintf(w, "      dropped test hook %s\n", d)
@@ -243,22 +231,27 @@ func writeExplain(w io.Writer, res *tmc.Rendered) error {
 				}
 				fmt.Fprintf(w, "    %s  (%s)\n", name, o.Source)
 				for n, a := range o.Transformations {
-					fmt.Fprintf(w, "      %d. %s[%d] %s %s", n+1, a.Policy, a.Index, a.Type, a.Path)
-					if a.Value != "" {
-						fmt.Fprintf(w, " = %s", a.Value)
-					}
-					fmt.Fprintf(w, ": %s", a.Effect)
-					if a.Conditional != "" {
-						parts := make([]string, len(a.Facts))
-						for k, f := range a.Facts {
-							parts[k] = fmt.Sprintf("%s=%v", f.Path, f.Value)
-						}
-						fmt.Fprintf(w, " (when `%s`; %s)", a.Conditional, strings.Join(parts, ", "))
-					}
-					fmt.Fprintln(w)
+					writeApplied(w, fmt.Sprintf("      %d. %s[%d]", n+1, a.Policy, a.Index), a)
 				}
 			}
 		}
 	}
 	return nil
+}
+
+// writeApplied explains one transformation that acted or was skipped.
+func writeApplied(w io.Writer, head string, a tmc.Applied) {
+	fmt.Fprintf(w, "%s %s %s", head, a.Type, a.Path)
+	if a.Value != "" {
+		fmt.Fprintf(w, " = %s", a.Value)
+	}
+	fmt.Fprintf(w, ": %s", a.Effect)
+	if a.Conditional != "" {
+		parts := make([]string, len(a.Facts))
+		for k, f := range a.Facts {
+			parts[k] = fmt.Sprintf("%s=%v", f.Path, f.Value)
+		}
+		fmt.Fprintf(w, " (when `%s`; %s)", a.Conditional, strings.Join(parts, ", "))
+	}
+	fmt.Fprintln(w)
 }

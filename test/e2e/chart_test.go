@@ -130,26 +130,23 @@ func TestHelmChartOnThreeClusters(t *testing.T) {
 		}
 	}
 	// One generated password per cluster, the same after a second apply.
-	pw := map[string]string{}
-	for _, c := range []string{"east", "west", "edge"} {
-		s := &corev1.Secret{}
-		if err := cs.Get(c).Client.Get(ctx, client.ObjectKey{Namespace: "podinfo", Name: "credentials"}, s); err != nil {
-			t.Fatal(err)
+	passwords := func() map[string]string {
+		out := map[string]string{}
+		for _, c := range []string{"east", "west", "edge"} {
+			s := &corev1.Secret{}
+			if err := cs.Get(c).Client.Get(ctx, client.ObjectKey{Namespace: "podinfo", Name: "credentials"}, s); err != nil {
+				t.Fatal(err)
+			}
+			out[c] = string(s.Data["password"])
 		}
-		pw[c] = string(s.Data["password"])
+		return out
 	}
+	pw := passwords()
 	if pw["east"] == pw["west"] || len(pw["east"]) != 20 {
 		t.Errorf("passwords: %v", pw)
 	}
 	run("apply", dir)
-	again := map[string]string{}
-	for _, c := range []string{"east", "west", "edge"} {
-		s := &corev1.Secret{}
-		if err := cs.Get(c).Client.Get(ctx, client.ObjectKey{Namespace: "podinfo", Name: "credentials"}, s); err != nil {
-			t.Fatal(err)
-		}
-		again[c] = string(s.Data["password"])
-	}
+	again := passwords()
 	if diff := cmp.Diff(pw, again); diff != "" {
 		t.Errorf("a second apply changed the passwords (-first +second):\n%s", diff)
 	}
