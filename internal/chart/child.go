@@ -33,7 +33,9 @@ import (
 // serve is the child: one request on in, one Result on out.
 func serve(in io.Reader, out io.Writer) int {
 	// Bounds first: whatever the chart does, the process stays small and brief.
-	_ = syscall.Setrlimit(syscall.RLIMIT_AS, &syscall.Rlimit{Cur: MaxAddressSpace, Max: MaxAddressSpace})
+	if !raceEnabled {
+		_ = syscall.Setrlimit(syscall.RLIMIT_AS, &syscall.Rlimit{Cur: MaxAddressSpace, Max: MaxAddressSpace})
+	}
 	_ = syscall.Setrlimit(syscall.RLIMIT_CPU, &syscall.Rlimit{Cur: MaxCPUSeconds, Max: MaxCPUSeconds + 1})
 	debug.SetMemoryLimit(MaxHeap)
 	var mu sync.Mutex
