@@ -23,6 +23,9 @@ type notified struct {
 }
 
 func (s *Syncer) sendLocked(ev notify.Event) {
+	if s.onEvent != nil {
+		s.onEvent(ev)
+	}
 	if s.notifier == nil {
 		return
 	}

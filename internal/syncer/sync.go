@@ -79,6 +79,7 @@ type Syncer struct {
 	healthSeries    map[string]map[string]bool     // tmc_cluster_health series set, by workspace and cluster
 	said            *notified                      // what notifications last announced
 	notifier        *notify.Notifier               // nil without providers
+	onEvent         func(notify.Event)             // tests see each event sent
 	statusSeries    map[[3]string]bool             // tmc_workspace_status series set: logical cluster, workspace, status
 	divergentSeries map[[2]string]bool             // tmc_divergent_fields series set: logical cluster, workspace
 	reconcileReq    chan struct{}

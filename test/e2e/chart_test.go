@@ -150,6 +150,24 @@ func TestHelmChartOnThreeClusters(t *testing.T) {
 	if diff := cmp.Diff(pw, again); diff != "" {
 		t.Errorf("a second apply changed the passwords (-first +second):\n%s", diff)
 	}
+
+	// What the chart stops rendering is pruned like any other object.
+	writeRepo(t, dir, map[string]string{"policies.yaml": strings.Replace(chartE2ERepo, "values: {redis: {enabled: true}}", "values: {redis: {enabled: false}}", 1)})
+	var deletes []string
+	for _, c := range planOf(t, run("plan", "-o", "json", dir)).changed() {
+		if strings.Contains(c, " delete ") {
+			deletes = append(deletes, c)
+		}
+	}
+	if len(deletes) != 9 { // the redis ConfigMap, Service and Deployment on each of three clusters
+		t.Errorf("deletes planned: %v", deletes)
+	}
+	run("apply", dir)
+	for _, c := range []string{"east", "west", "edge"} {
+		if exists(t, cs.Get(c), &appsv1.Deployment{}, "podinfo", "podinfo-redis") {
+			t.Errorf("%s: podinfo-redis not pruned", c)
+		}
+	}
 }
 
 func planOf(t *testing.T, out string) planJSON {

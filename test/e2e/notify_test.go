@@ -205,7 +205,8 @@ func TestNotificationsOnceEach(t *testing.T) {
 	})
 	time.Sleep(2 * time.Second)
 	evs := hook.events(t, secret)
-	for typ, subject := range map[string]string{notify.RevisionRejected: bad, notify.ClusterUnreachable: "prod-west", notify.ClusterBack: "prod-west", notify.DriftCorrected: "prod-east"} {
+	for typ, subject := range map[string]string{notify.RevisionRejected: bad, notify.ClusterUnreachable: "prod-west", notify.ClusterBack: "prod-west", notify.DriftCorrected: "prod-east",
+		notify.WorkspaceError: "root:production/web-app", notify.WorkspaceRecovered: "root:production/web-app"} {
 		if n := countOf(evs, typ, subject); n != 1 {
 			t.Errorf("%s %s: %d requests, want exactly 1", typ, subject, n)
 		}
