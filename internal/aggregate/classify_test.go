@@ -316,3 +316,34 @@ func TestClassifyMergedSpecShowsGitsValue(t *testing.T) {
 		}
 	}
 }
+
+// TestClassifySkipsClustersARolloutHoldsBack: a cluster that does not hold
+// the rendered revision yet is not judged against it — its older value is
+// no divergence.
+func TestClassifySkipsClustersARolloutHoldsBack(t *testing.T) {
+	ap, ws, live := classifyFixture(t, "conflictResolution: LastWriter")
+	container(live["big"])["image"] = "nginx:1.26" // big still runs the revision before
+	desired := indexRendered(ws)
+	delete(desired, "big") // as Build does for Options.Behind
+	vals, _ := values(ap)
+	var insts []*instance
+	targets := map[string]TargetCluster{}
+	for _, name := range []string{"big", "edge", "small"} {
+		tc := TargetCluster{State: cluster.Reached(name, true)}
+		targets[name] = tc
+		inst, err := newInstance(ap, ws, tc, policy.ClusterFacts{}, desired, vals, live[name])
+		if err != nil {
+			t.Fatal(err)
+		}
+		insts = append(insts, inst)
+	}
+	res := resource(ap, insts, []string{"big", "edge", "small"}, targets, map[string]error{})
+	if res.DivergentFields != 0 {
+		t.Errorf("a held-back cluster counted as divergent: %+v", res.Conflicts)
+	}
+	// Judged against the new revision, the same value is a divergence.
+	res = aggregateLive(t, ap, ws, live, true)
+	if res.DivergentFields != 1 {
+		t.Errorf("judged, big's old image must diverge: %+v", res.Conflicts)
+	}
+}

@@ -214,7 +214,7 @@ func (s *Session) aggregateEach(ctx context.Context, r *render.Result, workers i
 	for i, ws := range r.Workspaces {
 		g.Go(func() error {
 			start := time.Now()
-			vs, err := s.Aggregate(gctx, AggregateOptions{Workspace: ws.Name, Behind: behind(ws, rollouts)})
+			vs, err := s.Aggregate(gctx, AggregateOptions{Workspace: ws.Name, Behind: behind(ws, rollouts), BehindKnown: true})
 			if took != nil {
 				took(ws.Name, time.Since(start))
 			}

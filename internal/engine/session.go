@@ -9,6 +9,7 @@ import (
 	"github.com/kcp-dev/tmc/internal/aggregate"
 	"github.com/kcp-dev/tmc/internal/apply"
 	"github.com/kcp-dev/tmc/internal/cluster"
+	"github.com/kcp-dev/tmc/internal/inventory"
 	"github.com/kcp-dev/tmc/internal/object"
 	"github.com/kcp-dev/tmc/internal/plan"
 	"github.com/kcp-dev/tmc/internal/render"
@@ -197,8 +198,11 @@ type AggregateOptions struct {
 	Workspace string
 	// Behind are the target clusters (of Workspace) a rollout still holds
 	// at an earlier revision: their differences are not judged against
-	// this revision's render.
-	Behind []string
+	// this revision's render. Unless BehindKnown, Aggregate finds them
+	// itself for workspaces with a rollout: the targets whose inventory
+	// records another revision than the work tree's.
+	Behind      []string
+	BehindKnown bool
 }
 
 // Aggregate reads every workspace's aggregated kinds back from its target
@@ -209,15 +213,44 @@ func (s *Session) Aggregate(ctx context.Context, o AggregateOptions) ([]*aggrega
 	if ao.Workspace == "" {
 		ao.Workspace = s.opts.Workspace
 	}
-	if len(o.Behind) > 0 && ao.Workspace != "" {
-		ao.Behind = map[string][]string{}
-		for _, ws := range s.Rendered.Workspaces {
-			if ws.Name == ao.Workspace {
-				ao.Behind[object.Workspace(ws.LogicalCluster, ws.Name).String()] = o.Behind
+	ao.Behind = map[string][]string{}
+	rev := ""
+	for _, ws := range s.Rendered.Workspaces {
+		if ao.Workspace != "" && ws.Name != ao.Workspace {
+			continue
+		}
+		key := object.Workspace(ws.LogicalCluster, ws.Name).String()
+		switch {
+		case o.BehindKnown || len(o.Behind) > 0:
+			ao.Behind[key] = o.Behind
+		case ws.Waves != nil:
+			if rev == "" {
+				rev = Revision(s.Repo.Policies.Root)
 			}
+			ao.Behind[key] = s.behindRevision(ctx, ws, rev)
 		}
 	}
 	return aggregate.Build(ctx, s.Repo.Policies, s.Rendered, s.clusters, ao)
+}
+
+// behindRevision lists the target clusters of a workspace whose inventory
+// records a revision other than rev (a rollout has not brought them to it).
+func (s *Session) behindRevision(ctx context.Context, ws *render.Workspace, rev string) []string {
+	if rev == "" {
+		return nil
+	}
+	var out []string
+	for _, c := range ws.Clusters {
+		cl, err := s.clusters.Get(c.Name)
+		if err != nil {
+			continue
+		}
+		inv, err := inventory.Read(ctx, cl.Client, ws.LogicalCluster, ws.Name)
+		if err == nil && inv != nil && inv.Revision != "" && inv.Revision != rev {
+			out = append(out, c.Name)
+		}
+	}
+	return out
 }
 
 // Status plans and aggregates without changing anything and builds every
