@@ -1,6 +1,9 @@
 package chart
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"os"
 	"path/filepath"
@@ -182,5 +185,50 @@ func TestHelmChartHostileChartsEndInClearErrors(t *testing.T) {
 				t.Errorf("the error quotes /etc/passwd: %v", err)
 			}
 		})
+	}
+}
+
+// TestHelmChartPackagedArchive: a packaged chart (.tgz, as helm package
+// makes it) in the repo renders as its directory does.
+func TestHelmChartPackagedArchive(t *testing.T) {
+	files, _, _, err := Read("testdata", "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for _, f := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: "web/" + f.Name, Mode: 0o644, Size: int64(len(f.Data)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		_, _ = tw.Write(f.Data)
+	}
+	_ = tw.Close()
+	_ = gz.Close()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "web-1.2.3.tgz"), buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, archive, digest, err := Read(dir, "web-1.2.3.tgz")
+	if err != nil || archive == nil || digest == "" {
+		t.Fatalf("read the archive: %v", err)
+	}
+	req := func(files []File, archive []byte) *Request {
+		return &Request{Files: files, Archive: archive, Values: map[string]any{"replicaCount": 2}, Release: "shop", Namespace: "shop", Cluster: "east", Key: testKey, Source: "web"}
+	}
+	fromArchive, err := Render(context.Background(), req(nil, archive))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromDir, err := Render(context.Background(), req(files, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(joined(fromDir), joined(fromArchive)); diff != "" {
+		t.Errorf("archive and directory render differently (-dir +archive):\n%s", diff)
+	}
+	if _, _, _, err := Read(dir, "missing.tgz"); err == nil {
+		t.Error("a missing archive must be an error")
 	}
 }
