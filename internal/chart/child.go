@@ -9,6 +9,8 @@ import (
 	"io"
 	"path"
 	"regexp"
+	"os"
+	"os/signal"
 	"runtime/debug"
 	"runtime/metrics"
 	"slices"
@@ -37,7 +39,9 @@ func serve(in io.Reader, out io.Writer) int {
 		_ = syscall.Setrlimit(syscall.RLIMIT_AS, &syscall.Rlimit{Cur: MaxAddressSpace, Max: MaxAddressSpace})
 	}
 	_ = syscall.Setrlimit(syscall.RLIMIT_CPU, &syscall.Rlimit{Cur: MaxCPUSeconds, Max: MaxCPUSeconds + 1})
-	debug.SetMemoryLimit(MaxHeap)
+	// The GC may use twice the heap bound before the watchdog ends the
+	// render: held at the bound itself it would burn the CPU time first.
+	debug.SetMemoryLimit(2 * MaxHeap)
 	var mu sync.Mutex
 	written := false
 	reply := func(res *Result) {
@@ -54,10 +58,18 @@ func serve(in io.Reader, out io.Writer) int {
 		_, _ = out.Write(b)
 	}
 	st := &state{}
-	go watch(st, func(msg string) {
+	stop := func(msg string) {
 		reply(&Result{Error: msg})
 		syscall.Exit(0) // at once: the render's goroutine may be stuck in a loop
-	})
+	}
+	go watch(st, stop)
+	// RLIMIT_CPU's soft limit sends SIGXCPU before the hard limit kills.
+	xcpu := make(chan os.Signal, 1)
+	signal.Notify(xcpu, syscall.SIGXCPU)
+	go func() {
+		<-xcpu
+		stop(fmt.Sprintf("the render used more than %ds of CPU time%s; it was stopped", MaxCPUSeconds, st.where()))
+	}()
 	data, err := io.ReadAll(io.LimitReader(in, 2*MaxChartBytes+(16<<20)))
 	if err != nil {
 		reply(&Result{Error: err.Error()})
