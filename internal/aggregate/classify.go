@@ -137,20 +137,31 @@ func (c *classifier) wantAt(cluster string, p fieldpath.Path) (v any, ok, render
 	return v, err == nil, true
 }
 
-// source is the value at p of the object as written in git.
+// source is the value at p of the object as written in git — when every
+// instance comes from the same source value: a chart renders its source
+// per cluster, and then git holds no one value (nor may the answer depend
+// on map order, or reports would change with every aggregation).
 func (c *classifier) source(p fieldpath.Path) (any, bool) {
-	for _, inst := range c.insts {
-		if inst.rendered == nil || inst.rendered.From == nil {
-			continue
+	var out any
+	var seen *render.Source
+	found := false
+	for _, name := range slices.Sorted(maps.Keys(c.insts)) {
+		inst := c.insts[name]
+		if inst.rendered == nil || inst.rendered.From == nil || inst.rendered.From == seen {
+			continue // the same source object as the one before: one git value
 		}
+		seen = inst.rendered.From
 		n := fieldpath.Get(inst.rendered.From.Node.YNode(), p)
 		if n == nil {
 			return nil, false
 		}
 		v, err := fieldpath.FromNode(n)
-		return v, err == nil
+		if err != nil || (found && !reflect.DeepEqual(out, v)) {
+			return nil, false
+		}
+		out, found = v, true
 	}
-	return nil, false
+	return out, found
 }
 
 // paths caches parsed transformation paths (they come from policies: few).
