@@ -70,6 +70,9 @@ type Request struct {
 	SkipCRDs bool `json:"skipCRDs,omitempty"`
 	// Source names the chart in errors (its path in the repo).
 	Source string `json:"source"`
+	// MaxOutput, when set below the package's MaxOutput, bounds what this
+	// render may return (the caller's budget over many renders).
+	MaxOutput int `json:"-"`
 }
 
 // Manifest is one rendered object document.
@@ -137,7 +140,11 @@ func Render(ctx context.Context, req *Request) (*Result, error) {
 	cmd := exec.CommandContext(ctx, self)
 	cmd.Env = append(minimalEnv(), envChild+"=1")
 	cmd.Stdin = bytes.NewReader(in)
-	out := &limitedBuffer{max: MaxOutput}
+	limit := MaxOutput
+	if req.MaxOutput > 0 && req.MaxOutput < limit {
+		limit = req.MaxOutput
+	}
+	out := &limitedBuffer{max: limit}
 	var stderr limitedBuffer
 	stderr.max = 64 << 10
 	cmd.Stdout, cmd.Stderr = out, &stderr
@@ -147,7 +154,7 @@ func Render(ctx context.Context, req *Request) (*Result, error) {
 		return nil, fmt.Errorf("chart %s: the render did not end within %s; it was stopped (a template looping for ever?)", req.Source, Timeout+KillAfter)
 	}
 	if out.over {
-		return nil, fmt.Errorf("chart %s: the render made more than %d MiB of manifests", req.Source, MaxOutput>>20)
+		return nil, fmt.Errorf("chart %s: the render made more than %d MiB of manifests", req.Source, limit>>20)
 	}
 	var res Result
 	if err := json.Unmarshal(out.b.Bytes(), &res); err != nil {

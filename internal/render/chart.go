@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	yaml3 "go.yaml.in/yaml/v3"
 	"golang.org/x/sync/errgroup"
@@ -111,13 +112,31 @@ func (r *renderer) readCharts(w *policy.VirtualWorkspace, targets []Decision) ([
 			jobs = append(jobs, &job{req: req, cr: ChartRender{Source: cs.Path, Digest: digest, Cluster: d.Cluster, KubeVersion: facts.KubernetesVersion,
 				Release: release, Namespace: ns, Values: vals, ClusterValues: applied}})
 		}
+		// The renders share what is left of the render's input budget: a
+		// chart that makes its full output for every cluster would otherwise
+		// hold clusters × chart.MaxOutput in memory before any is counted.
 		results := make([]*chart.Result, len(jobs))
 		rerrs := make([]error, len(jobs))
+		var budget atomic.Int64
+		budget.Store(int64(limits.MaxRenderInput - r.inputBytes))
 		g := errgroup.Group{}
 		g.SetLimit(max(runtime.GOMAXPROCS(0), 1))
 		for j, jb := range jobs {
 			g.Go(func() error {
+				left := budget.Load()
+				if left <= 0 {
+					rerrs[j] = fmt.Errorf("chart %s: the workspaces' sources hold more than %d MiB of manifests in all", cs.Path, limits.MaxRenderInput>>20)
+					return nil
+				}
+				jb.req.MaxOutput = int(min(left, int64(chart.MaxOutput)))
 				results[j], rerrs[j] = chart.Render(r.ctx, jb.req)
+				if results[j] != nil {
+					n := 0
+					for _, m := range results[j].Manifests {
+						n += len(m.Content)
+					}
+					budget.Add(-int64(n))
+				}
 				return nil
 			})
 		}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 
@@ -44,7 +45,7 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 		rc.s.opts.Logf("webhook %s from %s (%s): %d %s", host, caller, r.Header.Get("User-Agent"), code, msg)
 		writeJSON(w, code, map[string]string{"result": result, "message": msg})
 	}
-	if !knownHost(host) {
+	if !slices.Contains(hookHosts, host) {
 		reply(http.StatusNotFound, "unknown", "no receiver for "+host+"; use one of "+strings.Join(hookHosts, ", "))
 		return
 	}
@@ -85,15 +86,6 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	rc.s.Trigger()
 	reply(http.StatusAccepted, "triggered", "push to "+ref+": fetching and reconciling")
-}
-
-func knownHost(h string) bool {
-	for _, x := range hookHosts {
-		if x == h {
-			return true
-		}
-	}
-	return false
 }
 
 // verify checks the host's signature (HMAC-SHA256 of the body) or token,
