@@ -159,6 +159,7 @@ func (r *renderer) readCharts(w *policy.VirtualWorkspace, targets []Decision) ([
 // chartValues merges the values files and the inline values.
 func (r *renderer) chartValues(cs *policy.ChartSource) (map[string]any, error) {
 	out := map[string]any{}
+	total := 0 // every cluster's request carries the values: bound them all together
 	for _, vf := range cs.ValuesFiles {
 		full, err := r.inRepo(vf)
 		if err != nil {
@@ -173,8 +174,8 @@ func (r *renderer) chartValues(cs *policy.ChartSource) (map[string]any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if len(data) > limits.MaxFileSize {
-			return nil, fmt.Errorf("values file %s is larger than %d MiB", vf, limits.MaxFileSize>>20)
+		if total += len(data); len(data) > limits.MaxFileSize || total > limits.MaxFileSize {
+			return nil, fmt.Errorf("values file %s: the values files hold more than %d MiB in all", vf, limits.MaxFileSize>>20)
 		}
 		docs, err := limits.Documents(data)
 		if err != nil {
