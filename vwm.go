@@ -19,6 +19,7 @@ import (
 
 	"github.com/kcp-dev/logicalcluster/v3"
 
+	"github.com/kcp-dev/tmc/internal/clusterprofile"
 	"github.com/kcp-dev/tmc/internal/notify"
 	"github.com/kcp-dev/tmc/internal/policy"
 	"github.com/kcp-dev/tmc/internal/syncer"
@@ -71,6 +72,10 @@ type ManagerOptions struct {
 	WebhookSecret []byte
 	// Notifications are the operator's notification providers (LoadNotifications reads them).
 	Notifications *NotificationsConfig
+	// ClusterInventory, when set, adds the clusters of the operator's
+	// cluster inventory (ClusterProfiles of a hub's namespace, watched) to
+	// every revision's.
+	ClusterInventory *InventorySource
 	// Logf logs a line; nil discards.
 	Logf func(format string, args ...any)
 }
@@ -131,10 +136,29 @@ func NewVirtualWorkspaceManager(o ManagerOptions) (*VirtualWorkspaceManager, err
 		copts.SecretKubeconfig = m.secretKubeconfig
 	}
 	copts.SecretNamespaces = append([]string{m.ns}, o.SecretNamespaces...)
+	var inv *syncer.Inventory
+	if ci := o.ClusterInventory; ci != nil {
+		var cfg *rest.Config
+		var err error
+		if ci.Kubeconfig != "" {
+			rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: ci.Kubeconfig}
+			cfg, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: ci.Context}).ClientConfig()
+		} else {
+			cfg, err = homeConfig(o.HomeKubeconfig)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("cluster inventory hub: %w", err)
+		}
+		hub, err := clusterprofile.NewHub(cfg, ci.Namespace)
+		if err != nil {
+			return nil, err
+		}
+		inv = &syncer.Inventory{Hub: hub, Providers: ci.Providers}
+	}
 	m.s = syncer.New(syncer.Options{
 		Repo: o.Repo, Branch: o.Branch, Path: o.Path, Interval: o.Interval, HealthInterval: o.HealthInterval,
 		Auth: o.Auth, WorkDir: o.WorkDir, Cluster: copts, ForceConflicts: o.ForceConflicts, PushReports: o.PushReports, Logf: o.Logf,
-		WebhookSecret: o.WebhookSecret, Notifications: o.Notifications,
+		WebhookSecret: o.WebhookSecret, Notifications: o.Notifications, Inventory: inv,
 	})
 	return m, nil
 }

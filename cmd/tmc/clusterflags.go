@@ -23,6 +23,7 @@ type clusterFlags struct {
 	insecure           bool
 	workspace, cluster string
 	perCluster         int
+	inv                inventoryFlags
 }
 
 func (f *clusterFlags) add(cmd *cobra.Command) {
@@ -30,6 +31,7 @@ func (f *clusterFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.workspace, "workspace", "", "only this workspace")
 	cmd.Flags().StringVar(&f.cluster, "cluster", "", "only this cluster")
 	cmd.Flags().IntVar(&f.perCluster, "per-cluster-concurrency", 16, "requests in flight to one cluster")
+	f.inv.add(cmd, true)
 }
 
 // addConnection registers only the flags that say how clusters are reached
@@ -54,12 +56,16 @@ func (f *clusterFlags) options() tmc.ClusterOptions {
 
 // open loads DIR, connects to its clusters and renders with their live facts.
 func (f *clusterFlags) open(ctx context.Context, cmd *cobra.Command, dir string) (*tmc.Session, error) {
-	p, err := loadPolicies(cmd, dir)
+	p, inv, err := f.inv.load(cmd, dir, f.kubeconfig, true)
 	if err != nil {
 		return nil, err
 	}
 	progress(cmd, "reading facts of %d clusters...", len(p.Clusters))
-	s, err := (&tmc.Repo{Policies: p}).Connect(ctx, tmc.ConnectOptions{Cluster: f.options(), Workspace: f.workspace, ClusterName: f.cluster})
+	o := f.options()
+	if inv != nil {
+		o.Access = inv.RESTConfig
+	}
+	s, err := (&tmc.Repo{Policies: p}).Connect(ctx, tmc.ConnectOptions{Cluster: o, Workspace: f.workspace, ClusterName: f.cluster})
 	if err != nil {
 		if list, ok := err.(tmc.ErrorList); ok {
 			printErrors(cmd.ErrOrStderr(), list)

@@ -19,6 +19,7 @@ const renderFormatVersion = "1"
 type renderFlags struct {
 	workspace, cluster, output, facts string
 	explain                           bool
+	inv                               inventoryFlags
 }
 
 func newRenderCommand() *cobra.Command {
@@ -32,7 +33,9 @@ them. Nothing is written to any cluster.
 
 Cluster facts come from the Cluster objects; --facts FILE adds observed facts
 (healthy, kubernetesVersion, nodes, capacity) per cluster name, so that CI can
-render without cluster access. --explain prints why each cluster was chosen or
+render without cluster access. --cluster-inventory FILE adds the clusters of a
+snapshot of the operator's cluster inventory (ClusterProfiles), with their
+labels, properties and health. --explain prints why each cluster was chosen or
 skipped and which transformations fired on each object, in order.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -40,7 +43,7 @@ skipped and which transformations fired on each object, in order.`,
 				return fmt.Errorf("unknown output format %q: use yaml or json", f.output)
 			}
 			dir := dirArg(args)
-			p, err := loadPolicies(cmd, dir)
+			p, _, err := f.inv.load(cmd, dir, "", false)
 			if err != nil {
 				return err
 			}
@@ -80,6 +83,7 @@ skipped and which transformations fired on each object, in order.`,
 	cmd.Flags().StringVarP(&f.output, "output", "o", "yaml", "output format: yaml or json")
 	cmd.Flags().StringVar(&f.facts, "facts", "", "YAML file of observed cluster facts by cluster name")
 	cmd.Flags().BoolVar(&f.explain, "explain", false, "explain placement and transformations instead of printing objects")
+	f.inv.add(cmd, true)
 	return cmd
 }
 
@@ -88,17 +92,6 @@ func dirArg(args []string) string {
 		return args[0]
 	}
 	return "."
-}
-
-// loadPolicies loads the tree and prints its errors the way validate does.
-func loadPolicies(cmd *cobra.Command, dir string) (*tmc.Policies, error) {
-	p, err := tmc.LoadPolicies(cmd.Context(), dir)
-	var list tmc.ErrorList
-	if errors.As(err, &list) {
-		printErrors(cmd.ErrOrStderr(), list)
-		return nil, &exitCodeError{code: exitError, silent: true}
-	}
-	return p, err
 }
 
 func printErrors(w io.Writer, list tmc.ErrorList) {
@@ -193,6 +186,9 @@ func writeExplain(w io.Writer, res *tmc.Rendered) error {
 				verdict = "selected"
 			}
 			fmt.Fprintf(w, "    %-*s  %s  %s\n", width, d.Cluster, verdict, strings.Join(d.Reasons, "; "))
+			if d.Inventory != "" {
+				fmt.Fprintf(w, "    %-*s            %s\n", width, "", d.Inventory)
+			}
 			if d.FactsError != nil {
 				fmt.Fprintf(w, "    %-*s            facts could not be observed: %s\n", width, "", d.FactsError)
 			}

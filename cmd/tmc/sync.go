@@ -49,6 +49,12 @@ HTTP server, and exits 0; a second signal cancels the reconcile. A replica
 that loses its Lease stops at once and campaigns again. The clone in
 --workdir is reused on restart.
 
+With --cluster-inventory-namespace NS, the ClusterProfiles of NS on the home
+cluster (or --cluster-inventory-kubeconfig's) are target clusters too,
+reached through --cluster-access-providers; they are watched, and a profile
+added, removed, relabelled or turning unhealthy changes placement within one
+health interval. A failed or empty inventory read never prunes (README).
+
 Git credentials: --git-username/--git-password (a value @FILE is read from
 FILE; TMC_GIT_USERNAME, TMC_GIT_PASSWORD or TMC_GIT_TOKEN in the environment),
 or --ssh-key-file with --ssh-known-hosts.`,
@@ -83,6 +89,7 @@ or --ssh-key-file with --ssh-known-hosts.`,
 	fl.BoolVar(&f.forceConflicts, "force-conflicts", true, "take fields other managers own, reverting hand edits")
 	fl.StringVar(&f.webhookSecretFile, "webhook-secret-file", "", "file holding the secret git hosts sign push webhooks with (or $TMC_WEBHOOK_SECRET): serves POST /hooks/{github,gitlab,gitea,forgejo,bitbucket,generic}")
 	fl.StringVar(&f.notifications, "notifications", "", "file of notification providers (webhook, slack, teams, github, gitlab commit statuses); the repo's Config may route events to them by name")
+	cf.inv.add(cmd, true)
 	return cmd
 }
 
@@ -137,6 +144,21 @@ func runSync(cmd *cobra.Command, cf *clusterFlags, f *syncFlags) error {
 		if opts.Notifications, err = tmc.LoadNotifications(f.notifications); err != nil {
 			return err
 		}
+	}
+	if iv := cf.inv; iv.set() || iv.providers != "" {
+		if iv.snapshot != "" {
+			return errors.New("--cluster-inventory: tmc sync watches the live inventory; use --cluster-inventory-namespace (a snapshot is for tmc render, validate and plan)")
+		}
+		if iv.namespace == "" {
+			return errors.New("--cluster-access-providers needs --cluster-inventory-namespace (the clusterset whose ClusterProfiles to watch)")
+		}
+		src := &tmc.InventorySource{Namespace: iv.namespace, Kubeconfig: iv.kubeconfig, Context: iv.context}
+		if iv.providers != "" {
+			if src.Providers, err = tmc.ReadAccessProviders(iv.providers); err != nil {
+				return err
+			}
+		}
+		opts.ClusterInventory = src
 	}
 	if f.leaderElect {
 		opts.LeaderElection = &tmc.LeaderElection{Name: f.leaseName, LeaseDuration: f.leaseDuration}

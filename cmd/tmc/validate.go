@@ -17,6 +17,7 @@ const validateFormatVersion = "1"
 
 func newValidateCommand() *cobra.Command {
 	var output string
+	var invf inventoryFlags
 	cmd := &cobra.Command{
 		Use:   "validate [DIR]",
 		Short: "Load, validate and compile the policy tree in DIR (default .)",
@@ -36,7 +37,11 @@ Exit code 0 when the tree is valid, 1 otherwise.`,
 			if len(args) == 1 {
 				dir = args[0]
 			}
-			p, err := tmc.LoadPolicies(cmd.Context(), dir)
+			inv, err := invf.read(cmd, dir, "", false)
+			if err != nil {
+				return err
+			}
+			p, err := tmc.LoadPoliciesWith(cmd.Context(), dir, inv)
 			var list tmc.ErrorList
 			if err != nil && !errors.As(err, &list) {
 				return err
@@ -61,6 +66,7 @@ Exit code 0 when the tree is valid, 1 otherwise.`,
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	invf.add(cmd, true)
 	return cmd
 }
 

@@ -87,6 +87,18 @@ func (s *Set) Requests() map[string]map[string]int64 {
 }
 
 func newClient(ctx context.Context, root string, c *policy.Cluster, opts Options) (*Client, error) {
+	if c.Inventory != nil {
+		// The inventory, not the repo, says how the cluster is reached:
+		// the operator's access provider runs its exec plugin.
+		if opts.Access == nil {
+			return nil, fmt.Errorf("%s of the cluster inventory: no access providers configured (pass --cluster-access-providers, the operator's provider file)", c.Inventory.Ref())
+		}
+		cfg, err := opts.Access(c)
+		if err != nil {
+			return nil, err
+		}
+		return NewClient(c, cfg, opts)
+	}
 	raw, err := rawConfig(ctx, root, c, opts)
 	if err != nil {
 		return nil, err

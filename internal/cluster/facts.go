@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -57,6 +58,11 @@ func (c *Client) Observe(ctx context.Context) (policy.ClusterFacts, error) {
 // cannot be reached gets its declared facts, healthy false, and the error.
 func (s *Set) Facts(ctx context.Context, pc *policy.Cluster) (policy.ClusterFacts, error) {
 	f := pc.DeclaredFacts()
+	if why := pc.Inventory.Unhealthy(); why != "" {
+		// Unhealthy by the inventory's word, without a probe; one the
+		// inventory reports healthy is still probed below.
+		return f, errors.New(why)
+	}
 	c, err := s.Get(pc.Metadata.Name)
 	if err == nil {
 		err = c.Health(ctx)

@@ -3,6 +3,10 @@ package cluster
 import (
 	"context"
 	"time"
+
+	"k8s.io/client-go/rest"
+
+	"github.com/kcp-dev/tmc/internal/policy"
 )
 
 // Options say how clusters are reached.
@@ -33,6 +37,10 @@ type Options struct {
 	// every user of the Set (all workspaces of a reconcile); watches do not
 	// count. 0 means no bound.
 	MaxInFlight int
+	// Access reaches the clusters of the operator's cluster inventory
+	// (a Cluster with Inventory set): the operator's access providers
+	// give the credentials. Nil makes such a cluster an error.
+	Access func(c *policy.Cluster) (*rest.Config, error)
 }
 
 // DefaultOptions are sized for throughput: client-go's own defaults (5 QPS,

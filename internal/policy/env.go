@@ -3,7 +3,9 @@ package policy
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -41,12 +43,18 @@ type ClusterFacts struct {
 	Labels            map[string]string `expr:"labels" json:"labels,omitempty"`
 	Type              string            `expr:"type" json:"type,omitempty"`
 	Region            string            `expr:"region" json:"region,omitempty"`
+	Zone              string            `expr:"zone" json:"zone,omitempty"`
 	Priority          int               `expr:"priority" json:"priority"`
 	LogicalCluster    string            `expr:"logicalCluster" json:"logicalCluster,omitempty"`
 	Healthy           bool              `expr:"healthy" json:"healthy"`
 	KubernetesVersion string            `expr:"kubernetesVersion" json:"kubernetesVersion,omitempty"`
 	Capacity          CapacityFacts     `expr:"capacity" json:"capacity"`
 	Nodes             int               `expr:"nodes" json:"nodes"`
+	// Properties are the cluster inventory's properties of the cluster
+	// (ClusterProfile status.properties, name → value), read as
+	// cluster.properties["topology.kubernetes.io/zone"]; empty for a
+	// cluster the inventory does not hold.
+	Properties map[string]string `expr:"properties" json:"properties,omitempty"`
 }
 
 // CapacityFacts are numbers, so that `cluster.capacity.cpu > 4` compares cores.
@@ -171,11 +179,24 @@ func pathOf(n ast.Node) string {
 	case *ast.MemberNode:
 		if prop, ok := x.Property.(*ast.StringNode); ok {
 			if base := pathOf(x.Node); base != "" {
-				return base + "." + prop.Value
+				if isIdent(prop.Value) {
+					return base + "." + prop.Value
+				}
+				return base + "[" + strconv.Quote(prop.Value) + "]" // cluster.properties["topology.kubernetes.io/zone"]
 			}
 		}
 	}
 	return ""
+}
+
+// isIdent reports whether s can follow a dot in expr-lang (a.b).
+func isIdent(s string) bool {
+	for i, r := range s {
+		if r != '_' && !unicode.IsLetter(r) && (i == 0 || !unicode.IsDigit(r)) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 type readCollector struct{ paths []string }
@@ -192,7 +213,7 @@ func (c *readCollector) longest() []string {
 	for _, p := range c.paths {
 		prefix := false
 		for _, q := range c.paths {
-			if strings.HasPrefix(q, p+".") {
+			if strings.HasPrefix(q, p+".") || strings.HasPrefix(q, p+"[") {
 				prefix = true
 				break
 			}
@@ -242,7 +263,7 @@ func compileExpr(src string, scope exprScope) (*Program, error) {
 
 func (c *readCollector) usesRoot(name string) bool {
 	for _, p := range c.paths {
-		if p == name || strings.HasPrefix(p, name+".") {
+		if p == name || strings.HasPrefix(p, name+".") || strings.HasPrefix(p, name+"[") {
 			return true
 		}
 	}
@@ -256,11 +277,11 @@ const Masked = mask.Value
 // value of it: everything but its kind, apiVersion, type, name, namespace
 // and labels (annotations may hold last-applied-configuration, data and all).
 func readsSecretValue(path string) bool {
-	if path != "resource" && !strings.HasPrefix(path, "resource.") {
+	if path != "resource" && !strings.HasPrefix(path, "resource.") && !strings.HasPrefix(path, "resource[") {
 		return false
 	}
 	for _, safe := range []string{"resource.kind", "resource.apiVersion", "resource.type", "resource.metadata.name", "resource.metadata.namespace", "resource.metadata.labels"} {
-		if path == safe || strings.HasPrefix(path, safe+".") {
+		if path == safe || strings.HasPrefix(path, safe+".") || strings.HasPrefix(path, safe+"[") {
 			return false
 		}
 	}

@@ -2,8 +2,10 @@ package policy
 
 import "k8s.io/apimachinery/pkg/api/resource"
 
-// DeclaredFacts returns the facts the Cluster object declares. The cluster is
-// assumed healthy: the object alone cannot tell otherwise.
+// DeclaredFacts returns the facts the Cluster object declares, with what the
+// cluster inventory says of it (properties, zone, version, and health when
+// the inventory reports it unhealthy). The cluster is otherwise assumed
+// healthy: the object alone cannot tell.
 func (c *Cluster) DeclaredFacts() ClusterFacts {
 	f := ClusterFacts{
 		Name:           c.Metadata.Name,
@@ -16,6 +18,18 @@ func (c *Cluster) DeclaredFacts() ClusterFacts {
 	}
 	if f.Labels == nil {
 		f.Labels = map[string]string{}
+	}
+	f.Properties = map[string]string{}
+	if ic := c.Inventory; ic != nil {
+		f.Properties = ic.Properties
+		if f.Properties == nil {
+			f.Properties = map[string]string{}
+		}
+		f.Zone = ic.Properties[PropertyZone]
+		f.KubernetesVersion = ic.KubernetesVersion
+		if ic.Unhealthy() != "" {
+			f.Healthy = false
+		}
 	}
 	c.OverlayCapacity(&f)
 	return f

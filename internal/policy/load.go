@@ -37,7 +37,23 @@ func Load(ctx context.Context, root string) (*Policies, error) { return LoadWith
 // through the same decoding and validation as the tree's. A document's
 // name stands for its file in errors.
 func LoadWith(ctx context.Context, root string, docs map[string][]byte) (*Policies, error) {
-	l := &loader{root: root}
+	return LoadOpts(ctx, root, LoadOptions{Docs: docs})
+}
+
+// LoadOptions feed a load beyond the tree's files.
+type LoadOptions struct {
+	// Docs are further documents (name → YAML) loaded as if they were
+	// files of the tree.
+	Docs map[string][]byte
+	// Inventory are the clusters of the operator's cluster inventory:
+	// they join the repo's Clusters before validation (see mergeInventory).
+	Inventory []*InventoryCluster
+}
+
+// LoadOpts is Load with further documents and the cluster inventory.
+func LoadOpts(ctx context.Context, root string, o LoadOptions) (*Policies, error) {
+	docs := o.Docs
+	l := &loader{root: root, inventory: o.Inventory}
 	realRoot, err := filepath.EvalSymlinks(root)
 	if err != nil {
 		l.errs = ErrorList{{Pos: Pos{File: root}, Message: fmt.Sprintf("cannot read policy directory: %v", UnwrapPathError(err))}}
@@ -59,8 +75,11 @@ func LoadWith(ctx context.Context, root string, docs map[string][]byte) (*Polici
 }
 
 // LoadFiles is Load for in-memory files (name → content), for tests and fuzzing.
-func LoadFiles(files map[string][]byte) (*Policies, error) {
-	l := &loader{}
+func LoadFiles(files map[string][]byte) (*Policies, error) { return LoadFilesWith(files, nil) }
+
+// LoadFilesWith is LoadFiles with the clusters of a cluster inventory.
+func LoadFilesWith(files map[string][]byte, inventory []*InventoryCluster) (*Policies, error) {
+	l := &loader{inventory: inventory}
 	names := make([]string, 0, len(files))
 	for n := range files {
 		names = append(names, n)
@@ -78,6 +97,8 @@ type loader struct {
 	errs     ErrorList
 	p        Policies
 	docs     int
+	// inventory joins the repo's Clusters in finish, before validation.
+	inventory []*InventoryCluster
 }
 
 // listFiles walks realRoot (a root with its symlinks resolved) and returns the
@@ -282,6 +303,7 @@ func lookup(n *yaml.Node, key string) *yaml.Node {
 func (l *loader) finish() (*Policies, error) {
 	p := &l.p
 	p.Root = l.root
+	l.mergeInventory(l.inventory)
 	v := &validator{p: p, realRoot: l.realRoot, errs: &l.errs}
 	v.validate()
 	if len(l.errs) > 0 {

@@ -49,8 +49,14 @@ type Cluster struct {
 	// Spec describes the cluster.
 	Spec ClusterSpec `json:"spec"`
 
-	// Origin is where the object is written.
+	// Origin is where the object is written. A cluster the inventory
+	// alone holds has the inventory's source as its file and
+	// ClusterProfile/<namespace>/<name> as its object.
 	Origin Origin `json:"-"`
+	// Inventory is set on a cluster of the operator's cluster inventory
+	// (a ClusterProfile): the inventory says it exists and how it is
+	// reached; a Cluster of the repo of the same name only refines it.
+	Inventory *InventoryCluster `json:"-"`
 }
 
 // ClusterSpec describes one target cluster.

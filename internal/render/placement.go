@@ -27,6 +27,10 @@ type Decision struct {
 	FactsError *cluster.Problem `json:"factsError,omitempty"`
 	// Unhealthy is true when the cluster would be a target but is left out for being unhealthy.
 	Unhealthy bool `json:"unhealthy,omitempty"`
+	// Inventory says where a cluster of the cluster inventory comes from:
+	// its ClusterProfile and the inventory read, and the repo Cluster that
+	// refines it.
+	Inventory string `json:"inventory,omitempty"`
 }
 
 // place decides the target clusters of a workspace: clusters ∪ clusters
@@ -46,7 +50,7 @@ func (r *renderer) place(w *policy.VirtualWorkspace) ([]Decision, error) {
 	for _, c := range r.p.Clusters {
 		name := c.Metadata.Name
 		f := r.facts[name]
-		d := Decision{Cluster: name, Facts: f.facts, FactsError: f.state.Err}
+		d := Decision{Cluster: name, Facts: f.facts, FactsError: f.state.Err, Inventory: c.InventoryNote()}
 		named := slices.Contains(pl.Clusters, name)
 		switch {
 		case named:

@@ -42,6 +42,11 @@ type Metrics struct {
 	GitFetches      prometheus.Counter
 	WebhookRequests *prometheus.CounterVec
 	Notifications   *prometheus.CounterVec
+	// InventoryClusters counts the cluster inventory's clusters by state
+	// (present, leaving, departing); InventoryReads counts its reads by
+	// result (success, error, empty).
+	InventoryClusters *prometheus.GaugeVec
+	InventoryReads    *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics.
@@ -108,12 +113,18 @@ func NewMetrics() *Metrics {
 		Notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tmc_notifications_total", Help: "Notification deliveries by provider and result (success, retry, failure, dropped).",
 		}, []string{"provider", "result"}),
+		InventoryClusters: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tmc_inventory_clusters", Help: "Clusters of the cluster inventory (ClusterProfiles) by state: present, leaving (missing, not yet departed), departing (pruned, nobody's target).",
+		}, []string{"state"}),
+		InventoryReads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tmc_inventory_reads_total", Help: "Reads of the cluster inventory by result (success, error, empty); an error or an empty read keeps the last good inventory.",
+		}, []string{"result"}),
 		LastSync: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "tmc_last_sync_timestamp_seconds", Help: "Unix time of the last sync interval handled, whether it reconciled or found nothing changed.",
 		}),
 	}
 	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.Workspaces, m.AggregatedResources, m.ProjectedResources, m.AggregationDuration, m.ProjectionDuration, m.AggregationLatency, m.ProjectionLatency,
-		m.ClusterHealth, m.Reconciles, m.APIRequests, m.WorkspaceStatus, m.SyncInterval, m.LastSync, m.DriftCorrections, m.RolloutWave, m.RolloutState, m.RolloutHalted, m.DivergentFields, m.GitFetches, m.WebhookRequests, m.Notifications)
+		m.ClusterHealth, m.Reconciles, m.APIRequests, m.WorkspaceStatus, m.SyncInterval, m.LastSync, m.DriftCorrections, m.RolloutWave, m.RolloutState, m.RolloutHalted, m.DivergentFields, m.GitFetches, m.WebhookRequests, m.Notifications, m.InventoryClusters, m.InventoryReads)
 	return m
 }

@@ -101,6 +101,9 @@ func (s *Syncer) reconcile(ctx context.Context, p *policy.Policies, rev string, 
 		}
 	}
 	s.record(out, only == nil)
+	if only == nil {
+		s.forgetPruned(out)
+	}
 	// A reconcile that ran to its end leaves watches on every cluster that
 	// answered, for the workspaces it reconciled; the scheduler retries
 	// the workspaces in error at each interval and skips the rest while
@@ -212,12 +215,18 @@ func (s *Syncer) rememberFacts(r *render.Result) {
 	}
 }
 
-// clustersFor reuses the cluster clients while the revision is unchanged.
+// clustersFor reuses the cluster clients while the revision (and the
+// cluster inventory) is unchanged.
 func (s *Syncer) clustersFor(ctx context.Context, p *policy.Policies, rev string) *cluster.Set {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	o := s.opts.Cluster
+	if s.inv != nil && s.inv.good != nil {
+		rev += "+" + s.inv.goodKey
+		o.Access = s.inv.good.RESTConfig
+	}
 	if s.clusters == nil || s.clustersRev != rev {
-		s.clusters, s.clustersRev = cluster.Connect(ctx, p, s.opts.Cluster), rev
+		s.clusters, s.clustersRev = cluster.Connect(ctx, p, o), rev
 	}
 	return s.clusters
 }
@@ -589,7 +598,10 @@ func (s *Syncer) rollbackTo(ctx context.Context, set *cluster.Set, ws *render.Wo
 	if err := s.src.checkoutInto(rev, dir); err != nil {
 		return err
 	}
-	p, err := policy.Load(ctx, filepath.Join(dir, s.opts.Path))
+	s.mu.RLock()
+	lo, _, _ := s.loadOptionsLocked()
+	s.mu.RUnlock()
+	p, err := policy.LoadOpts(ctx, filepath.Join(dir, s.opts.Path), lo)
 	if err != nil {
 		return fmt.Errorf("revision %s does not load: %w", short(rev), err)
 	}

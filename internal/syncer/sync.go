@@ -53,6 +53,9 @@ type Options struct {
 	WebhookSecret []byte
 	// Notifications are the operator's notification providers (nil: none).
 	Notifications *notify.Config
+	// Inventory, when set, adds the clusters of the operator's cluster
+	// inventory (ClusterProfiles, watched) to every revision's.
+	Inventory *Inventory
 }
 
 // Syncer is the continuous reconciler.
@@ -105,6 +108,8 @@ type Syncer struct {
 	views    map[string]*aggregate.WorkspaceView
 	rendered map[string]*render.Workspace
 	skipped  int // reconciles skipped since the last full one
+	// inv tracks the cluster inventory; nil without one.
+	inv *inventoryState
 }
 
 // FullResyncEvery is how many intervals may be skipped (no revision, no
@@ -117,6 +122,9 @@ func New(opts Options) *Syncer {
 		opts.Logf = func(string, ...any) {}
 	}
 	s := &Syncer{opts: opts, metrics: NewMetrics(), statuses: map[string]status.Workspace{}, unhealthy: map[string]bool{}, facts: map[string]policy.ClusterFacts{}, healthSeries: map[string]map[string]bool{}, reconcileReq: make(chan struct{}, 1)}
+	if opts.Inventory != nil {
+		s.inv = &inventoryState{cfg: opts.Inventory, kick: make(chan struct{}, 1)}
+	}
 	if opts.Notifications != nil && len(opts.Notifications.Providers) > 0 {
 		s.notifier = notify.New(opts.Notifications, notify.Options{Counter: s.metrics.Notifications, Logf: opts.Logf, Failed: func(provider, msg string) {
 			s.mu.Lock()
@@ -243,9 +251,15 @@ func (s *Syncer) Run(ctx, finishCtx context.Context) error {
 	}
 	defer s.watch.stop()
 	s.opts.Logf("cloned %s (branch %s)", s.opts.Repo, src.branch)
-	s.Trigger()
 	hctx, stopHealth := context.WithCancel(ctx)
 	var hwg sync.WaitGroup
+	if s.inv != nil {
+		// The first revision loads with the inventory as it is now.
+		s.readInventory(ctx)
+		hwg.Add(1)
+		go func() { defer hwg.Done(); s.inventoryLoop(hctx) }()
+	}
+	s.Trigger()
 	hwg.Add(1)
 	go func() { defer hwg.Done(); s.healthLoop(hctx) }()
 	defer func() { stopHealth(); hwg.Wait() }()
@@ -300,12 +314,18 @@ func (s *Syncer) runOnce(ctx context.Context) {
 		s.metrics.Reconciles.WithLabelValues("error").Inc()
 		return
 	}
-	s.mu.RLock()
+	s.mu.Lock()
 	known := rev == s.seenRev
-	s.mu.RUnlock()
-	if !known {
+	invChanged := s.inventoryChangedLocked()
+	lo, invKey, invUsed := s.loadOptionsLocked()
+	if s.inv != nil {
+		s.inv.loadedKey = invKey // tried once per inventory, as once per revision
+	}
+	s.mu.Unlock()
+	if !known || invChanged {
+		known = false // a new revision, or the same with other clusters: reconcile in full
 		root := filepath.Join(s.src.dir, s.opts.Path)
-		p, err := policy.Load(ctx, root)
+		p, err := policy.LoadOpts(ctx, root, lo)
 		if err != nil {
 			s.opts.Logf("revision %s is invalid; keeping %s: %v", short(rev), short(s.goodRev), err)
 			s.setRevErr(rev, err)
@@ -319,6 +339,9 @@ func (s *Syncer) runOnce(ctx context.Context) {
 			}
 			s.mu.Lock()
 			s.good, s.goodRev, s.revErr, s.revErrRev = p, rev, nil, ""
+			if s.inv != nil {
+				s.inv.good, s.inv.goodKey = invUsed, invKey
+			}
 			for _, w := range p.Workspaces { // loaded, not yet reconciled
 				key := object.Workspace(w.Spec.LogicalCluster, w.Metadata.Name).String()
 				if _, ok := s.statuses[key]; !ok {
