@@ -14,6 +14,8 @@ package harness
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -42,7 +44,11 @@ type Cluster struct {
 	Client client.Client
 	// Clientset is a client-go clientset for Config.
 	Clientset kubernetes.Interface
-	env       *envtest.Environment
+	// Token is a bearer token the API server accepts for a cluster admin
+	// (group system:masters): for clients that do not hold Config's
+	// client certificate, such as an exec credential plugin's.
+	Token string
+	env   *envtest.Environment
 }
 
 // Clusters is a set of running API servers.
@@ -109,12 +115,22 @@ func Start(ctx context.Context, dir string, names ...string) (*Clusters, error) 
 				ControlPlaneStartTimeout: 90 * time.Second,
 				ControlPlaneStopTimeout:  30 * time.Second,
 			}
+			var tok [16]byte
+			if _, err := rand.Read(tok[:]); err != nil {
+				return err
+			}
+			token := hex.EncodeToString(tok[:])
+			tokenFile := filepath.Join(dir, "tokens-"+name+".csv")
+			if err := os.WriteFile(tokenFile, []byte(token+`,tmc-test-admin,tmc-test-admin,"system:masters"`+"\n"), 0o600); err != nil {
+				return err
+			}
+			env.ControlPlane.GetAPIServer().Configure().Set("token-auth-file", tokenFile)
 			cfg, err := env.Start()
 			if err != nil {
 				return fmt.Errorf("cluster %s: start API server: %w", name, err)
 			}
 			cfg.QPS, cfg.Burst = 200, 400
-			c := &Cluster{Name: name, Config: cfg, env: env}
+			c := &Cluster{Name: name, Config: cfg, Token: token, env: env}
 			cs.Clusters[i] = c
 			if c.Client, err = client.New(cfg, client.Options{}); err != nil {
 				return fmt.Errorf("cluster %s: %w", name, err)
