@@ -178,8 +178,8 @@ func TestClusterInventoryAccessProvidersBuildConfig(t *testing.T) {
 		t.Errorf("insecure: %v", err)
 	}
 	for doc, want := range map[string]string{
-		`{"providers": [{"name": "a"}]}`: "execConfig.command is required",
-		`{"providers": [{"name": "a", "execConfig": {"command": "x"}}]}`:                                                         "execConfig.apiVersion is required",
+		`{"providers": [{"name": "a"}]}`:                                 "execConfig.command is required",
+		`{"providers": [{"name": "a", "execConfig": {"command": "x"}}]}`: "execConfig.apiVersion is required",
 		`{"providers": [{"name": "a", "execConfig": {"apiVersion": "v", "command": "x"}, "profileSourcedCLIArgsPolicy": "All"}]}`: `profileSourcedCLIArgsPolicy "All"`,
 		`{"providers": [], "extra": 1}`: "unknown field",
 	} {
@@ -230,7 +230,7 @@ func TestClusterInventoryRemovalRule(t *testing.T) {
 		t.Errorf("leaving: %v", d)
 	}
 	step([]*Profile{profile("a"), profile("b")}, nil, 5*time.Second, "a,b,c", "") // two reads, within the grace
-	step(nil, errTest, 20*time.Second, "a,b,c", "never prunes")                     // a failed read counts for nothing
+	step(nil, errTest, 20*time.Second, "a,b,c", "never prunes")                   // a failed read counts for nothing
 	step([]*Profile{profile("a"), profile("b")}, nil, 21*time.Second, "a,b,c(departing)", "")
 	if d := tr.Departing(); len(d) != 1 || d[0] != "c" {
 		t.Errorf("departing: %v", d)
