@@ -21,6 +21,7 @@ import (
 
 	"github.com/kcp-dev/tmc/internal/clusterprofile"
 	"github.com/kcp-dev/tmc/internal/notify"
+	"github.com/kcp-dev/tmc/internal/shard"
 	"github.com/kcp-dev/tmc/internal/policy"
 	"github.com/kcp-dev/tmc/internal/syncer"
 )
@@ -76,6 +77,10 @@ type ManagerOptions struct {
 	// cluster inventory (ClusterProfiles of a hub's namespace, watched) to
 	// every revision's.
 	ClusterInventory *InventorySource
+	// Sharding, when set, makes this manager one replica of several that
+	// share the workspaces (a Lease each in Namespace, and the ownership
+	// table there); it excludes LeaderElection.
+	Sharding *Sharding
 	// Logf logs a line; nil discards.
 	Logf func(format string, args ...any)
 }
@@ -86,6 +91,22 @@ type NotificationsConfig = notify.Config
 // LoadNotifications reads an operator's providers file (and the URL, secret
 // and token files it names).
 func LoadNotifications(path string) (*NotificationsConfig, error) { return notify.LoadConfig(path) }
+
+// Sharding configures one replica of a sharded syncer.
+type Sharding struct {
+	// Group names the replicas' set (default tmc-sync): Leases
+	// <Group>-<Identity> and the ConfigMap <Group>-shards.
+	Group string
+	// Identity is this replica's name (default $POD_NAME, then the host name).
+	Identity string
+	// Address is where this replica's status API answers the others
+	// (host:port or a URL), so that each replica shows the whole fleet.
+	Address string
+	// LeaseDuration is how long a replica's Lease lasts unrenewed (default
+	// 15s): a replica that dies loses its workspaces within it and one
+	// interval.
+	LeaseDuration time.Duration
+}
 
 // LeaderElection configures the Lease replicas share.
 type LeaderElection struct {
@@ -155,10 +176,39 @@ func NewVirtualWorkspaceManager(o ManagerOptions) (*VirtualWorkspaceManager, err
 		}
 		inv = &syncer.Inventory{Hub: hub, Providers: ci.Providers}
 	}
+	var co *shard.Coordinator
+	if sh := o.Sharding; sh != nil {
+		if o.LeaderElection != nil {
+			return nil, errors.New("ManagerOptions: Sharding and LeaderElection exclude each other (a sharded replica is one of several that all work)")
+		}
+		if m.home == nil {
+			return nil, errors.New("sharding needs the cluster tmc runs in (in-cluster config or a kubeconfig) for its Leases")
+		}
+		group, id := sh.Group, sh.Identity
+		if group == "" {
+			group = "tmc-sync"
+		}
+		if id == "" {
+			id = os.Getenv("POD_NAME")
+		}
+		if id == "" {
+			id, _ = os.Hostname()
+		}
+		var err error
+		co, err = shard.New(shard.Options{Client: m.home, Namespace: m.ns, Group: group, Identity: id, Address: sh.Address,
+			LeaseDuration: sh.LeaseDuration, Logf: o.Logf, Changed: func() {
+				if m.s != nil {
+					m.s.Trigger()
+				}
+			}})
+		if err != nil {
+			return nil, err
+		}
+	}
 	m.s = syncer.New(syncer.Options{
 		Repo: o.Repo, Branch: o.Branch, Path: o.Path, Interval: o.Interval, HealthInterval: o.HealthInterval,
 		Auth: o.Auth, WorkDir: o.WorkDir, Cluster: copts, ForceConflicts: o.ForceConflicts, PushReports: o.PushReports, Logf: o.Logf,
-		WebhookSecret: o.WebhookSecret, Notifications: o.Notifications, Inventory: inv,
+		WebhookSecret: o.WebhookSecret, Notifications: o.Notifications, Inventory: inv, Shard: co,
 	})
 	return m, nil
 }

@@ -25,6 +25,9 @@ type syncFlags struct {
 	auth                                tmc.GitAuth
 	noPush, forceConflicts              bool
 	webhookSecretFile, notifications    string
+	shard                               bool
+	shardGroup, shardID, shardAddress   string
+	shardLease                          time.Duration
 }
 
 func newSyncCommand() *cobra.Command {
@@ -48,6 +51,13 @@ share a Lease and one syncs. SIGTERM finishes the reconcile in flight
 HTTP server, and exits 0; a second signal cancels the reconcile. A replica
 that loses its Lease stops at once and campaigns again. The clone in
 --workdir is reused on restart.
+
+With --shard, replicas of one Deployment share the workspaces: each renews a
+Lease of its own, the workspaces are assigned by rendezvous hashing with
+bounded loads (weighted by target clusters × objects), and each replica
+reconciles — and connects to the clusters of — only its share; a replica that
+dies loses its workspaces to the others within --shard-lease-duration and one
+interval. The status API and page of every replica show the whole fleet.
 
 With --cluster-inventory-namespace NS, the ClusterProfiles of NS on the home
 cluster (or --cluster-inventory-kubeconfig's) are target clusters too,
@@ -90,6 +100,11 @@ or --ssh-key-file with --ssh-known-hosts.`,
 	fl.StringVar(&f.webhookSecretFile, "webhook-secret-file", "", "file holding the secret git hosts sign push webhooks with (or $TMC_WEBHOOK_SECRET): serves POST /hooks/{github,gitlab,gitea,forgejo,bitbucket,generic}")
 	fl.StringVar(&f.notifications, "notifications", "", "file of notification providers (webhook, slack, teams, github, gitlab commit statuses); the repo's Config may route events to them by name")
 	cf.inv.add(cmd, true)
+	fl.BoolVar(&f.shard, "shard", false, "be one replica of several that share the workspaces (a Lease each, an ownership table; see README: sharding)")
+	fl.StringVar(&f.shardGroup, "shard-group", "tmc-sync", "name of the sharded replicas' set (Leases <group>-<identity>, ConfigMap <group>-shards)")
+	fl.StringVar(&f.shardID, "shard-identity", "", "this replica's name (default $POD_NAME, then the host name)")
+	fl.StringVar(&f.shardAddress, "shard-address", "", "host:port where the other replicas reach this one's status API (default $POD_IP and the --listen port)")
+	fl.DurationVar(&f.shardLease, "shard-lease-duration", 15*time.Second, "how long a replica's Lease lasts unrenewed: a replica that dies loses its workspaces within it and one interval")
 	return cmd
 }
 
@@ -159,6 +174,28 @@ func runSync(cmd *cobra.Command, cf *clusterFlags, f *syncFlags) error {
 			}
 		}
 		opts.ClusterInventory = src
+	}
+	if f.shard {
+		if f.leaderElect {
+			return errors.New("--shard and --leader-elect exclude each other: sharded replicas all work, each on its share")
+		}
+		addr := f.shardAddress
+		if addr == "" {
+			_, port, err := net.SplitHostPort(f.listen)
+			if err != nil {
+				return fmt.Errorf("--listen %s: %w", f.listen, err)
+			}
+			host := os.Getenv("POD_IP")
+			if host == "" {
+				if h, _, _ := net.SplitHostPort(f.listen); h != "" && h != "0.0.0.0" && h != "::" {
+					host = h
+				} else {
+					host, _ = os.Hostname()
+				}
+			}
+			addr = net.JoinHostPort(host, port)
+		}
+		opts.Sharding = &tmc.Sharding{Group: f.shardGroup, Identity: f.shardID, Address: addr, LeaseDuration: f.shardLease}
 	}
 	if f.leaderElect {
 		opts.LeaderElection = &tmc.LeaderElection{Name: f.leaseName, LeaseDuration: f.leaseDuration}

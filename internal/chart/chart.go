@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -147,11 +148,13 @@ func Render(ctx context.Context, req *Request) (*Result, error) {
 	out := &limitedBuffer{max: limit}
 	var stderr limitedBuffer
 	stderr.max = 64 << 10
-	cmd.Stdout, cmd.Stderr = out, &stderr
+	at := &atWriter{w: &stderr}
+	cmd.Stdout, cmd.Stderr = out, at
 	cmd.WaitDelay = time.Second
 	runErr := cmd.Run()
+	at.flush()
 	if ctx.Err() != nil && !errors.Is(ctx.Err(), context.Canceled) {
-		return nil, fmt.Errorf("chart %s: the render did not end within %s; it was stopped (a template looping for ever?)", req.Source, Timeout+KillAfter)
+		return nil, fmt.Errorf("chart %s: the render did not end within %s%s; it was stopped (a template looping for ever?)", req.Source, Timeout+KillAfter, at.where())
 	}
 	if out.over {
 		return nil, fmt.Errorf("chart %s: the render made more than %d MiB of manifests", req.Source, limit>>20)
@@ -186,6 +189,60 @@ func minimalEnv() []string {
 		}
 	}
 	return out
+}
+
+// atPrefix starts the lines by which the child says which template it is
+// in; atWriter takes them out of its stderr and keeps the last.
+const atPrefix = "\x00tmc-chart-at "
+
+type atWriter struct {
+	w       io.Writer
+	mu      sync.Mutex
+	partial []byte
+	last    string
+}
+
+func (a *atWriter) Write(p []byte) (int, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.partial = append(a.partial, p...)
+	for {
+		i := bytes.IndexByte(a.partial, '\n')
+		if i < 0 {
+			break
+		}
+		line := a.partial[:i+1]
+		if name, ok := bytes.CutPrefix(line, []byte(atPrefix)); ok {
+			a.last = strings.TrimSuffix(string(name), "\n")
+		} else {
+			_, _ = a.w.Write(line)
+		}
+		a.partial = a.partial[i+1:]
+	}
+	if len(a.partial) > 64<<10 { // a line without end: pass it on as it is
+		_, _ = a.w.Write(a.partial)
+		a.partial = nil
+	}
+	return len(p), nil
+}
+
+// flush passes on what is left of a last line without end.
+func (a *atWriter) flush() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.partial) > 0 && !bytes.HasPrefix(a.partial, []byte(atPrefix)) {
+		_, _ = a.w.Write(a.partial)
+	}
+	a.partial = nil
+}
+
+func (a *atWriter) where() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.last == "" {
+		return ""
+	}
+	return " in template " + a.last
 }
 
 type limitedBuffer struct {

@@ -97,8 +97,14 @@ type state struct {
 
 func (s *state) at(name string) {
 	s.mu.Lock()
+	changed := s.template != name
 	s.template = name
 	s.mu.Unlock()
+	if changed {
+		// The parent reads it too: should this process be too starved to
+		// report its own end, the parent's error still names the template.
+		fmt.Fprintf(os.Stderr, "%s%s\n", atPrefix, name)
+	}
 }
 
 func (s *state) where() string {

@@ -30,6 +30,12 @@ type ReconcileOptions struct {
 	// Only, when set, reconciles just these workspaces (logicalCluster/name)
 	// and prunes nothing of workspaces git dropped; nil reconciles all.
 	Only map[string]bool
+	// Elsewhere are workspaces of the revision another replica of a sharded
+	// syncer owns: the tree given holds only this replica's, and these are
+	// not gone (nothing of theirs is pruned). NoGone leaves the pruning of
+	// workspaces git dropped to another replica.
+	Elsewhere map[string]bool
+	NoGone    bool
 	// Clusters, when set, says which clusters to plan for a workspace (nil:
 	// every cluster of the tree).
 	Clusters func(ws *render.Workspace) []string
@@ -100,7 +106,7 @@ func (s *Session) Reconcile(ctx context.Context, o ReconcileOptions) *Outcome {
 		for _, ws := range r.Workspaces {
 			g.Go(func() error {
 				start := time.Now()
-				po := PlanOptions{Workspace: ws.Name}
+				po := PlanOptions{Workspace: ws.Name, Elsewhere: o.Elsewhere}
 				if o.Clusters != nil {
 					po.OnlyClusters = o.Clusters(ws)
 				}
@@ -116,8 +122,8 @@ func (s *Session) Reconcile(ctx context.Context, o ReconcileOptions) *Outcome {
 		}
 		_ = g.Wait()
 		out.AppliedAt = time.Now()
-		if o.Only == nil {
-			out.Gone = s.project(ctx, nil, PlanOptions{GoneOnly: true}, o)
+		if o.Only == nil && !o.NoGone {
+			out.Gone = s.project(ctx, nil, PlanOptions{GoneOnly: true, Elsewhere: o.Elsewhere}, o)
 		}
 	}
 	var all []*WorkspaceResult

@@ -76,6 +76,9 @@ type PlanOptions struct {
 	Workspace string
 	// GoneOnly plans only the pruning of workspaces git no longer holds.
 	GoneOnly bool
+	// Elsewhere are workspaces another replica of a sharded syncer owns:
+	// neither planned nor pruned here (plan.Options.Elsewhere).
+	Elsewhere map[string]bool
 	// OnlyClusters, when set, plans just these clusters; nothing is sent to the others.
 	OnlyClusters []string
 	// Revision is recorded in the plan; empty reads the work tree's commit.
@@ -103,7 +106,7 @@ func (s *Session) Plan(ctx context.Context, o PlanOptions) (*plan.Plan, error) {
 	if o.Workspace != "" {
 		po.Workspace = o.Workspace
 	}
-	po.Revision, po.DryRunAll, po.OnlyClusters = o.Revision, o.DryRunAll, o.OnlyClusters
+	po.Revision, po.DryRunAll, po.OnlyClusters, po.Elsewhere = o.Revision, o.DryRunAll, o.OnlyClusters, o.Elsewhere
 	if po.Revision == "" {
 		po.Revision = Revision(s.Repo.Policies.Root)
 	}

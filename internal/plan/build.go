@@ -46,6 +46,10 @@ type Options struct {
 	Workspace, Cluster string
 	// GoneOnly plans only the pruning of workspaces git no longer holds.
 	GoneOnly bool
+	// Elsewhere are workspaces (logicalCluster/name) of the revision that
+	// another replica of a sharded syncer owns: not in this render, yet not
+	// gone — their inventories are left alone.
+	Elsewhere map[string]bool
 	// OnlyClusters, when set, plans just these clusters: nothing is sent to
 	// the others (the syncer retrying one workspace passes its targets and
 	// the clusters that hold its inventory).
@@ -168,7 +172,9 @@ func planCluster(ctx context.Context, p *policy.Policies, r *render.Result, set 
 	st.Inventories = map[string]string{}
 	for _, inv := range invs {
 		key := object.Workspace(inv.LogicalCluster, inv.Workspace).String()
-		byWS[key] = inv
+		if !opts.Elsewhere[key] {
+			byWS[key] = inv
+		}
 		st.Inventories[key] = inv.ResourceVersion
 		if st.Applied == nil {
 			st.Applied = map[string]AppliedTimes{}

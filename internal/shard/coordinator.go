@@ -392,7 +392,7 @@ func (c *Coordinator) reconcile(ctx context.Context, force bool) error {
 	inflight := maps.Clone(c.inflight)
 	c.mu.Unlock()
 	for i, u := range units {
-		if w, ok := t.weights[u.Key]; ok && u.Weight <= 0 {
+		if w, ok := t.weights[u.Key]; ok { // measured by its owner: every replica uses the same
 			units[i].Weight = w
 		}
 	}
@@ -489,19 +489,31 @@ func (c *Coordinator) changed(owned map[string]bool) {
 	}
 }
 
-// SetWeight records a unit's measured size (target clusters × objects) in
-// the table, for every replica's assignment, when it differs by more than
-// a fifth from what the table holds.
-func (c *Coordinator) SetWeight(ctx context.Context, key string, w float64) error {
-	t, err := c.readTable(ctx)
-	if err != nil {
-		return err
+// SetWeights records units' measured sizes (target clusters × objects)
+// in the table, for every replica's assignment — those that differ by more
+// than a fifth from what it holds, in one write.
+func (c *Coordinator) SetWeights(ctx context.Context, weights map[string]float64) error {
+	for range 3 {
+		t, err := c.readTable(ctx)
+		if err != nil {
+			return err
+		}
+		dirty := false
+		for key, w := range weights {
+			if old, ok := t.weights[key]; ok && w > 0 && old > 0 && w/old < 1.2 && old/w < 1.2 {
+				continue
+			}
+			t.weights[key] = w
+			dirty = true
+		}
+		if !dirty {
+			return nil
+		}
+		if err = c.writeTable(ctx, t); !apierrors.IsConflict(err) {
+			return err
+		}
 	}
-	if old, ok := t.weights[key]; ok && w > 0 && old > 0 && w/old < 1.2 && old/w < 1.2 {
-		return nil
-	}
-	t.weights[key] = w
-	return c.writeTable(ctx, t)
+	return nil
 }
 
 // leave gives this replica's units back and deletes its Lease, once the

@@ -53,6 +53,9 @@ type Workspace struct {
 	LogicalCluster string `json:"logicalCluster"`
 	Phase          string `json:"status"`
 	Message        string `json:"message,omitempty"`
+	// Owner is the replica of a sharded tmc sync that owns the workspace
+	// ("" while nobody does: it is being handed over).
+	Owner string `json:"owner,omitempty"`
 	// Synchronizing is set while a reconcile of the workspace runs (tmc
 	// sync): a flag over the last outcome, whose phase stays as it was.
 	Synchronizing  bool   `json:"synchronizing,omitempty"`

@@ -55,12 +55,20 @@ func (s *Syncer) Handler() http.Handler {
 		rc := &receiver{s: s, secret: s.opts.WebhookSecret, limiter: rate.NewLimiter(10, 20), seen: map[string]bool{}}
 		mux.HandleFunc("POST /hooks/{host}", rc.serve)
 	}
-	mux.HandleFunc("GET /api/v1/workspaces", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, s.workspaces())
+	mux.HandleFunc("GET /api/v1/workspaces", func(w http.ResponseWriter, r *http.Request) {
+		// Sharded, the whole fleet (?local=true: this replica's share).
+		writeJSON(w, http.StatusOK, s.workspacesFor(r))
+	})
+	mux.HandleFunc("GET /api/v1/shards", func(w http.ResponseWriter, _ *http.Request) {
+		if s.opts.Shard == nil {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "tmc sync is not sharded"})
+			return
+		}
+		writeJSON(w, http.StatusOK, s.opts.Shard.View())
 	})
 	mux.HandleFunc("GET /api/v1/workspaces/{logicalCluster}/{name}", func(w http.ResponseWriter, r *http.Request) {
 		lc, name := r.PathValue("logicalCluster"), r.PathValue("name")
-		for _, ws := range s.Statuses().Workspaces {
+		for _, ws := range s.workspacesFor(r).Workspaces {
 			if ws.LogicalCluster == lc && ws.Name == name {
 				writeJSON(w, http.StatusOK, ws)
 				return
@@ -69,6 +77,17 @@ func (s *Syncer) Handler() http.Handler {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "workspace " + lc + "/" + name + " not found"})
 	})
 	return mux
+}
+
+// workspacesFor is the status API's answer: the fleet's, unless the
+// request asks for this replica's share alone (?local=true, what replicas
+// ask each other).
+func (s *Syncer) workspacesFor(r *http.Request) WorkspacesResponse {
+	resp := s.workspaces()
+	if s.opts.Shard != nil && r.URL.Query().Get("local") != "true" {
+		resp.Report = s.FleetStatuses(r.Context())
+	}
+	return resp
 }
 
 func (s *Syncer) workspaces() WorkspacesResponse {

@@ -47,6 +47,13 @@ type Metrics struct {
 	// result (success, error, empty).
 	InventoryClusters *prometheus.GaugeVec
 	InventoryReads    *prometheus.CounterVec
+	// Sharding: the workspaces no live replica owns (every replica
+	// reports the same), the live replicas, this replica's workspaces
+	// (1 each) and its reconciles of each.
+	UnownedWorkspaces prometheus.Gauge
+	ShardReplicas     prometheus.Gauge
+	ShardOwned        *prometheus.GaugeVec
+	ShardReconciles   *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics.
@@ -119,12 +126,24 @@ func NewMetrics() *Metrics {
 		InventoryReads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tmc_inventory_reads_total", Help: "Reads of the cluster inventory by result (success, error, empty); an error or an empty read keeps the last good inventory.",
 		}, []string{"result"}),
+		UnownedWorkspaces: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "tmc_unowned_workspaces", Help: "Workspaces of the current revision that no live replica of a sharded tmc sync owns (being handed over); every replica reports the fleet's count.",
+		}),
+		ShardReplicas: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "tmc_shard_replicas", Help: "Live replicas of a sharded tmc sync, as this replica sees their Leases.",
+		}),
+		ShardOwned: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tmc_shard_owned", Help: "1 for each workspace this replica of a sharded tmc sync owns.",
+		}, []string{"logical_cluster", "workspace"}),
+		ShardReconciles: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tmc_shard_workspace_reconciles_total", Help: "Reconciles of each workspace by this replica of a sharded tmc sync.",
+		}, []string{"logical_cluster", "workspace"}),
 		LastSync: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "tmc_last_sync_timestamp_seconds", Help: "Unix time of the last sync interval handled, whether it reconciled or found nothing changed.",
 		}),
 	}
 	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.Workspaces, m.AggregatedResources, m.ProjectedResources, m.AggregationDuration, m.ProjectionDuration, m.AggregationLatency, m.ProjectionLatency,
-		m.ClusterHealth, m.Reconciles, m.APIRequests, m.WorkspaceStatus, m.SyncInterval, m.LastSync, m.DriftCorrections, m.RolloutWave, m.RolloutState, m.RolloutHalted, m.DivergentFields, m.GitFetches, m.WebhookRequests, m.Notifications, m.InventoryClusters, m.InventoryReads)
+		m.ClusterHealth, m.Reconciles, m.APIRequests, m.WorkspaceStatus, m.SyncInterval, m.LastSync, m.DriftCorrections, m.RolloutWave, m.RolloutState, m.RolloutHalted, m.DivergentFields, m.GitFetches, m.WebhookRequests, m.Notifications, m.InventoryClusters, m.InventoryReads, m.UnownedWorkspaces, m.ShardReplicas, m.ShardOwned, m.ShardReconciles)
 	return m
 }

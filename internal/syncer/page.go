@@ -53,8 +53,8 @@ type pageCell struct {
 // of workspace × target cluster (a bad cluster stands out in its own cells),
 // aggregated and projected kinds, the revisions and recent errors. No
 // script: the page reloads itself every health interval.
-func (s *Syncer) servePage(w http.ResponseWriter, _ *http.Request) {
-	d := pageData{WorkspacesResponse: s.workspaces(), Now: time.Now().UTC().Format(time.RFC3339), Phases: map[string]int{}}
+func (s *Syncer) servePage(w http.ResponseWriter, r *http.Request) {
+	d := pageData{WorkspacesResponse: s.workspacesFor(r), Now: time.Now().UTC().Format(time.RFC3339), Phases: map[string]int{}}
 	_, health := s.intervals()
 	d.Refresh = int(min(max(health, 2*time.Second), 30*time.Second) / time.Second)
 	seen := map[string]bool{}

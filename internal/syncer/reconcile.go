@@ -59,8 +59,11 @@ func (s *Syncer) reconcile(ctx context.Context, p *policy.Policies, rev string, 
 	s.markSynchronizing(r)
 	defer s.doneSynchronizing()
 	s.rememberFacts(r)
+	s.mu.RLock()
+	elsewhere, noGone := s.shard.elsewhere, s.opts.Shard != nil && !s.shard.gone
+	s.mu.RUnlock()
 	out := sess.Reconcile(ctx, engine.ReconcileOptions{
-		Revision: rev, ForceConflicts: s.opts.ForceConflicts, Only: only,
+		Revision: rev, ForceConflicts: s.opts.ForceConflicts, Only: only, Elsewhere: elsewhere, NoGone: noGone,
 		Clusters: func(ws *render.Workspace) []string { return s.retryClusters(ws, only) },
 		Projected: func(ws string, took time.Duration) {
 			s.metrics.ProjectionDuration.WithLabelValues(ws).Set(took.Seconds())
@@ -104,6 +107,7 @@ func (s *Syncer) reconcile(ctx context.Context, p *policy.Policies, rev string, 
 	if only == nil {
 		s.forgetPruned(out)
 	}
+	s.noteShareReconciled(ctx, r)
 	// A reconcile that ran to its end leaves watches on every cluster that
 	// answered, for the workspaces it reconciled; the scheduler retries
 	// the workspaces in error at each interval and skips the rest while
@@ -224,6 +228,9 @@ func (s *Syncer) clustersFor(ctx context.Context, p *policy.Policies, rev string
 	if s.inv != nil && s.inv.good != nil {
 		rev += "+" + s.inv.goodKey
 		o.Access = s.inv.good.RESTConfig
+	}
+	if s.opts.Shard != nil {
+		rev += "+" + clusterKey(p) // the share's clusters
 	}
 	if s.clusters == nil || s.clustersRev != rev {
 		s.clusters, s.clustersRev = cluster.Connect(ctx, p, o), rev

@@ -18,6 +18,7 @@ import (
 	"github.com/kcp-dev/tmc/internal/policy"
 	"github.com/kcp-dev/tmc/internal/render"
 	"github.com/kcp-dev/tmc/internal/rollout"
+	"github.com/kcp-dev/tmc/internal/shard"
 	"github.com/kcp-dev/tmc/internal/status"
 )
 
@@ -56,6 +57,9 @@ type Options struct {
 	// Inventory, when set, adds the clusters of the operator's cluster
 	// inventory (ClusterProfiles, watched) to every revision's.
 	Inventory *Inventory
+	// Shard, when set, makes this syncer one replica of several: it
+	// reconciles only the workspaces the ownership table gives it.
+	Shard *shard.Coordinator
 }
 
 // Syncer is the continuous reconciler.
@@ -110,6 +114,8 @@ type Syncer struct {
 	skipped  int // reconciles skipped since the last full one
 	// inv tracks the cluster inventory; nil without one.
 	inv *inventoryState
+	// shard is this replica's last share (with Options.Shard).
+	shard shardState
 }
 
 // FullResyncEvery is how many intervals may be skipped (no revision, no
@@ -259,6 +265,16 @@ func (s *Syncer) Run(ctx, finishCtx context.Context) error {
 		hwg.Add(1)
 		go func() { defer hwg.Done(); s.inventoryLoop(hctx) }()
 	}
+	if co := s.opts.Shard; co != nil {
+		// The coordinator outlives the reconcile loop: it gives its
+		// workspaces back once the reconcile in flight is done.
+		cctx, stopShard := context.WithCancel(ctx)
+		var cwg sync.WaitGroup
+		cwg.Add(2)
+		go func() { defer cwg.Done(); co.Run(cctx, finishCtx) }()
+		go func() { defer cwg.Done(); s.shardLoop(cctx) }()
+		defer func() { stopShard(); cwg.Wait() }()
+	}
 	s.Trigger()
 	hwg.Add(1)
 	go func() { defer hwg.Done(); s.healthLoop(hctx) }()
@@ -407,6 +423,13 @@ func (s *Syncer) runOnce(ctx context.Context) {
 	defer func() {
 		s.opts.Logf("reconcile of revision %s finished in %s", short(good), time.Since(start).Round(time.Millisecond))
 	}()
+	if s.opts.Shard != nil {
+		var done func()
+		var rctx context.Context
+		p, rctx, done = s.takeShare(ctx, p)
+		defer done()
+		ctx = rctx
+	}
 	err = s.reconcile(ctx, p, good, only)
 	if err != nil {
 		s.opts.Logf("reconcile %s: %v", short(good), err)
@@ -508,6 +531,9 @@ func (s *Syncer) healthLoop(ctx context.Context) {
 func (s *Syncer) checkHealth(ctx context.Context) {
 	s.mu.RLock()
 	set, p := s.clusters, s.withClusterOverridesLocked(s.good)
+	if s.opts.Shard != nil {
+		p = s.shard.probe // the clusters of this replica's share only
+	}
 	s.mu.RUnlock()
 	if set == nil || p == nil {
 		return
