@@ -21,8 +21,8 @@ import (
 
 	"github.com/kcp-dev/tmc/internal/clusterprofile"
 	"github.com/kcp-dev/tmc/internal/notify"
-	"github.com/kcp-dev/tmc/internal/shard"
 	"github.com/kcp-dev/tmc/internal/policy"
+	"github.com/kcp-dev/tmc/internal/shard"
 	"github.com/kcp-dev/tmc/internal/syncer"
 )
 

@@ -24,9 +24,9 @@ import (
 
 // shardState is what a sharded syncer keeps of the last share it worked on.
 type shardState struct {
-	elsewhere map[string]bool   // workspaces of the revision other replicas own
-	gone      bool              // this replica prunes what git dropped
-	probe     *policy.Policies  // the policies of its share: the clusters it probes
+	elsewhere map[string]bool    // workspaces of the revision other replicas own
+	gone      bool               // this replica prunes what git dropped
+	probe     *policy.Policies   // the policies of its share: the clusters it probes
 	weights   map[string]float64 // measured: target clusters × objects
 }
 
