@@ -28,6 +28,10 @@ type PublishOptions struct {
 	// Prune removes the report folders of workspaces not among the views;
 	// set it only when every workspace was aggregated.
 	Prune bool
+	// Keep are workspaces (logicalCluster/name) whose reports Prune leaves
+	// alone though they are not among the views: those another replica of a
+	// sharded syncer owns and reports.
+	Keep map[string]bool
 	// Commit commits the changes (and pushes them when CommitOptions.Push).
 	Commit bool
 	// CommitOptions are used when Commit is set.
@@ -103,7 +107,12 @@ func Publish(ctx context.Context, views []*aggregate.WorkspaceView, opts Publish
 	}
 	var removed []string
 	if opts.Prune {
-		if removed, err = staleFiles(r, prefix, files); err != nil {
+		keep := map[string]bool{}
+		for k := range opts.Keep {
+			lc, name, _ := strings.Cut(k, "/")
+			keep[Dir("", lc, name)] = true
+		}
+		if removed, err = staleFiles(r, prefix, files, keep); err != nil {
 			return res, err
 		}
 	}
@@ -156,7 +165,7 @@ func relTo(root, p string) (string, error) {
 // staleFiles lists the report files (status.yaml, README.md of
 // LOGICALCLUSTER/WORKSPACE folders) under base in r that files does not
 // hold, as paths relative to base.
-func staleFiles(r *os.Root, base string, files map[string][]byte) ([]string, error) {
+func staleFiles(r *os.Root, base string, files map[string][]byte, keep map[string]bool) ([]string, error) {
 	var out []string
 	err := fs.WalkDir(r.FS(), base, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -179,6 +188,9 @@ func staleFiles(r *os.Root, base string, files map[string][]byte) ([]string, err
 			return nil
 		}
 		dir := path.Dir(rel)
+		if keep[dir] {
+			return nil
+		}
 		out = append(out, rel)
 		if _, err := r.Stat(path.Join(base, dir, "README.md")); err == nil {
 			out = append(out, path.Join(dir, "README.md"))

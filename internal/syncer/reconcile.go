@@ -256,8 +256,14 @@ func (s *Syncer) forgetWorkspaceLocked(name string) {
 
 // writeReports commits changed reports into the syncer's clone and pushes them.
 func (s *Syncer) writeReports(ctx context.Context, p *policy.Policies, views []*aggregate.WorkspaceView, all bool) error {
+	s.mu.RLock()
+	keep := s.shard.elsewhere
+	if s.opts.Shard != nil && !s.shard.gone {
+		all = false // the replica that prunes what git dropped prunes its reports too
+	}
+	s.mu.RUnlock()
 	res, err := engine.PublishReports(ctx, views, report.PublishOptions{
-		PolicyRoot: filepath.Join(s.src.dir, s.opts.Path), ReportsPath: p.Config.Reports.Path, Prune: all, Commit: true,
+		PolicyRoot: filepath.Join(s.src.dir, s.opts.Path), ReportsPath: p.Config.Reports.Path, Prune: all, Keep: keep, Commit: true,
 		CommitOptions: report.CommitOptions{
 			AuthorName: "tmc", AuthorEmail: "tmc@localhost", Push: s.opts.PushReports, Auth: s.src.auth,
 			Message: fmt.Sprintf("tmc: reports for %d workspaces\n\nAggregated at %s from revision %s.\n", len(views), time.Now().UTC().Format(time.RFC3339), short(s.goodRev)),

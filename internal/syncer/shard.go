@@ -111,11 +111,16 @@ func clusterKey(p *policy.Policies) string {
 // takeShare narrows the revision to this replica's share for one
 // reconcile: the policies, the workspaces left to others, a context that
 // ends when the replica may no longer work (fencing), and a func to call
-// when the reconcile ends (the hand-over of a unit waits for it).
+// when the reconcile ends (the hand-over of a unit waits for it). The
+// policies are nil when the replica owns nothing now.
 func (s *Syncer) takeShare(ctx context.Context, p *policy.Policies) (*policy.Policies, context.Context, func()) {
 	co := s.opts.Shard
 	co.SetUnits(s.units(p))
 	owned, fence := co.Begin()
+	if fence.Err() != nil || len(owned) == 0 {
+		co.End(owned)
+		return nil, ctx, func() {} // nothing of ours yet (or the Lease lapsed): no reconcile
+	}
 	pp, elsewhere := sharePolicies(p, owned)
 	rctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(fence, cancel)

@@ -429,6 +429,12 @@ func (s *Syncer) runOnce(ctx context.Context) {
 		p, rctx, done = s.takeShare(ctx, p)
 		defer done()
 		ctx = rctx
+		if p == nil {
+			s.mu.Lock()
+			s.ready, s.lastRun = true, time.Now()
+			s.mu.Unlock()
+			return
+		}
 	}
 	err = s.reconcile(ctx, p, good, only)
 	if err != nil {
