@@ -114,7 +114,8 @@ func exported(t *testing.T) map[string]bool {
 	ch := make(chan *prometheus.Desc, 64)
 	go func() {
 		for _, c := range []prometheus.Collector{m.Workspaces, m.AggregatedResources, m.ProjectedResources, m.AggregationDuration,
-			m.ProjectionDuration, m.AggregationLatency, m.ProjectionLatency, m.ClusterHealth, m.Reconciles, m.APIRequests, m.WorkspaceStatus, m.SyncInterval, m.LastSync, m.DriftCorrections, m.RolloutWave, m.RolloutState, m.RolloutHalted, m.DivergentFields} {
+			m.ProjectionDuration, m.AggregationLatency, m.ProjectionLatency, m.ClusterHealth, m.Reconciles, m.APIRequests, m.WorkspaceStatus, m.SyncInterval, m.LastSync, m.DriftCorrections, m.RolloutWave, m.RolloutState, m.RolloutHalted, m.DivergentFields,
+			m.GitFetches, m.WebhookRequests, m.Notifications, m.InventoryClusters, m.InventoryReads, m.UnownedWorkspaces, m.ShardReplicas, m.ShardOwned, m.ShardReconciles} {
 			c.Describe(ch)
 		}
 		close(ch)

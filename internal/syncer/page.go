@@ -11,6 +11,7 @@ import (
 
 	"github.com/kcp-dev/tmc/internal/aggregate"
 	"github.com/kcp-dev/tmc/internal/object"
+	"github.com/kcp-dev/tmc/internal/shard"
 	"github.com/kcp-dev/tmc/internal/status"
 )
 
@@ -36,6 +37,14 @@ type pageData struct {
 	Refresh  int       // seconds between reloads: the health interval, 2–30 s
 	Now      string
 	Phases   map[string]int
+	// Shard is the fleet's sharding (nil when tmc sync is not sharded).
+	Shard *pageShard
+}
+
+type pageShard struct {
+	Me       string
+	Replicas int
+	Unowned  []string
 }
 
 type pageRow struct {
@@ -55,6 +64,20 @@ type pageCell struct {
 // script: the page reloads itself every health interval.
 func (s *Syncer) servePage(w http.ResponseWriter, r *http.Request) {
 	d := pageData{WorkspacesResponse: s.workspacesFor(r), Now: time.Now().UTC().Format(time.RFC3339), Phases: map[string]int{}}
+	if co := s.opts.Shard; co != nil {
+		v := co.View()
+		d.Shard = &pageShard{Me: co.Identity()}
+		for _, r := range v.Replicas {
+			if r.Live {
+				d.Shard.Replicas++
+			}
+		}
+		for _, k := range v.Unowned {
+			if k != shard.GoneUnit {
+				d.Shard.Unowned = append(d.Shard.Unowned, k)
+			}
+		}
+	}
 	_, health := s.intervals()
 	d.Refresh = int(min(max(health, 2*time.Second), 30*time.Second) / time.Second)
 	seen := map[string]bool{}

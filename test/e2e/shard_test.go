@@ -145,7 +145,14 @@ func TestShardedSync(t *testing.T) {
 		}
 		writeAll()
 		gitCommit(t, repo, "greeting "+greeting)
-		gitCLI(t, repo, "push", "-q", "origin", "HEAD:main")
+		for attempt := 0; ; attempt++ { // the replicas push reports meanwhile
+			if _, err := execGit(repo, "push", "-q", "origin", "HEAD:main"); err == nil {
+				return
+			} else if attempt == 10 {
+				t.Fatalf("push: %v", err)
+			}
+			gitCLI(t, repo, "pull", "-q", "--rebase", "origin", "main")
+		}
 	}
 
 	// Never two owners: sampled from the replicas' own metrics throughout.
@@ -216,6 +223,11 @@ func TestShardedSync(t *testing.T) {
 		}
 	}
 
+	_, page := r1.api.get("/", nil)
+	if !strings.Contains(page, "This is replica r1 of 3 sharing the workspaces") || strings.Count(page, "<td>root/ws-") != 9 || strings.Contains(page, "owned by no replica") {
+		t.Errorf("r1's page does not show the whole fleet:\n%s", page)
+	}
+
 	// kill -9 r3: its workspaces go to r1 and r2.
 	lost := r3.owned()
 	if err := r3.cmd.Process.Kill(); err != nil {
@@ -253,4 +265,16 @@ func TestShardedSync(t *testing.T) {
 		n := strings.Count(out, "/status.yaml")
 		return n == 9, out
 	})
+	// Once converged the replicas do not answer each other's report commits
+	// with commits of their own for ever.
+	time.Sleep(4 * time.Second)
+	count := func() int {
+		n, _ := strconv.Atoi(gitCLI(t, dir, "--git-dir", remote, "rev-list", "--count", "main"))
+		return n
+	}
+	c0 := count()
+	time.Sleep(10 * time.Second) // five intervals
+	if c1 := count(); c1-c0 > 2 {
+		t.Errorf("%d commits in five quiet intervals: the replicas' report commits feed each other", c1-c0)
+	}
 }
