@@ -80,6 +80,7 @@ bench: envtest ## Run the benchmarks and print their figures (see docs/benchmark
 	$(GO) run ./hack/bench -webhook 10
 	$(GO) run ./hack/soak -intervals 250
 	$(GO) run ./hack/rolloutbench -clusters 20
+	$(GO) run ./hack/shardbench -workspaces 30 -objects 100
 
 FUZZTIME ?= 30s
 fuzz: ## Run each fuzz target for FUZZTIME (default 30s): every reader of untrusted input

@@ -72,6 +72,7 @@ type Coordinator struct {
 	cancel    context.CancelFunc
 	deadline  *time.Timer // fires RenewDeadline after the last renewal: the fence
 	crash     bool        // tests: stop as kill -9 would, without leaving
+	rounds    int         // table rounds run: the first only looks
 }
 
 type observation struct {
@@ -403,6 +404,16 @@ func (c *Coordinator) reconcile(ctx context.Context, force bool) error {
 	desired := Assign(units, slices.Sorted(maps.Keys(live)), t.owners)
 	me := c.o.Identity
 	dirty := false
+	c.mu.Lock()
+	c.rounds++
+	first := c.rounds == 1
+	c.mu.Unlock()
+	if first {
+		// The first round only looks: replicas started together see each
+		// other's Leases before any claims (else the first up would take
+		// every unit, and hand most of them over a moment later).
+		desired = map[string]string{}
+	}
 	for k, owner := range t.owners {
 		if owner != me {
 			continue
