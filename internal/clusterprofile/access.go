@@ -54,19 +54,28 @@ const MaxProviderFile = 1 << 20
 
 // ReadProviders reads the operator's provider file (JSON or YAML, strict).
 func ReadProviders(path string) (*Providers, error) {
-	f, err := os.Open(path)
+	data, err := readBounded("access providers", path, MaxProviderFile)
 	if err != nil {
-		return nil, fmt.Errorf("access providers: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxProviderFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("access providers %s: %w", path, err)
-	}
-	if len(data) > MaxProviderFile {
-		return nil, fmt.Errorf("access providers %s: larger than %d KiB", path, MaxProviderFile>>10)
+		return nil, err
 	}
 	return ParseProviders(path, data)
+}
+
+// readBounded reads a file of at most limit bytes; what names it in errors.
+func readBounded(what, path string, limit int) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", what, path, err)
+	}
+	if len(data) > limit {
+		return nil, fmt.Errorf("%s %s: larger than %d KiB", what, path, limit>>10)
+	}
+	return data, nil
 }
 
 // ParseProviders parses a provider file's content; name stands for it in errors.

@@ -2,9 +2,7 @@ package clusterprofile
 
 import (
 	"fmt"
-	"io"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 
@@ -22,17 +20,9 @@ const MaxSnapshot = 16 << 20
 // ClusterProfile documents, in YAML or JSON. namespace chooses the
 // clusterset; empty takes the only namespace the file holds.
 func ReadSnapshot(path, namespace string) ([]*Profile, error) {
-	f, err := os.Open(path)
+	data, err := readBounded("cluster inventory", path, MaxSnapshot)
 	if err != nil {
-		return nil, fmt.Errorf("cluster inventory: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxSnapshot+1))
-	if err != nil {
-		return nil, fmt.Errorf("cluster inventory %s: %w", path, err)
-	}
-	if len(data) > MaxSnapshot {
-		return nil, fmt.Errorf("cluster inventory %s: larger than %d MiB", path, MaxSnapshot>>20)
+		return nil, err
 	}
 	return ParseSnapshot(path, data, namespace)
 }
