@@ -198,7 +198,7 @@ func NewVirtualWorkspaceManager(o ManagerOptions) (*VirtualWorkspaceManager, err
 		co, err = shard.New(shard.Options{Client: m.home, Namespace: m.ns, Group: group, Identity: id, Address: sh.Address,
 			LeaseDuration: sh.LeaseDuration, Logf: o.Logf, Changed: func() {
 				if m.s != nil {
-					m.s.Trigger()
+					m.s.ShardChanged()
 				}
 			}})
 		if err != nil {

@@ -241,6 +241,7 @@ func (c *Coordinator) lapse() {
 	c.owned = map[string]bool{}
 	c.cancel()
 	c.o.Logf("shard: Lease %s not renewed for %s: all work stopped", c.leaseName(), c.o.RenewDeadline)
+	go c.o.Changed()
 }
 
 func (c *Coordinator) renew(ctx context.Context, now time.Time) error {

@@ -119,14 +119,30 @@ func (s *Syncer) takeShare(ctx context.Context, p *policy.Policies) (*policy.Pol
 	owned, fence := co.Begin()
 	if fence.Err() != nil || len(owned) == 0 {
 		co.End(owned)
-		return nil, ctx, func() {} // nothing of ours yet (or the Lease lapsed): no reconcile
+		_, elsewhere := sharePolicies(p, nil)
+		s.mu.Lock()
+		s.shard.elsewhere, s.shard.gone, s.shard.probe = elsewhere, false, nil
+		s.dropElsewhereLocked(owned, elsewhere)
+		s.mu.Unlock()
+		return nil, ctx, func() {} // nothing of ours now (or the Lease lapsed): no reconcile
 	}
 	pp, elsewhere := sharePolicies(p, owned)
 	rctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(fence, cancel)
 	s.mu.Lock()
 	s.shard.elsewhere, s.shard.gone, s.shard.probe = elsewhere, owned[shard.GoneUnit], pp
-	// What moved to another replica is that replica's to report now.
+	s.dropElsewhereLocked(owned, elsewhere)
+	s.mu.Unlock()
+	return pp, rctx, func() {
+		stop()
+		cancel()
+		co.End(owned)
+	}
+}
+
+// dropElsewhereLocked forgets the statuses and metrics of the workspaces
+// other replicas own (theirs to report now) and marks this replica's own.
+func (s *Syncer) dropElsewhereLocked(owned, elsewhere map[string]bool) {
 	for key := range s.statuses {
 		if elsewhere[key] {
 			name := s.statuses[key].Name
@@ -136,24 +152,34 @@ func (s *Syncer) takeShare(ctx context.Context, p *policy.Policies) (*policy.Pol
 			s.forgetWorkspaceLocked(name)
 		}
 	}
-	for key := range owned {
-		if key == shard.GoneUnit {
-			continue
-		}
-		lc, name, _ := strings.Cut(key, "/")
-		s.metrics.ShardOwned.WithLabelValues(lc, name).Set(1)
-	}
-	for key := range elsewhere {
-		lc, name, _ := strings.Cut(key, "/")
-		s.metrics.ShardOwned.DeleteLabelValues(lc, name)
-	}
 	s.updateWorkspaceMetricsLocked()
-	s.mu.Unlock()
-	return pp, rctx, func() {
-		stop()
-		cancel()
-		co.End(owned)
+}
+
+// ShardChanged is told by the coordinator that this replica's units
+// changed: tmc_shard_owned follows at once (a unit given back is no longer
+// shown before another replica can claim it), and a reconcile runs.
+func (s *Syncer) ShardChanged() {
+	if co := s.opts.Shard; co != nil {
+		owned := co.Owned()
+		s.mu.Lock()
+		for key := range s.shownOwned {
+			if !owned[key] {
+				lc, name, _ := strings.Cut(key, "/")
+				s.metrics.ShardOwned.DeleteLabelValues(lc, name)
+			}
+		}
+		s.shownOwned = map[string]bool{}
+		for key := range owned {
+			if key == shard.GoneUnit {
+				continue
+			}
+			lc, name, _ := strings.Cut(key, "/")
+			s.metrics.ShardOwned.WithLabelValues(lc, name).Set(1)
+			s.shownOwned[key] = true
+		}
+		s.mu.Unlock()
 	}
+	s.Trigger()
 }
 
 // noteShareReconciled counts a reconcile of each workspace of the share and
@@ -230,14 +256,19 @@ func (s *Syncer) FleetStatuses(ctx context.Context) status.Report {
 		return rep
 	}
 	me := co.Identity()
-	for i := range rep.Workspaces {
-		rep.Workspaces[i].Owner = me
-	}
 	v := co.View()
 	have := map[string]bool{}
+	mine := rep.Workspaces[:0]
 	for _, w := range rep.Workspaces {
-		have[object.Workspace(w.LogicalCluster, w.Name).String()] = true
+		key := object.Workspace(w.LogicalCluster, w.Name).String()
+		if o, listed := v.Owners[key]; listed && o != me {
+			continue // the table gives it to another: not ours to report
+		}
+		w.Owner = me
+		mine = append(mine, w)
+		have[key] = true
 	}
+	rep.Workspaces = mine
 	type answer struct {
 		id  string
 		ws  []status.Workspace

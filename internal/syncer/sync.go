@@ -114,8 +114,10 @@ type Syncer struct {
 	skipped  int // reconciles skipped since the last full one
 	// inv tracks the cluster inventory; nil without one.
 	inv *inventoryState
-	// shard is this replica's last share (with Options.Shard).
-	shard shardState
+	// shard is this replica's last share (with Options.Shard); shownOwned
+	// the units tmc_shard_owned shows.
+	shard      shardState
+	shownOwned map[string]bool
 }
 
 // FullResyncEvery is how many intervals may be skipped (no revision, no
