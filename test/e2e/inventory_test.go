@@ -178,6 +178,29 @@ func (f *inventoryFixture) setHealthy(name, status string) {
 	}
 }
 
+// setProperty sets one property of a profile's status.
+func (f *inventoryFixture) setProperty(name, key, value string) {
+	f.t.Helper()
+	ctx := context.Background()
+	ri := f.hub.Resource(profileGVR).Namespace("fleet")
+	p, err := ri.Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	props, _, _ := unstructured.NestedSlice(p.Object, "status", "properties")
+	for _, pr := range props {
+		if m := pr.(map[string]any); m["name"] == key {
+			m["value"] = value
+		}
+	}
+	if err := unstructured.SetNestedSlice(p.Object, props, "status", "properties"); err != nil {
+		f.t.Fatal(err)
+	}
+	if _, err := ri.UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
 // snapshot writes the namespace's profiles as `kubectl get clusterprofiles -o yaml` does.
 func (f *inventoryFixture) snapshot(path string) {
 	f.t.Helper()
@@ -385,7 +408,8 @@ status:
 
 // syncFollowsProfiles: tmc sync converges the workspace on the two eu
 // clusters; a profile turning unhealthy leaves the placement within an
-// interval (its objects stay); a deleted profile's objects are pruned only
+// interval (its objects stay); a profile whose region property changes
+// joins the placement and leaves it again (pruned); a deleted profile's objects are pruned only
 // once it has been missing for the removal rule's grace; an empty and then
 // a failing inventory read prune nothing.
 func (f *inventoryFixture) syncFollowsProfiles(t *testing.T) {
@@ -457,6 +481,16 @@ func (f *inventoryFixture) syncFollowsProfiles(t *testing.T) {
 	eventually(t, "east-2 is back and says hola", 30*time.Second, func() (bool, string) {
 		tc := target("east-2")
 		return tc != nil && tc.Healthy && f.greeting("east-2") == "hola", fmt.Sprintf("%+v %s", tc, f.greeting("east-2"))
+	})
+
+	// A profile whose properties change moves in and out of the placement.
+	f.setProperty("west-1", "topology.kubernetes.io/region", "eu")
+	eventually(t, "west-1, now in eu, gets eu-app", 30*time.Second, func() (bool, string) {
+		return f.greeting("west-1") == "hola" && slices.Equal(targets(), []string{"east-1", "east-2", "west-1"}), fmt.Sprint(targets())
+	})
+	f.setProperty("west-1", "topology.kubernetes.io/region", "us")
+	eventually(t, "west-1, back in us, loses eu-app", 30*time.Second, func() (bool, string) {
+		return !f.hasConfigMap("west-1") && slices.Equal(targets(), []string{"east-1", "east-2"}), fmt.Sprint(targets())
 	})
 
 	// A deleted profile: kept for the grace, then pruned, then forgotten.
