@@ -70,9 +70,10 @@ type Coordinator struct {
 	view      View
 	fence     context.Context
 	cancel    context.CancelFunc
-	deadline  *time.Timer // fires RenewDeadline after the last renewal: the fence
-	crash     bool        // tests: stop as kill -9 would, without leaving
-	rounds    int         // table rounds run: the first only looks
+	deadline  *time.Timer     // fires RenewDeadline after the last renewal: the fence
+	crash     bool            // tests: stop as kill -9 would, without leaving
+	rounds    int             // table rounds run: the first only looks
+	wasFree   map[string]bool // units nobody held in the last round
 }
 
 type observation struct {
@@ -424,11 +425,24 @@ func (c *Coordinator) reconcile(ctx context.Context, force bool) error {
 			dirty = true
 		}
 	}
+	c.mu.Lock()
+	wasFree := c.wasFree
+	c.wasFree = map[string]bool{}
+	for _, u := range units {
+		if t.owners[u.Key] == "" {
+			c.wasFree[u.Key] = true
+		}
+	}
+	c.mu.Unlock()
 	for _, u := range units {
 		if desired[u.Key] != me {
 			continue
 		}
-		if holder := t.owners[u.Key]; holder != me && (holder == "" || !live[holder]) {
+		// A unit its owner gave back is taken a round after it was seen
+		// free, never in the round it was freed: the old owner has long
+		// stopped showing it by then. One whose holder's Lease expired is
+		// taken at once (the lease duration was the wait).
+		if holder := t.owners[u.Key]; holder != me && ((holder == "" && wasFree[u.Key]) || (holder != "" && !live[holder])) {
 			t.owners[u.Key] = me
 			dirty = true
 		}
