@@ -164,9 +164,9 @@ func Render(ctx context.Context, req *Request) (*Result, error) {
 		msg := strings.TrimSpace(stderr.b.String())
 		switch {
 		case strings.Contains(msg, "out of memory") || strings.Contains(msg, "cannot allocate memory"):
-			return nil, fmt.Errorf("chart %s: the render ran out of its memory bound (%d GiB of address space)", req.Source, MaxAddressSpace>>30)
+			return nil, fmt.Errorf("chart %s: the render ran out of its memory bound (%d GiB of address space)%s", req.Source, MaxAddressSpace>>30, at.where())
 		case runErr != nil && strings.Contains(runErr.Error(), "killed"):
-			return nil, fmt.Errorf("chart %s: the render was stopped after its CPU-time bound (%ds)", req.Source, MaxCPUSeconds)
+			return nil, fmt.Errorf("chart %s: the render was stopped after its CPU-time bound (%ds)%s", req.Source, MaxCPUSeconds, at.where())
 		}
 		if i := strings.IndexByte(msg, '\n'); i > 0 {
 			msg = msg[:i]
