@@ -162,8 +162,8 @@ func condition(status string) map[string]any {
 		"lastTransitionTime": time.Now().UTC().Format(time.RFC3339)}
 }
 
-// setHealthy sets a profile's ControlPlaneHealthy condition.
-func (f *inventoryFixture) setHealthy(name, status string) {
+// editStatus changes a profile's status with edit and writes it back.
+func (f *inventoryFixture) editStatus(name string, edit func(status map[string]any)) {
 	f.t.Helper()
 	ctx := context.Background()
 	ri := f.hub.Resource(profileGVR).Namespace("fleet")
@@ -171,34 +171,26 @@ func (f *inventoryFixture) setHealthy(name, status string) {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	st := p.Object["status"].(map[string]any)
-	st["conditions"] = []any{condition(status)}
+	edit(p.Object["status"].(map[string]any))
 	if _, err := ri.UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
 		f.t.Fatal(err)
 	}
 }
 
+// setHealthy sets a profile's ControlPlaneHealthy condition.
+func (f *inventoryFixture) setHealthy(name, status string) {
+	f.editStatus(name, func(st map[string]any) { st["conditions"] = []any{condition(status)} })
+}
+
 // setProperty sets one property of a profile's status.
 func (f *inventoryFixture) setProperty(name, key, value string) {
-	f.t.Helper()
-	ctx := context.Background()
-	ri := f.hub.Resource(profileGVR).Namespace("fleet")
-	p, err := ri.Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	props, _, _ := unstructured.NestedSlice(p.Object, "status", "properties")
-	for _, pr := range props {
-		if m := pr.(map[string]any); m["name"] == key {
-			m["value"] = value
+	f.editStatus(name, func(st map[string]any) {
+		for _, pr := range st["properties"].([]any) {
+			if m := pr.(map[string]any); m["name"] == key {
+				m["value"] = value
+			}
 		}
-	}
-	if err := unstructured.SetNestedSlice(p.Object, props, "status", "properties"); err != nil {
-		f.t.Fatal(err)
-	}
-	if _, err := ri.UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
-		f.t.Fatal(err)
-	}
+	})
 }
 
 // snapshot writes the namespace's profiles as `kubectl get clusterprofiles -o yaml` does.
