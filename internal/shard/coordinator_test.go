@@ -129,7 +129,9 @@ func TestShardOwnershipNeverTwoOwners(t *testing.T) {
 		return n-c["b"] == len(units)+1 && c["b"] == 0 && len(v.Unowned) == 0, fmt.Sprint(c, v.Unowned)
 	})
 	t.Logf("b's %d units taken over %s after the kill (lease 3s)", len(lost), took.Round(100*time.Millisecond))
-	if took > 3*time.Second+2*time.Second {
+	// The bound is the lease duration, a renew deadline for the round that
+	// sees it lapse and a second of scheduling slack on a loaded machine.
+	if took > 3*time.Second+2*time.Second+time.Second {
 		t.Errorf("took %s, more than the lease duration and a few rounds", took)
 	}
 	mu.Lock()
@@ -170,7 +172,8 @@ func TestShardOwnershipNeverTwoOwners(t *testing.T) {
 		c, n := owners()
 		return n-c["d"] == len(units)+1, fmt.Sprint(c)
 	})
-	if took > 2*time.Second {
-		t.Errorf("a graceful leave took %s to hand over", took)
+	// Not waiting for the lease to lapse is the point: under its duration.
+	if took >= 3*time.Second {
+		t.Errorf("a graceful leave took %s to hand over, as long as the lease", took)
 	}
 }

@@ -21,6 +21,10 @@ type WorkspacesResponse struct {
 	// FailedRevision is the newest revision, when it failed to load; RevisionError says why.
 	FailedRevision string `json:"failedRevision,omitempty"`
 	RevisionError  string `json:"revisionError,omitempty"`
+	// InventoryError says why the cluster inventory's newest change was not
+	// taken: the good revision does not validate with it (a repo Cluster
+	// conflicts with a new profile); tmc goes on with the clusters it had.
+	InventoryError string `json:"inventoryError,omitempty"`
 	// RecentErrors are the last errors reconciles met, newest first (repeats counted).
 	RecentErrors []RecentError `json:"recentErrors,omitempty"`
 }
@@ -97,6 +101,9 @@ func (s *Syncer) workspaces() WorkspacesResponse {
 	if s.revErr != nil {
 		resp.FailedRevision, resp.RevisionError = s.revErrRev, s.revErr.Error()
 	}
+	if s.invErr != nil {
+		resp.InventoryError = s.invErr.Error()
+	}
 	resp.RecentErrors = slices.Clone(s.recent)
 	return resp
 }
@@ -106,7 +113,7 @@ func (s *Syncer) workspaces() WorkspacesResponse {
 func (s *Syncer) Health() Health {
 	rep := s.Statuses()
 	s.mu.RLock()
-	revErr := s.revErr
+	revErr, invErr := s.revErr, s.invErr
 	agg, proj := true, true
 	if s.good != nil {
 		agg, proj = *s.good.Config.AggregationEnabled, *s.good.Config.ProjectionEnabled
@@ -125,6 +132,9 @@ func (s *Syncer) Health() Health {
 			h.Details["workspacesInError"]++
 			msgs = append(msgs, object.Workspace(w.LogicalCluster, w.Name).String()+": "+w.Message)
 		}
+	}
+	if invErr != nil {
+		msgs = append([]string{"the cluster inventory's change was refused, running with the clusters it had: " + firstLine(invErr.Error())}, msgs...)
 	}
 	if revErr != nil {
 		msgs = append([]string{"newest revision rejected, running the last good one: " + firstLine(revErr.Error())}, msgs...)

@@ -85,7 +85,7 @@ func NewMetrics() *Metrics {
 			Name: "tmc_cluster_health", Help: "1 when a workspace's target cluster is healthy, else 0.",
 		}, []string{"cluster", "workspace"}),
 		Reconciles: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tmc_reconciles_total", Help: "Reconciles by result (success, error, invalid_revision).",
+			Name: "tmc_reconciles_total", Help: "Reconciles by result (success, error, invalid_revision, invalid_inventory).",
 		}, []string{"result"}),
 		APIRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tmc_api_requests_total", Help: "Kubernetes API requests by cluster and verb.",

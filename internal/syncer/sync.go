@@ -74,6 +74,7 @@ type Syncer struct {
 	seenRev         string // the newest remote head processed (loaded, rejected, or our own report commit)
 	revErr          error  // why the newest revision was not taken
 	revErrRev       string
+	invErr          error                       // why the cluster inventory's newest change was not taken (the revision is good)
 	statuses        map[string]status.Workspace // by logicalCluster/name
 	ready           bool
 	lastRun         time.Time
@@ -334,6 +335,10 @@ func (s *Syncer) runOnce(ctx context.Context) {
 	}
 	s.mu.Lock()
 	known := rev == s.seenRev
+	// The good revision again, with other clusters: when that load fails,
+	// the inventory's change is what is refused, not the revision (it
+	// stays good and is not announced as rejected).
+	inventoryOnly := known && rev == s.goodRev
 	invChanged := s.inventoryChangedLocked()
 	lo, invKey, invUsed := s.loadOptionsLocked()
 	if s.inv != nil {
@@ -344,19 +349,27 @@ func (s *Syncer) runOnce(ctx context.Context) {
 		known = false // a new revision, or the same with other clusters: reconcile in full
 		root := filepath.Join(s.src.dir, s.opts.Path)
 		p, err := policy.LoadOpts(ctx, root, lo)
-		if err != nil {
+		switch {
+		case err != nil && inventoryOnly:
+			s.opts.Logf("the cluster inventory's change does not fit revision %s; keeping the clusters it had: %v", short(rev), err)
+			s.mu.Lock()
+			s.invErr = err
+			s.noteErrorLocked("cluster inventory", err.Error())
+			s.mu.Unlock()
+			s.metrics.Reconciles.WithLabelValues("invalid_inventory").Inc()
+		case err != nil:
 			s.opts.Logf("revision %s is invalid; keeping %s: %v", short(rev), short(s.goodRev), err)
 			s.setRevErr(rev, err)
 			s.mu.Lock()
 			s.rejectedLocked(rev, err)
 			s.mu.Unlock()
 			s.metrics.Reconciles.WithLabelValues("invalid_revision").Inc()
-		} else {
+		default:
 			if s.notifier != nil {
 				s.notifier.SetRoutes(routesOf(p.Config))
 			}
 			s.mu.Lock()
-			s.good, s.goodRev, s.revErr, s.revErrRev = p, rev, nil, ""
+			s.good, s.goodRev, s.revErr, s.revErrRev, s.invErr = p, rev, nil, "", nil
 			if s.inv != nil {
 				s.inv.good, s.inv.goodKey = invUsed, invKey
 			}

@@ -97,6 +97,8 @@ spec:
   sources: [{path: apps/eu}]
 `)
 	f.writeRepo("apps/eu/config.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: eu-app, namespace: default}\ndata: {greeting: hello}\n")
+	// The repo refines east-2, an inventory cluster, and says it is in eu.
+	f.writeRepo("refine.yaml", "apiVersion: tmc.kcp.io/v1alpha1\nkind: Cluster\nmetadata: {name: east-2}\nspec:\n  region: eu\n  priority: 5\n")
 	return f
 }
 
@@ -483,6 +485,35 @@ func (f *inventoryFixture) syncFollowsProfiles(t *testing.T) {
 	f.setProperty("west-1", "topology.kubernetes.io/region", "us")
 	eventually(t, "west-1, back in us, loses eu-app", 30*time.Second, func() (bool, string) {
 		return !f.hasConfigMap("west-1") && slices.Equal(targets(), []string{"east-1", "east-2"}), fmt.Sprint(targets())
+	})
+
+	// A profile change the good revision does not validate with (east-2
+	// moves to us, which the repo's refinement contradicts) is refused:
+	// east-2 stays where it was, the status API says why, and the revision
+	// is not called rejected. Moved back, the inventory is taken again.
+	f.setProperty("east-2", "topology.kubernetes.io/region", "us")
+	var st struct {
+		RevisionError  string `json:"revisionError"`
+		InventoryError string `json:"inventoryError"`
+	}
+	eventually(t, "east-2's move to us refused", 30*time.Second, func() (bool, string) {
+		api.get("/api/v1/workspaces", &st)
+		return strings.Contains(st.InventoryError, `refine.yaml:5:11: Cluster/east-2: spec.region: region "eu" contradicts ClusterProfile fleet/east-2`), fmt.Sprintf("%+v", st)
+	})
+	if st.RevisionError != "" || !slices.Equal(targets(), []string{"east-1", "east-2"}) || !f.hasConfigMap("east-2") {
+		t.Errorf("a refused inventory change rejected the revision or moved east-2: %+v, targets %v", st, targets())
+	}
+	if n := metricOrZero(api, `tmc_reconciles_total{result="invalid_inventory"}`); n < 1 {
+		t.Errorf("tmc_reconciles_total{result=\"invalid_inventory\"} is %v", n)
+	}
+	if n := metricOrZero(api, `tmc_reconciles_total{result="invalid_revision"}`); n != 0 {
+		t.Errorf("tmc_reconciles_total{result=\"invalid_revision\"} is %v", n)
+	}
+	f.setProperty("east-2", "topology.kubernetes.io/region", "eu")
+	eventually(t, "the inventory taken again", 30*time.Second, func() (bool, string) {
+		st.InventoryError = ""
+		api.get("/api/v1/workspaces", &st)
+		return st.InventoryError == "", st.InventoryError
 	})
 
 	// A deleted profile: kept for the grace, then pruned, then forgotten.
