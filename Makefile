@@ -7,7 +7,7 @@ export KUBEBUILDER_ASSETS ?= $(ENVTEST_DIR)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X github.com/kcp-dev/tmc/internal/version.Version=$(VERSION) -X github.com/kcp-dev/tmc/internal/version.Commit=$(COMMIT)
-GOTEST_FLAGS ?= -count=1 -timeout 20m
+GOTEST_FLAGS ?= -count=1 -timeout 25m
 
 .PHONY: help build demo image install tools test test-unit test-e2e envtest schemas vet lint staticcheck tidy-check fmt fmt-check bench fuzz clean
 

@@ -353,7 +353,9 @@ func mergeDone(a, b context.Context) (context.Context, context.CancelFunc) {
 }
 
 // ListVirtualWorkspaces returns every virtual workspace, sorted by
-// logical cluster and name, as the last reconcile left it.
+// logical cluster and name, as the last reconcile left it. On a sharded
+// manager: the virtual workspaces this replica owns (their views live with
+// their owner); Statuses has the whole fleet with each owner.
 func (m *VirtualWorkspaceManager) ListVirtualWorkspaces() []*VirtualWorkspace {
 	snaps := m.s.Snapshots()
 	out := make([]*VirtualWorkspace, 0, len(snaps))
@@ -364,7 +366,8 @@ func (m *VirtualWorkspaceManager) ListVirtualWorkspaces() []*VirtualWorkspace {
 }
 
 // GetVirtualWorkspace returns the virtual workspace name of the logical
-// cluster, as the last reconcile left it.
+// cluster, as the last reconcile left it; on a sharded manager, only while
+// this replica owns it.
 func (m *VirtualWorkspaceManager) GetVirtualWorkspace(cluster logicalcluster.Name, name string) (*VirtualWorkspace, bool) {
 	for _, sn := range m.s.Snapshots() {
 		if sn.Status.LogicalCluster == cluster.String() && sn.Status.Name == name {
@@ -375,8 +378,13 @@ func (m *VirtualWorkspaceManager) GetVirtualWorkspace(cluster logicalcluster.Nam
 }
 
 // Statuses returns every workspace's status in the versioned JSON form of
-// the status API and `tmc status -o json`.
-func (m *VirtualWorkspaceManager) Statuses() StatusReport { return m.s.Statuses() }
+// the status API and `tmc status -o json`. On a sharded manager it is the
+// whole fleet's, as the status API shows it: this replica's workspaces,
+// each other live replica's as that replica's status API says (asked at
+// once, within two seconds), and those nobody owns — each with its Owner.
+func (m *VirtualWorkspaceManager) Statuses() StatusReport {
+	return m.s.FleetStatuses(context.Background())
+}
 
 // GetHealth returns the manager's health: degraded when the newest
 // revision failed to load or a virtual workspace is in error.

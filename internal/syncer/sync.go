@@ -679,14 +679,28 @@ type Snapshot struct {
 	Policies *policy.Policies
 }
 
-// Snapshots returns every workspace's snapshot, sorted like Statuses.
+// Snapshots returns every workspace's snapshot, sorted like Statuses. A
+// sharded syncer holds views of its own workspaces only: it returns those
+// the ownership table gives it (never a stale view of one handed over, nor
+// a Pending stand-in for another replica's), each with its Owner.
 func (s *Syncer) Snapshots() []Snapshot {
 	rep := s.Statuses()
+	var owners map[string]string
+	me := ""
+	if co := s.opts.Shard; co != nil {
+		owners, me = co.View().Owners, co.Identity()
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	out := make([]Snapshot, 0, len(rep.Workspaces))
 	for _, w := range rep.Workspaces {
 		key := object.Workspace(w.LogicalCluster, w.Name).String()
+		if owners != nil {
+			if owners[key] != me {
+				continue
+			}
+			w.Owner = me
+		}
 		out = append(out, Snapshot{Status: w, View: s.views[key], Rendered: s.rendered[key], Policies: s.good})
 	}
 	return out

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -187,27 +188,41 @@ func TestShardedSync(t *testing.T) {
 	})
 	eventually(t, "all nine converge", 60*time.Second, func() (bool, string) { return greetings("hello") })
 
-	// Each workspace is reconciled by exactly one replica: over a new
-	// revision, its reconcile count grows on its owner alone.
-	before := map[string]map[string]float64{}
-	for _, r := range live() {
-		before[r.id] = r.reconciles()
-	}
-	commit("bonjour")
-	eventually(t, "bonjour everywhere", 60*time.Second, func() (bool, string) { return greetings("bonjour") })
-	by, _ := ownership()
-	for i := 1; i <= 9; i++ {
-		w := fmt.Sprintf("ws-%d", i)
-		var grew []string
+	// Each workspace is reconciled by exactly one replica: once the
+	// assignment has settled (the table holds what the live replicas
+	// converge on), over a new revision its reconcile count grows on its
+	// owner alone.
+	reconciledByOwnersAlone := func(greeting string) map[string][]string {
+		eventually(t, "the assignment settles", 60*time.Second, func() (bool, string) {
+			var v struct {
+				Owners, Desired map[string]string
+				Unowned         []string
+			}
+			live()[0].api.get("/api/v1/shards", &v)
+			return len(v.Owners) == 10 && len(v.Unowned) == 0 && maps.Equal(v.Owners, v.Desired), fmt.Sprintf("%+v", v)
+		})
+		before := map[string]map[string]float64{}
 		for _, r := range live() {
-			if r.reconciles()[w] > before[r.id][w] {
-				grew = append(grew, r.id)
+			before[r.id] = r.reconciles()
+		}
+		commit(greeting)
+		eventually(t, greeting+" everywhere", 60*time.Second, func() (bool, string) { return greetings(greeting) })
+		by, _ := ownership()
+		for i := 1; i <= 9; i++ {
+			w := fmt.Sprintf("ws-%d", i)
+			var grew []string
+			for _, r := range live() {
+				if r.reconciles()[w] > before[r.id][w] {
+					grew = append(grew, r.id)
+				}
+			}
+			if len(grew) != 1 || len(by[w]) != 1 || grew[0] != by[w][0] {
+				t.Errorf("%s: %s reconciled by %v, owned by %v", w, greeting, grew, by[w])
 			}
 		}
-		if len(grew) != 1 || len(by[w]) != 1 || grew[0] != by[w][0] {
-			t.Errorf("%s: reconciled by %v, owned by %v", w, grew, by[w])
-		}
+		return by
 	}
+	by := reconciledByOwnersAlone("bonjour")
 
 	// Every replica's status API shows the whole fleet, with owners.
 	var owners struct {
@@ -256,8 +271,7 @@ func TestShardedSync(t *testing.T) {
 	if n := len(r4.owned()); n < 1 || n > 4 {
 		t.Errorf("the fourth replica owns %d of 9 workspaces", n)
 	}
-	commit("ciao")
-	eventually(t, "ciao everywhere", 60*time.Second, func() (bool, string) { return greetings("ciao") })
+	reconciledByOwnersAlone("ciao") // four replicas: still one each
 
 	// The reports of all nine reached the remote, written by their owners.
 	eventually(t, "nine reports on the remote", 60*time.Second, func() (bool, string) {
