@@ -317,7 +317,9 @@ func wants(p *Provider, routes []Route, ev Event) bool {
 		return false
 	}
 	if p.Type == "github" || p.Type == "gitlab" {
-		return ev.Type == RevisionApplied || ev.Type == RevisionRejected
+		if state, _, _ := commitStatus(ev); state == "" {
+			return false // says nothing of a commit
+		}
 	}
 	return len(p.Events) == 0 || slices.Contains(p.Events, ev.Type)
 }
@@ -415,10 +417,10 @@ func request(p *Provider, ev Event) (*outgoing, error) {
 		body, _ := json.Marshal(map[string]string{"text": Text(ev)})
 		return &outgoing{"POST", p.URL, body, h}, nil
 	case "github", "gitlab":
-		if ev.Revision == "" || (ev.Type != RevisionApplied && ev.Type != RevisionRejected) {
+		state, desc, ctxName := commitStatus(ev)
+		if ev.Revision == "" || state == "" {
 			return nil, nil
 		}
-		state, desc, ctxName := commitStatus(ev)
 		if p.Type == "github" {
 			base := strings.TrimSuffix(p.URL, "/")
 			if base == "" {
@@ -450,21 +452,37 @@ func Sign(key, body []byte) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// commitStatus is what a commit shows for an event.
+// commitStatus is what a commit shows for an event ("" for an event that
+// sets no commit status): a revision applied (success, pending while some
+// cluster has not converged) or rejected (failure); a workspace in error
+// on it or a rollout halted on it (failure); the workspace recovered
+// (success once every cluster converged again, else pending) — so the
+// status left on a commit is the workspace's last word on it.
 func commitStatus(ev Event) (state, desc, context string) {
 	context = "tmc"
 	if ev.Workspace != "" {
 		context = "tmc/" + ev.Workspace
 	}
+	converged := func(prefix string) (string, string) {
+		st := "success"
+		if ev.Clusters == 0 || ev.Converged < ev.Clusters {
+			st = "pending"
+		}
+		return st, fmt.Sprintf("tmc: %s%d/%d clusters converged", prefix, ev.Converged, ev.Clusters)
+	}
 	switch ev.Type {
 	case RevisionRejected:
 		state, desc = "failure", "tmc: rejected: "+ev.Message
+	case RevisionApplied:
+		state, desc = converged("")
+	case WorkspaceError:
+		state, desc = "failure", "tmc: error: "+ev.Message
+	case WorkspaceRecovered:
+		state, desc = converged("recovered, ")
+	case WaveHalted:
+		state, desc = "failure", "tmc: rollout halted at wave "+ev.Wave+": "+ev.Message
 	default:
-		state = "success"
-		if ev.Converged < ev.Clusters {
-			state = "pending"
-		}
-		desc = fmt.Sprintf("tmc: %d/%d clusters converged", ev.Converged, ev.Clusters)
+		return "", "", ""
 	}
 	if len(desc) > 140 {
 		desc = desc[:139] + "…"

@@ -191,6 +191,39 @@ func TestNotificationsCommitStatus(t *testing.T) {
 	}
 }
 
+// TestNotificationsCommitStatusFollowsTheWorkspace: the commit status a
+// workspace leaves on a revision is its last word on it — a workspace in
+// error or a halted rollout fails the commit, a recovery sets it back to
+// success once every cluster converged (pending before), and events that
+// say nothing of the commit set no status.
+func TestNotificationsCommitStatusFollowsTheWorkspace(t *testing.T) {
+	for _, tc := range []struct {
+		ev          Event
+		state, desc string
+	}{
+		{Event{Type: RevisionApplied, Workspace: "root/web", Clusters: 3, Converged: 3}, "success", "tmc: 3/3 clusters converged"},
+		{Event{Type: RevisionApplied, Workspace: "root/web", Clusters: 3, Converged: 2}, "pending", "tmc: 2/3 clusters converged"},
+		{Event{Type: RevisionRejected, Message: "web.yaml:7: bad"}, "failure", "tmc: rejected: web.yaml:7: bad"},
+		{Event{Type: WorkspaceError, Workspace: "root/web", Message: "cluster east: connection refused"}, "failure", "tmc: error: cluster east: connection refused"},
+		{Event{Type: WorkspaceRecovered, Workspace: "root/web", Clusters: 3, Converged: 3}, "success", "tmc: recovered, 3/3 clusters converged"},
+		{Event{Type: WorkspaceRecovered, Workspace: "root/web", Clusters: 3}, "pending", "tmc: recovered, 0/3 clusters converged"},
+		{Event{Type: WaveHalted, Workspace: "root/web", Wave: "canary", Message: "edge-1 unhealthy"}, "failure", "tmc: rollout halted at wave canary: edge-1 unhealthy"},
+		{Event{Type: WaveStarted, Workspace: "root/web", Wave: "canary"}, "", ""},
+		{Event{Type: DriftCorrected, Workspace: "root/web"}, "", ""},
+		{Event{Type: ClusterUnreachable, Cluster: "east"}, "", ""},
+	} {
+		state, desc, _ := commitStatus(tc.ev)
+		if state != tc.state || desc != tc.desc {
+			t.Errorf("%s: %q %q, want %q %q", tc.ev.Type, state, desc, tc.state, tc.desc)
+		}
+		tc.ev.Revision = "abc123"
+		out, err := request(&Provider{Name: "gh", Type: "github", Repository: "org/policies"}, tc.ev)
+		if err != nil || (out != nil) != (tc.state != "") {
+			t.Errorf("%s: request %v, %v", tc.ev.Type, out, err)
+		}
+	}
+}
+
 // TestNotificationsMatchTheDocumentedSchema: every event type, as the
 // generic webhook sends it, validates against docs/notifications.schema.json.
 func TestNotificationsMatchTheDocumentedSchema(t *testing.T) {

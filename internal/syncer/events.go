@@ -89,9 +89,16 @@ func (s *Syncer) phaseEventsLocked() {
 		n.inError[key] = bad
 		typ, msg := notify.WorkspaceRecovered, "workspace is "+w.Phase+" again"
 		if bad {
-			typ, msg = notify.WorkspaceError, w.Message
+			typ, msg = notify.WorkspaceError, string(redact([]byte(w.Message)))
 		}
-		s.sendLocked(notify.Event{Key: notify.NewKey(typ, key, s.goodRev, w.Message), Type: typ, Revision: s.goodRev, Workspace: key, Message: msg})
+		ev := notify.Event{Key: notify.NewKey(typ, key, s.goodRev, w.Message), Type: typ, Revision: s.goodRev, Workspace: key, Message: msg}
+		if !bad {
+			ev.Clusters = len(w.TargetClusters)
+			if w.Phase == status.Active {
+				ev.Converged = ev.Clusters
+			}
+		}
+		s.sendLocked(ev)
 	}
 }
 

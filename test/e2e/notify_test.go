@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -166,6 +167,10 @@ func TestNotificationsOnceEach(t *testing.T) {
 		return false, fmt.Sprint(len(github.all()))
 	})
 	gitCLI(t, f.dir, "revert", "--no-edit", "HEAD")
+	reverted := head()
+	eventually(t, "the revert applied", 30*time.Second, func() (bool, string) {
+		return countOf(hook.events(t, secret), notify.RevisionApplied, reverted) == 1, fmt.Sprint(len(hook.all()))
+	})
 
 	// A cluster cut: once, however many health checks see it.
 	f.proxy.Cut()
@@ -178,6 +183,31 @@ func TestNotificationsOnceEach(t *testing.T) {
 	}
 	eventually(t, "ClusterBack delivered", 30*time.Second, func() (bool, string) {
 		return countOf(hook.events(t, secret), notify.ClusterBack, "prod-west") == 1, fmt.Sprint(len(hook.all()))
+	})
+	// The commit's status followed the workspace: failed while it was in
+	// error, success again once it recovered.
+	eventually(t, "the revert's commit status failed, then recovered", 30*time.Second, func() (bool, string) {
+		var states []string
+		for _, r := range github.all() {
+			if r.path != "/repos/org/policies/statuses/"+reverted || !strings.Contains(string(r.body), `"context":"tmc/root:production/web-app"`) {
+				continue
+			}
+			var st struct{ State, Description string }
+			_ = json.Unmarshal(r.body, &st)
+			switch {
+			case st.State == "failure" && strings.HasPrefix(st.Description, "tmc: error: target cluster prod-west is unhealthy"):
+				states = append(states, "error")
+			case st.State == "success" && st.Description == "tmc: recovered, 3/3 clusters converged":
+				states = append(states, "recovered")
+			default:
+				states = append(states, st.State)
+			}
+		}
+		var all []string
+		for _, r := range github.all() {
+			all = append(all, r.path+" "+string(r.body))
+		}
+		return slices.Equal(states, []string{"success", "error", "recovered"}), fmt.Sprint(states, " ", reverted, " ", all)
 	})
 
 	// A drift: the hand edit is reverted and announced once.
