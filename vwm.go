@@ -71,6 +71,10 @@ type ManagerOptions struct {
 	// WebhookSecret, when set, serves POST /hooks/{github,gitlab,gitea,forgejo,bitbucket,generic}:
 	// a push signed with it (or carrying it as GitLab's token) triggers a fetch at once.
 	WebhookSecret []byte
+	// WebhookApart serves the webhook receiver on WebhookHandler only, not
+	// on Handler: the receiver then listens where the git host reaches it
+	// while the page and the status API stay internal.
+	WebhookApart bool
 	// Notifications are the operator's notification providers (LoadNotifications reads them).
 	Notifications *NotificationsConfig
 	// ClusterInventory, when set, adds the clusters of the operator's
@@ -208,7 +212,7 @@ func NewVirtualWorkspaceManager(o ManagerOptions) (*VirtualWorkspaceManager, err
 	m.s = syncer.New(syncer.Options{
 		Repo: o.Repo, Branch: o.Branch, Path: o.Path, Interval: o.Interval, HealthInterval: o.HealthInterval,
 		Auth: o.Auth, WorkDir: o.WorkDir, Cluster: copts, ForceConflicts: o.ForceConflicts, PushReports: o.PushReports, Logf: o.Logf,
-		WebhookSecret: o.WebhookSecret, Notifications: o.Notifications, Inventory: inv, Shard: co,
+		WebhookSecret: o.WebhookSecret, HooksApart: o.WebhookApart, Notifications: o.Notifications, Inventory: inv, Shard: co,
 	})
 	return m, nil
 }
@@ -465,5 +469,11 @@ func (m *VirtualWorkspaceManager) ApplyClusterConfigs(configs map[string]Cluster
 }
 
 // Handler serves /healthz, /readyz, /metrics, /api/v1/workspaces and
-// /api/v1/workspaces/{logicalCluster}/{name}.
+// /api/v1/workspaces/{logicalCluster}/{name} (and the webhook receiver,
+// unless ManagerOptions.WebhookApart).
 func (m *VirtualWorkspaceManager) Handler() http.Handler { return m.s.Handler() }
+
+// WebhookHandler serves POST /hooks/{host} (when ManagerOptions.WebhookSecret
+// is set) and GET /healthz, nothing else: what a listener exposed to the
+// git host should serve.
+func (m *VirtualWorkspaceManager) WebhookHandler() http.Handler { return m.s.HooksHandler() }

@@ -25,6 +25,7 @@ type syncFlags struct {
 	auth                                tmc.GitAuth
 	noPush, forceConflicts              bool
 	webhookSecretFile, notifications    string
+	webhookListen                       string
 	shard                               bool
 	shardGroup, shardID, shardAddress   string
 	shardLease                          time.Duration
@@ -97,6 +98,7 @@ or --ssh-key-file with --ssh-known-hosts.`,
 	fl.StringVar(&f.auth.SSHKnownHostsFile, "ssh-known-hosts", "", "known_hosts file for ssh git URLs")
 	fl.BoolVar(&f.noPush, "no-push-reports", false, "commit reports in the clone but do not push them")
 	fl.BoolVar(&f.forceConflicts, "force-conflicts", true, "take fields other managers own, reverting hand edits")
+	fl.StringVar(&f.webhookListen, "webhook-listen", "", "serve the webhook receiver (POST /hooks/…, and /healthz) on this address alone, not on --listen: expose it to the git host and keep --listen internal")
 	fl.StringVar(&f.webhookSecretFile, "webhook-secret-file", "", "file holding the secret git hosts sign push webhooks with (or $TMC_WEBHOOK_SECRET): serves POST /hooks/{github,gitlab,gitea,forgejo,bitbucket,generic}")
 	fl.StringVar(&f.notifications, "notifications", "", "file of notification providers (webhook, slack, teams, github, gitlab commit statuses); the repo's Config may route events to them by name")
 	cf.inv.add(cmd, true)
@@ -155,6 +157,15 @@ func runSync(cmd *cobra.Command, cf *clusterFlags, f *syncFlags) error {
 	if opts.WebhookSecret != nil && len(opts.WebhookSecret) < 16 {
 		return fmt.Errorf("the webhook secret must hold at least 16 bytes")
 	}
+	if f.webhookListen != "" {
+		if opts.WebhookSecret == nil {
+			return fmt.Errorf("--webhook-listen needs the webhook secret (--webhook-secret-file or $TMC_WEBHOOK_SECRET)")
+		}
+		if f.webhookListen == f.listen {
+			return fmt.Errorf("--webhook-listen %s is --listen's address: give the receiver one of its own", f.webhookListen)
+		}
+		opts.WebhookApart = true
+	}
 	if f.notifications != "" {
 		if opts.Notifications, err = tmc.LoadNotifications(f.notifications); err != nil {
 			return err
@@ -211,6 +222,23 @@ func runSync(cmd *cobra.Command, cf *clusterFlags, f *syncFlags) error {
 	srv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	progress(cmd, "serving /healthz, /readyz, /metrics and /api/v1/workspaces on %s", ln.Addr())
+	if f.webhookListen != "" {
+		hln, err := net.Listen("tcp", f.webhookListen)
+		if err != nil {
+			_ = srv.Close()
+			return fmt.Errorf("--webhook-listen: %w", err)
+		}
+		hooks := &http.Server{Handler: m.WebhookHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = hooks.Serve(hln) }()
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if hooks.Shutdown(ctx) != nil {
+				_ = hooks.Close()
+			}
+		}()
+		progress(cmd, "serving the webhook receiver (POST /hooks/…) on %s alone", hln.Addr())
+	}
 	runErr := m.Run(stop, finish)
 	// Last, stop serving (bounded): the probes and the status API answer until the work is done.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"golang.org/x/time/rate"
-
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/kcp-dev/tmc/internal/object"
@@ -37,6 +35,17 @@ type Health struct {
 	Details map[string]int `json:"details"`
 }
 
+// HooksHandler serves POST /hooks/{host} alone (nothing when no webhook
+// secret is set), and GET /healthz for the load balancer in front of it.
+func (s *Syncer) HooksHandler() http.Handler {
+	mux := http.NewServeMux()
+	if s.hooks != nil {
+		mux.HandleFunc("POST /hooks/{host}", s.hooks.serve)
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	return mux
+}
+
 // Handler serves /healthz, /readyz, /metrics and the status API.
 func (s *Syncer) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -55,9 +64,8 @@ func (s *Syncer) Handler() http.Handler {
 		_, _ = w.Write([]byte("ok"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
-	if len(s.opts.WebhookSecret) > 0 {
-		rc := &receiver{s: s, secret: s.opts.WebhookSecret, limiter: rate.NewLimiter(10, 20), seen: map[string]bool{}}
-		mux.HandleFunc("POST /hooks/{host}", rc.serve)
+	if s.hooks != nil && !s.opts.HooksApart {
+		mux.HandleFunc("POST /hooks/{host}", s.hooks.serve)
 	}
 	mux.HandleFunc("GET /api/v1/workspaces", func(w http.ResponseWriter, r *http.Request) {
 		// Sharded, the whole fleet (?local=true: this replica's share).

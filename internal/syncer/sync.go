@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/kcp-dev/tmc/internal/aggregate"
 	"github.com/kcp-dev/tmc/internal/cluster"
 	"github.com/kcp-dev/tmc/internal/notify"
@@ -52,6 +54,10 @@ type Options struct {
 	// WebhookSecret, when set, serves POST /hooks/{host}: git hosts' push
 	// webhooks signed (or carrying a token) with it trigger a fetch at once.
 	WebhookSecret []byte
+	// HooksApart moves POST /hooks/{host} off Handler to HooksHandler, so
+	// that the receiver can listen on an address of its own (exposed to the
+	// git host) while the page and the status API stay internal.
+	HooksApart bool
 	// Notifications are the operator's notification providers (nil: none).
 	Notifications *notify.Config
 	// Inventory, when set, adds the clusters of the operator's cluster
@@ -75,6 +81,7 @@ type Syncer struct {
 	revErr          error  // why the newest revision was not taken
 	revErrRev       string
 	invErr          error                       // why the cluster inventory's newest change was not taken (the revision is good)
+	hooks           *receiver                   // the webhook receiver, when a secret is set
 	statuses        map[string]status.Workspace // by logicalCluster/name
 	ready           bool
 	lastRun         time.Time
@@ -133,6 +140,9 @@ func New(opts Options) *Syncer {
 	s := &Syncer{opts: opts, metrics: NewMetrics(), statuses: map[string]status.Workspace{}, unhealthy: map[string]bool{}, facts: map[string]policy.ClusterFacts{}, healthSeries: map[string]map[string]bool{}, reconcileReq: make(chan struct{}, 1)}
 	if opts.Inventory != nil {
 		s.inv = &inventoryState{cfg: opts.Inventory, kick: make(chan struct{}, 1)}
+	}
+	if len(opts.WebhookSecret) > 0 { // one receiver: its replay and rate state hold on every listener
+		s.hooks = &receiver{s: s, secret: opts.WebhookSecret, limiter: rate.NewLimiter(10, 20), seen: map[string]bool{}}
 	}
 	if opts.Notifications != nil && len(opts.Notifications.Providers) > 0 {
 		s.notifier = notify.New(opts.Notifications, notify.Options{Counter: s.metrics.Notifications, Logf: opts.Logf, Failed: func(provider, msg string) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -45,6 +46,43 @@ func TestDeployManifests(t *testing.T) {
 	}
 	if s := fmt.Sprint(args); replicas < 2 || !strings.Contains(s, "--shard") || strings.Contains(s, "--leader-elect") || !strings.Contains(s, "POD_IP") {
 		t.Errorf("deploy/sharded: %d replicas, containers %s", replicas, s)
+	}
+
+	// The webhook Component, alone and with the sharded one (either
+	// order): the receiver on its own port and Service, the secret mounted.
+	for _, components := range [][]string{{"webhook"}, {"sharded", "webhook"}, {"webhook", "sharded"}} {
+		own := t.TempDir()
+		rel, _ := filepath.Rel(own, abs)
+		var list []string
+		for _, c := range components {
+			list = append(list, rel+"/"+c)
+		}
+		if err := os.WriteFile(filepath.Join(own, "kustomization.yaml"), []byte("resources: ["+rel+"]\ncomponents: ["+strings.Join(list, ", ")+"]\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var containers []any
+		services := map[string]string{}
+		for _, u := range deployManifests(t, c, own) {
+			switch u.GetKind() {
+			case "Deployment":
+				containers, _, _ = unstructured.NestedSlice(u.Object, "spec", "template", "spec", "containers")
+			case "Service":
+				ports, _, _ := unstructured.NestedSlice(u.Object, "spec", "ports")
+				services[u.GetName()] = fmt.Sprint(ports)
+			}
+		}
+		s := fmt.Sprint(containers)
+		for _, want := range []string{"--webhook-listen=:8081", "--webhook-secret-file=/etc/tmc/webhook/secret", "containerPort:8081", "mountPath:/etc/tmc/webhook"} {
+			if !strings.Contains(s, want) {
+				t.Errorf("deploy/%s: the container lacks %s: %s", strings.Join(components, "+"), want, s)
+			}
+		}
+		if slices.Contains(components, "sharded") && !strings.Contains(s, "--shard") {
+			t.Errorf("deploy/%s: not sharded: %s", strings.Join(components, "+"), s)
+		}
+		if !strings.Contains(services["tmc-sync-hooks"], "targetPort:hooks") || strings.Contains(services["tmc-sync"], "8081") {
+			t.Errorf("deploy/%s: services %v", strings.Join(components, "+"), services)
+		}
 	}
 }
 

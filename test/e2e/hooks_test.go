@@ -156,3 +156,79 @@ func TestWebhookTriggersSync(t *testing.T) {
 		t.Errorf("a burst of 5 pushes made %v fetches, want 1 or 2", got-fetches)
 	}
 }
+
+// TestWebhookOnItsOwnListener: with --webhook-listen the receiver answers
+// on its own address alone — a valid push there converges the cluster —
+// while --listen keeps the page and the status API and no longer takes
+// pushes, and the receiver's address serves nothing else.
+func TestWebhookOnItsOwnListener(t *testing.T) {
+	ctx := context.Background()
+	cs := harness.StartT(t, "solo")
+	dir := t.TempDir()
+	cm := func(level string) string {
+		return "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: default}\ndata: {level: " + level + "}\n"
+	}
+	writeRepo(t, dir, map[string]string{
+		"policies.yaml": "apiVersion: tmc.kcp.io/v1alpha1\nkind: Cluster\nmetadata: {name: solo}\n---\napiVersion: tmc.kcp.io/v1alpha1\nkind: VirtualWorkspace\nmetadata: {name: settings}\nspec:\n  sources: [{path: app}]\n",
+		"app/cm.yaml":   cm("info"),
+	})
+	gitInit(t, dir)
+	secretFile := filepath.Join(t.TempDir(), "hook-secret")
+	if err := os.WriteFile(secretFile, []byte(hookSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr, hooksAddr := freePort(t), freePort(t)
+	startTMC(t, "tmc sync", "sync", "--repo", dir, "--branch", "main", "--kubeconfig", cs.KubeconfigPath, "--workdir", t.TempDir(),
+		"--interval", "10m", "--health-interval", "10m", "--listen", addr, "--no-push-reports", "--webhook-secret-file", secretFile,
+		"--webhook-listen", hooksAddr)
+	waitReady(t, addr)
+	level := func() string {
+		c := &corev1.ConfigMap{}
+		if err := cs.Get("solo").Client.Get(ctx, client.ObjectKey{Namespace: "default", Name: "settings"}, c); err != nil {
+			return err.Error()
+		}
+		return c.Data["level"]
+	}
+	eventually(t, "the first reconcile", 30*time.Second, func() (bool, string) { return level() == "info", level() })
+	do := func(method, base, path string, body []byte, header map[string]string) int {
+		t.Helper()
+		req, _ := http.NewRequest(method, "http://"+base+path, bytes.NewReader(body))
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	writeRepo(t, dir, map[string]string{"app/cm.yaml": cm("debug")})
+	gitCommit(t, dir, "debug logging")
+	head := strings.TrimSpace(gitCLI(t, dir, "rev-parse", "HEAD"))
+	push := []byte(fmt.Sprintf(`{"ref":"refs/heads/main","after":%q}`, head))
+	h := func(id string) map[string]string {
+		return map[string]string{"X-GitHub-Event": "push", "X-GitHub-Delivery": id, "X-Hub-Signature-256": signed(push)}
+	}
+	api := syncAPI{base: "http://" + addr}
+	fetches := metricValue(t, api, "tmc_git_fetches_total")
+	if code := do("POST", addr, "/hooks/github", push, h("on-listen")); code == http.StatusAccepted || code == http.StatusOK {
+		t.Errorf("--listen took a push (status %d)", code)
+	}
+	for _, path := range []string{"/", "/api/v1/workspaces", "/metrics"} {
+		if code := do("GET", hooksAddr, path, nil, nil); code != http.StatusNotFound {
+			t.Errorf("the receiver's address serves %s (status %d)", path, code)
+		}
+	}
+	time.Sleep(time.Second)
+	if got := metricValue(t, api, "tmc_git_fetches_total"); got != fetches || level() != "info" {
+		t.Fatalf("a push to --listen fetched: %v fetches (were %v), level %q", got, fetches, level())
+	}
+	if code := do("POST", hooksAddr, "/hooks/github", push, h("on-hooks")); code != http.StatusAccepted {
+		t.Fatalf("a valid push to --webhook-listen: status %d", code)
+	}
+	eventually(t, "the push converged", 60*time.Second, func() (bool, string) { return level() == "debug", level() })
+	if code := do("GET", addr, "/api/v1/workspaces", nil, nil); code != http.StatusOK {
+		t.Errorf("--listen's status API: status %d", code)
+	}
+}

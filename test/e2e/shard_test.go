@@ -207,17 +207,33 @@ func TestShardedSync(t *testing.T) {
 		}
 		commit(greeting)
 		eventually(t, greeting+" everywhere", 60*time.Second, func() (bool, string) { return greetings(greeting) })
+		// A reconcile is counted when it ends, after its apply: wait until
+		// every workspace's count grew somewhere, then see where.
+		grew := map[string][]string{}
+		eventually(t, greeting+" reconciles counted", 30*time.Second, func() (bool, string) {
+			grew = map[string][]string{}
+			for _, r := range live() {
+				counts := r.reconciles()
+				for i := 1; i <= 9; i++ {
+					if w := fmt.Sprintf("ws-%d", i); counts[w] > before[r.id][w] {
+						grew[w] = append(grew[w], r.id)
+					}
+				}
+			}
+			return len(grew) == 9, fmt.Sprint(grew)
+		})
+		time.Sleep(time.Second) // a second replica's count, were there one, would show by now
 		by, _ := ownership()
 		for i := 1; i <= 9; i++ {
 			w := fmt.Sprintf("ws-%d", i)
-			var grew []string
+			var grewNow []string
 			for _, r := range live() {
 				if r.reconciles()[w] > before[r.id][w] {
-					grew = append(grew, r.id)
+					grewNow = append(grewNow, r.id)
 				}
 			}
-			if len(grew) != 1 || len(by[w]) != 1 || grew[0] != by[w][0] {
-				t.Errorf("%s: %s reconciled by %v, owned by %v", w, greeting, grew, by[w])
+			if len(grewNow) != 1 || len(by[w]) != 1 || grewNow[0] != by[w][0] {
+				t.Errorf("%s: %s reconciled by %v, owned by %v", w, greeting, grewNow, by[w])
 			}
 		}
 		return by
