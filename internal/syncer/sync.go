@@ -345,10 +345,12 @@ func (s *Syncer) runOnce(ctx context.Context) {
 	}
 	s.mu.Lock()
 	known := rev == s.seenRev
-	// The good revision again, with other clusters: when that load fails,
-	// the inventory's change is what is refused, not the revision (it
-	// stays good and is not announced as rejected).
-	inventoryOnly := known && rev == s.goodRev
+	// The good revision again (or our own report commit on it), with other
+	// clusters: when that load fails, the inventory's change is what is
+	// refused, not the revision (it stays good and is not announced as
+	// rejected). A known revision that was rejected stays the revision's
+	// fault.
+	inventoryOnly := known && s.good != nil && s.revErrRev != rev
 	invChanged := s.inventoryChangedLocked()
 	lo, invKey, invUsed := s.loadOptionsLocked()
 	if s.inv != nil {

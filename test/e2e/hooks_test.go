@@ -41,6 +41,63 @@ func metricValue(t *testing.T, api syncAPI, name string) float64 {
 	return v
 }
 
+// hookRepo is the webhook tests' world: one API server, a repo whose
+// workspace puts the ConfigMap settings (data.level) on it, and the
+// operator's secret in a file.
+type hookRepo struct {
+	cs         *harness.Clusters
+	dir        string
+	secretFile string
+}
+
+func newHookRepo(t *testing.T) *hookRepo {
+	h := &hookRepo{cs: harness.StartT(t, "solo"), dir: t.TempDir(), secretFile: filepath.Join(t.TempDir(), "hook-secret")}
+	writeRepo(t, h.dir, map[string]string{
+		"policies.yaml": "apiVersion: tmc.kcp.io/v1alpha1\nkind: Cluster\nmetadata: {name: solo}\n---\napiVersion: tmc.kcp.io/v1alpha1\nkind: VirtualWorkspace\nmetadata: {name: settings}\nspec:\n  sources: [{path: app}]\n",
+		"app/cm.yaml":   h.cm("info"),
+	})
+	gitInit(t, h.dir)
+	if err := os.WriteFile(h.secretFile, []byte(hookSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func (h *hookRepo) cm(level string) string {
+	return "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: default}\ndata: {level: " + level + "}\n"
+}
+
+// commitLevel commits the settings ConfigMap at level and returns the commit.
+func (h *hookRepo) commitLevel(t *testing.T, level string) string {
+	writeRepo(t, h.dir, map[string]string{"app/cm.yaml": h.cm(level)})
+	gitCommit(t, h.dir, "level "+level)
+	return strings.TrimSpace(gitCLI(t, h.dir, "rev-parse", "HEAD"))
+}
+
+// hookRequest sends one request to a tmc sync listener and returns its status.
+func hookRequest(t *testing.T, method, addr, path string, body []byte, header map[string]string) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, "http://"+addr+path, bytes.NewReader(body))
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// level is the settings ConfigMap's data.level on the cluster (or the error reading it).
+func (h *hookRepo) level() string {
+	c := &corev1.ConfigMap{}
+	if err := h.cs.Get("solo").Client.Get(context.Background(), client.ObjectKey{Namespace: "default", Name: "settings"}, c); err != nil {
+		return err.Error()
+	}
+	return c.Data["level"]
+}
+
 // TestWebhookTriggersSync: with the interval at ten minutes, a correctly
 // signed GitHub push to the synced branch makes tmc sync fetch and converge
 // the cluster at once; a wrong signature, a GitLab token that is wrong,
@@ -48,49 +105,18 @@ func metricValue(t *testing.T, api syncAPI, name string) float64 {
 // are refused and fetch nothing; a burst of pushes makes at most one fetch
 // beyond the one in flight.
 func TestWebhookTriggersSync(t *testing.T) {
-	ctx := context.Background()
-	cs := harness.StartT(t, "solo")
-	dir := t.TempDir()
-	cm := func(level string) string {
-		return "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: default}\ndata: {level: " + level + "}\n"
-	}
-	writeRepo(t, dir, map[string]string{
-		"policies.yaml": "apiVersion: tmc.kcp.io/v1alpha1\nkind: Cluster\nmetadata: {name: solo}\n---\napiVersion: tmc.kcp.io/v1alpha1\nkind: VirtualWorkspace\nmetadata: {name: settings}\nspec:\n  sources: [{path: app}]\n",
-		"app/cm.yaml":   cm("info"),
-	})
-	gitInit(t, dir)
-	secretFile := filepath.Join(t.TempDir(), "hook-secret")
-	if err := os.WriteFile(secretFile, []byte(hookSecret+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	hr := newHookRepo(t)
+	cs, dir, secretFile, level := hr.cs, hr.dir, hr.secretFile, hr.level
 	addr := freePort(t)
 	startTMC(t, "tmc sync", "sync", "--repo", dir, "--branch", "main", "--kubeconfig", cs.KubeconfigPath, "--workdir", t.TempDir(),
 		"--interval", "10m", "--health-interval", "10m", "--listen", addr, "--no-push-reports", "--webhook-secret-file", secretFile)
 	waitReady(t, addr)
 	api := syncAPI{base: "http://" + addr}
-	level := func() string {
-		c := &corev1.ConfigMap{}
-		if err := cs.Get("solo").Client.Get(ctx, client.ObjectKey{Namespace: "default", Name: "settings"}, c); err != nil {
-			return err.Error()
-		}
-		return c.Data["level"]
-	}
 	post := func(host string, body []byte, header map[string]string) int {
 		t.Helper()
-		req, _ := http.NewRequest("POST", api.base+"/hooks/"+host, bytes.NewReader(body))
-		for k, v := range header {
-			req.Header.Set(k, v)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		return hookRequest(t, "POST", addr, "/hooks/"+host, body, header)
 	}
-	writeRepo(t, dir, map[string]string{"app/cm.yaml": cm("debug")})
-	gitCommit(t, dir, "debug logging")
-	head := strings.TrimSpace(gitCLI(t, dir, "rev-parse", "HEAD"))
+	head := hr.commitLevel(t, "debug")
 	push := []byte(fmt.Sprintf(`{"ref":"refs/heads/main","after":%q,"repository":{"full_name":"org/policies"}}`, head))
 
 	fetches := metricValue(t, api, "tmc_git_fetches_total")
@@ -162,50 +188,19 @@ func TestWebhookTriggersSync(t *testing.T) {
 // while --listen keeps the page and the status API and no longer takes
 // pushes, and the receiver's address serves nothing else.
 func TestWebhookOnItsOwnListener(t *testing.T) {
-	ctx := context.Background()
-	cs := harness.StartT(t, "solo")
-	dir := t.TempDir()
-	cm := func(level string) string {
-		return "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: default}\ndata: {level: " + level + "}\n"
-	}
-	writeRepo(t, dir, map[string]string{
-		"policies.yaml": "apiVersion: tmc.kcp.io/v1alpha1\nkind: Cluster\nmetadata: {name: solo}\n---\napiVersion: tmc.kcp.io/v1alpha1\nkind: VirtualWorkspace\nmetadata: {name: settings}\nspec:\n  sources: [{path: app}]\n",
-		"app/cm.yaml":   cm("info"),
-	})
-	gitInit(t, dir)
-	secretFile := filepath.Join(t.TempDir(), "hook-secret")
-	if err := os.WriteFile(secretFile, []byte(hookSecret+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	hr := newHookRepo(t)
+	cs, dir, secretFile, level := hr.cs, hr.dir, hr.secretFile, hr.level
 	addr, hooksAddr := freePort(t), freePort(t)
 	startTMC(t, "tmc sync", "sync", "--repo", dir, "--branch", "main", "--kubeconfig", cs.KubeconfigPath, "--workdir", t.TempDir(),
 		"--interval", "10m", "--health-interval", "10m", "--listen", addr, "--no-push-reports", "--webhook-secret-file", secretFile,
 		"--webhook-listen", hooksAddr)
 	waitReady(t, addr)
-	level := func() string {
-		c := &corev1.ConfigMap{}
-		if err := cs.Get("solo").Client.Get(ctx, client.ObjectKey{Namespace: "default", Name: "settings"}, c); err != nil {
-			return err.Error()
-		}
-		return c.Data["level"]
-	}
 	eventually(t, "the first reconcile", 30*time.Second, func() (bool, string) { return level() == "info", level() })
 	do := func(method, base, path string, body []byte, header map[string]string) int {
 		t.Helper()
-		req, _ := http.NewRequest(method, "http://"+base+path, bytes.NewReader(body))
-		for k, v := range header {
-			req.Header.Set(k, v)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		return hookRequest(t, method, base, path, body, header)
 	}
-	writeRepo(t, dir, map[string]string{"app/cm.yaml": cm("debug")})
-	gitCommit(t, dir, "debug logging")
-	head := strings.TrimSpace(gitCLI(t, dir, "rev-parse", "HEAD"))
+	head := hr.commitLevel(t, "debug")
 	push := []byte(fmt.Sprintf(`{"ref":"refs/heads/main","after":%q}`, head))
 	h := func(id string) map[string]string {
 		return map[string]string{"X-GitHub-Event": "push", "X-GitHub-Delivery": id, "X-Hub-Signature-256": signed(push)}

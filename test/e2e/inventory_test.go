@@ -408,10 +408,26 @@ status:
 // a failing inventory read prune nothing.
 func (f *inventoryFixture) syncFollowsProfiles(t *testing.T) {
 	gitInit(t, f.repo)
+	// Through a remote, with the reports pushed (the default): the syncer's
+	// head is then its own report commit, which must count as the good
+	// revision when an inventory change is refused below.
+	remote := filepath.Join(f.dir, "remote.git")
+	gitCLI(t, f.dir, "clone", "-q", "--bare", f.repo, remote)
+	gitCLI(t, f.repo, "remote", "add", "origin", remote)
+	push := func() {
+		for attempt := 0; ; attempt++ {
+			gitCLI(t, f.repo, "pull", "-q", "--rebase", "origin", "main") // the syncer's report commits
+			if _, err := execGit(f.repo, "push", "-q", "origin", "HEAD:main"); err == nil {
+				return
+			} else if attempt == 10 {
+				t.Fatalf("push: %v", err)
+			}
+		}
+	}
 	addr := freePort(t)
 	api := syncAPI{base: "http://" + addr}
-	startTMC(t, "tmc sync", "sync", "--repo", f.repo, "--branch", "main", "--kubeconfig", f.cs.KubeconfigPath, "--workdir", t.TempDir(),
-		"--interval", "2s", "--health-interval", "2s", "--listen", addr, "--request-timeout", "5s", "--no-push-reports",
+	startTMC(t, "tmc sync", "sync", "--repo", remote, "--branch", "main", "--kubeconfig", f.cs.KubeconfigPath, "--workdir", t.TempDir(),
+		"--interval", "2s", "--health-interval", "2s", "--listen", addr, "--request-timeout", "5s",
 		"--cluster-inventory-namespace", "fleet", "--cluster-access-providers", f.providers)
 	waitReady(t, addr)
 	type targetCluster struct {
@@ -466,6 +482,7 @@ func (f *inventoryFixture) syncFollowsProfiles(t *testing.T) {
 	})
 	f.writeRepo("apps/eu/config.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: eu-app, namespace: default}\ndata: {greeting: hola}\n")
 	gitCommit(t, f.repo, "hola")
+	push()
 	eventually(t, "east-1 says hola", 30*time.Second, func() (bool, string) { return f.greeting("east-1") == "hola", f.greeting("east-1") })
 	time.Sleep(2 * time.Second) // another interval
 	if g := f.greeting("east-2"); g != "hello" {
