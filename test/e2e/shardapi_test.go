@@ -74,16 +74,25 @@ func TestShardedManagerStatusesShowTheFleet(t *testing.T) {
 		}
 		return out
 	}
-	eventually(t, "both replicas own some of the four, all active", 60*time.Second, func() (bool, string) {
+	// A replica that has not yet seen the other's Lease renewed shows the
+	// other's share as owned by nobody (honest, never stale): wait until
+	// each sees both, then compare.
+	eventually(t, "both replicas own some of the four, all active and owned in both views", 60*time.Second, func() (bool, string) {
 		oa, ob := own(a), own(b)
-		st := a.Statuses()
-		active := 0
-		for _, w := range st.Workspaces {
-			if w.Phase == "Active" {
-				active++
+		ok := len(oa) > 0 && len(ob) > 0 && len(oa)+len(ob) == 4
+		var views []string
+		for _, m := range []*VirtualWorkspaceManager{a, b} {
+			st := m.Statuses()
+			seen := 0
+			for _, w := range st.Workspaces {
+				if w.Phase == "Active" && w.Owner != "" {
+					seen++
+				}
 			}
+			ok = ok && seen == 4
+			views = append(views, fmt.Sprintf("%+v", st.Workspaces))
 		}
-		return len(oa) > 0 && len(ob) > 0 && len(oa)+len(ob) == 4 && active == 4, fmt.Sprintf("a %v, b %v, a's statuses %+v", oa, ob, st.Workspaces)
+		return ok, fmt.Sprintf("a %v, b %v, views %v", oa, ob, views)
 	})
 	oa, ob := own(a), own(b)
 	for _, tc := range []struct {
