@@ -219,33 +219,36 @@ func runSync(cmd *cobra.Command, cf *clusterFlags, f *syncFlags) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	progress(cmd, "serving /healthz, /readyz, /metrics and /api/v1/workspaces on %s", ln.Addr())
+	var hln net.Listener
 	if f.webhookListen != "" {
-		hln, err := net.Listen("tcp", f.webhookListen)
-		if err != nil {
-			_ = srv.Close()
+		if hln, err = net.Listen("tcp", f.webhookListen); err != nil {
+			_ = ln.Close()
 			return fmt.Errorf("--webhook-listen: %w", err)
 		}
-		hooks := &http.Server{Handler: m.WebhookHandler(), ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = hooks.Serve(hln) }()
-		defer func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if hooks.Shutdown(ctx) != nil {
-				_ = hooks.Close()
-			}
-		}()
+	}
+	stopServing := serveHTTP(ln, m.Handler())
+	progress(cmd, "serving /healthz, /readyz, /metrics and /api/v1/workspaces on %s", ln.Addr())
+	if hln != nil {
+		defer serveHTTP(hln, m.WebhookHandler())()
 		progress(cmd, "serving the webhook receiver (POST /hooks/…) on %s alone", hln.Addr())
 	}
 	runErr := m.Run(stop, finish)
 	// Last, stop serving (bounded): the probes and the status API answer until the work is done.
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
-		_ = srv.Close()
-	}
+	stopServing()
 	progress(cmd, "stopped serving; exiting")
 	return runErr
+}
+
+// serveHTTP serves h on ln until the returned stop, which shuts the server
+// down within five seconds (then closes it).
+func serveHTTP(ln net.Listener, h http.Handler) (stop func()) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if srv.Shutdown(ctx) != nil {
+			_ = srv.Close()
+		}
+	}
 }

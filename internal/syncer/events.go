@@ -22,7 +22,17 @@ type notified struct {
 	waves    map[string]string // workspace/revision/wave → state announced
 }
 
+// sendLocked sends an event with URL credentials and query strings removed
+// from its message and errors: every event passes here, whatever quotes it.
 func (s *Syncer) sendLocked(ev notify.Event) {
+	ev.Message = redactString(ev.Message)
+	if ev.Errors != nil {
+		errs := make([]string, len(ev.Errors))
+		for i, e := range ev.Errors {
+			errs[i] = redactString(e)
+		}
+		ev.Errors = errs
+	}
 	if s.onEvent != nil {
 		s.onEvent(ev)
 	}
@@ -46,7 +56,7 @@ func (s *Syncer) rejectedLocked(rev string, err error) {
 		return
 	}
 	n.rejected = rev
-	msg := string(redact([]byte(err.Error())))
+	msg := err.Error()
 	lines := strings.Split(strings.TrimSpace(msg), "\n")
 	s.sendLocked(notify.Event{Key: notify.NewKey(notify.RevisionRejected, rev), Type: notify.RevisionRejected, Revision: rev,
 		Message: lines[0], Errors: lines})
@@ -89,7 +99,7 @@ func (s *Syncer) phaseEventsLocked() {
 		n.inError[key] = bad
 		typ, msg := notify.WorkspaceRecovered, "workspace is "+w.Phase+" again"
 		if bad {
-			typ, msg = notify.WorkspaceError, string(redact([]byte(w.Message)))
+			typ, msg = notify.WorkspaceError, w.Message
 		}
 		ev := notify.Event{Key: notify.NewKey(typ, key, s.goodRev, w.Message), Type: typ, Revision: s.goodRev, Workspace: key, Message: msg}
 		if !bad {
@@ -112,7 +122,7 @@ func (s *Syncer) clusterEventLocked(name string, err error, at string) {
 	n.down[name] = down
 	typ, msg := notify.ClusterBack, "cluster "+name+" is reachable and healthy again"
 	if down {
-		typ, msg = notify.ClusterUnreachable, "cluster "+name+" is unreachable or unhealthy: "+string(redact([]byte(err.Error())))
+		typ, msg = notify.ClusterUnreachable, "cluster "+name+" is unreachable or unhealthy: "+err.Error()
 	}
 	s.sendLocked(notify.Event{Key: notify.NewKey(typ, name, at), Type: typ, Cluster: name, Message: msg})
 }

@@ -16,3 +16,5 @@ func redact(b []byte) []byte {
 	b = urlUserinfo.ReplaceAll(b, []byte("${1}"))
 	return urlQuery.ReplaceAll(b, []byte("${1}"))
 }
+
+func redactString(s string) string { return string(redact([]byte(s))) }
